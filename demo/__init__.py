@@ -1,0 +1,1 @@
+"""OpenVINO instance segmentation demo."""

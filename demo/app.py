@@ -1,0 +1,92 @@
+"""The demo's main loop: inferred frames in order, to instances, to a picture, to the sinks."""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .instances import FrameResult
+from .metrics import RunMetrics
+from .model import CompiledSegmenter
+from .pipeline import AsyncPipeline
+from .postprocess import to_instances
+from .render import draw_status
+from .sinks import ResultsWriter, Sink, Window
+from .sources import Frame
+from .tracker import MaskTracker
+
+ESCAPE_KEYS = {27, ord("q"), ord("Q")}
+
+
+@dataclass
+class Outputs:
+    """Where each frame's result goes; every part is optional."""
+
+    sinks: list[Sink] = field(default_factory=list)
+    window: Window | None = None
+    results: ResultsWriter | None = None
+    limit: int = 0  # frames written to the sinks; 0 = all
+    size: tuple[int, int] | None = None  # (w, h) of written and shown frames
+    print_raw: bool = False
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+        if self.results:
+            self.results.close()
+        if self.window:
+            self.window.close()
+
+
+def format_raw(result: FrameResult) -> str:
+    lines = [f"frame {result.index}: {len(result.instances)} instances"]
+    lines += [f"  {i.class_id:3d} {i.name:<16} {i.score:.3f} "
+              f"[{i.box.x1:.1f}, {i.box.y1:.1f}, {i.box.x2:.1f}, {i.box.y2:.1f}] area {i.area}"
+              for i in result.instances]
+    return "\n".join(lines)
+
+
+def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame], labels: list[str],
+        render: Callable[[FrameResult], np.ndarray], outputs: Outputs, tracker: MaskTracker | None,
+        metrics: RunMetrics) -> None:
+    """Run until the frames end, the user presses Esc/q, or Ctrl-C; always leave the sinks whole."""
+    results = pipeline.run(frames)
+    try:
+        for written, inferred in enumerate(results):
+            frame = inferred.frame
+            began = time.perf_counter()
+            instances = to_instances(inferred.detections, segmenter.geometry(frame.image), frame.image.shape, labels)
+            if tracker:
+                instances = tracker.update(instances)
+            result = FrameResult(frame.index, frame.image, instances, inferred.timings_ms, frame.name)
+            posted = time.perf_counter()
+            picture = render(result)
+            draw_status(picture, [f"FPS: {metrics.live_fps:.1f}", f"latency: {metrics.mean_latency_ms:.0f} ms"])
+            if outputs.size:
+                picture = cv2.resize(picture, outputs.size)
+            rendered = time.perf_counter()
+            key = _deliver(result, picture, outputs, written)
+            done = time.perf_counter()
+            result.timings_ms.update(postprocess=1000 * (posted - began), render=1000 * (rendered - posted),
+                                     write=1000 * (done - rendered))
+            metrics.add(result.timings_ms, 1000 * (done - inferred.started))
+            if key in ESCAPE_KEYS:
+                break
+    finally:
+        results.close()
+        outputs.close()
+
+
+def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs, written: int) -> int:
+    if outputs.print_raw:
+        print(format_raw(result), file=sys.stdout, flush=True)
+    if not outputs.limit or written < outputs.limit:
+        if outputs.results:
+            outputs.results.write(result)
+        for sink in outputs.sinks:
+            sink.write(picture)
+    return outputs.window.show(picture) if outputs.window else -1

@@ -1,0 +1,149 @@
+"""Command line: parse the flags (named as in Open Model Zoo's Python demos) and wire the stages."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import openvino as ov
+
+from . import app
+from .errors import DemoError, UsageError
+from .geometry import ResizePolicy
+from .labels import load_labels
+from .metrics import RunMetrics
+from .model import DeviceConfig, default_cache_dir, load_segmenter
+from .pipeline import AsyncPipeline
+from .render import InstanceRenderer
+from .sinks import ResultsWriter, Window, open_output
+from .sources import open_source
+from .tracker import MaskTracker
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_LABELS = ASSETS / "coco_labels.txt"
+log = logging.getLogger("demo")
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit code 2, as for every bad argument
+        raise UsageError(message)
+
+
+def resolution(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or int(width) < 1 or int(height) < 1:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at least 1, got {text!r}")
+    return int(width), int(height)
+
+
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text}")
+    return value
+
+
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text}")
+    return value
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    return value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Model and device flags, shared by every command that runs a model."""
+    model = parser.add_argument_group("model and device")
+    model.add_argument("-m", "--model", type=Path, required=True, help="model .xml (with its .bin) or .onnx")
+    model.add_argument("-d", "--device", default="CPU", help="OpenVINO device: CPU, GPU, AUTO, MULTI:..., HETERO:...")
+    model.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="class names, one per line")
+    model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
+                       help="how frames fit the model input (default: the one the model was measured with)")
+    model.add_argument("-nireq", "--num_infer_requests", type=non_negative, default=0,
+                       help="infer requests in flight (0: the device's optimal number)")
+    model.add_argument("-nstreams", "--num_streams", help="CPU/GPU streams, a number or AUTO")
+    model.add_argument("-nthreads", "--num_threads", type=positive, help="CPU inference threads")
+    model.add_argument("--hint", choices=["latency", "throughput"],
+                       help="OpenVINO performance hint (default: latency for a camera, throughput otherwise)")
+    model.add_argument("--cache_dir", type=Path, default=default_cache_dir(),
+                       help="compiled-model cache, so the next start is fast (default: %(default)s)")
+    model.add_argument("--no_cache", action="store_true", help="do not use the compiled-model cache")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m demo", description="OpenVINO instance segmentation demo")
+    add_model_arguments(parser)
+    io = parser.add_argument_group("input and output")
+    io.add_argument("-i", "--input", required=True,
+                    help="image, folder of images, video, image pattern (img_%%04d.png) or camera index")
+    io.add_argument("--loop", action="store_true", help="repeat the input forever")
+    io.add_argument("-o", "--output", help="write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)")
+    io.add_argument("-limit", "--output_limit", type=non_negative, default=0,
+                    help="frames to write to -o and --results (0: all)")
+    io.add_argument("--output_resolution", type=resolution, help="size of shown and written frames, WxH")
+    io.add_argument("--no_show", action="store_true", help="do not open a window")
+    io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
+    io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
+    view = parser.add_argument_group("what is drawn")
+    view.add_argument("-t", "--prob_threshold", type=probability, default=0.5, help="minimum score to keep")
+    view.add_argument("--show_boxes", action="store_true", help="draw boxes")
+    view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
+    view.add_argument("--no_track", action="store_true", help="no tracker: colours do not follow objects")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def device_config(args: argparse.Namespace, live: bool = False) -> DeviceConfig:
+    hint = args.hint or ("latency" if live else "throughput")
+    return DeviceConfig(args.device, hint, args.num_streams, args.num_threads, args.num_infer_requests,
+                        None if args.no_cache else args.cache_dir)
+
+
+def run_instances(args: argparse.Namespace) -> None:
+    labels = load_labels(args.labels)
+    source = open_source(args.input, loop=args.loop)
+    segmenter = load_segmenter(ov.Core(), args.model, device_config(args, source.live),
+                               ResizePolicy(args.resize_type) if args.resize_type else None)
+    outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
+    metrics = RunMetrics()
+    try:
+        if args.output:
+            outputs.sinks.append(open_output(args.output, source.fps or 25.0))
+        if args.results:
+            outputs.results = ResultsWriter(args.results)
+        if not args.no_show:
+            outputs.window = Window("Instance segmentation (Esc to quit)")
+        tracker = None if args.no_track or source.kind in ("image", "folder") else MaskTracker()
+        pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold)
+        log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
+                 segmenter.policy.value, pipeline.nireq)
+        app.run(segmenter, pipeline, source, labels, InstanceRenderer(args.show_boxes, args.show_scores),
+                outputs, tracker, metrics)
+    finally:
+        outputs.close()
+        source.close()
+        print(metrics.summary(), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s", stream=sys.stderr)
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        run_instances(build_parser().parse_args(argv))
+    except DemoError as error:
+        if debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: output files were closed", file=sys.stderr)
+        return 130
+    return 0

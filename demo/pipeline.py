@@ -1,0 +1,111 @@
+"""The asynchronous inference pipeline: frames in, detections out, in frame order.
+
+A producer thread decodes frames and submits them to an ``AsyncInferQueue``; the
+requests' callbacks decode each result (copying only the rows above the threshold)
+and hand it to the consumer, which reorders them. Decoding, inference and whatever the
+consumer does with a result (paste, draw, write) overlap.
+"""
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import openvino as ov
+
+from .contracts import Detections
+from .model import CompiledSegmenter
+from .sources import Frame
+
+_END = object()
+
+
+@dataclass
+class InferredFrame:
+    frame: Frame
+    detections: Detections
+    started: float  # perf_counter() when decoding of this frame began
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Submitted:
+    sequence: int
+    frame: Frame
+    started: float
+    submitted: float
+    timings_ms: dict[str, float]
+
+
+class AsyncPipeline:
+    def __init__(self, segmenter: CompiledSegmenter, nireq: int, threshold: float):
+        self.segmenter = segmenter
+        self.threshold = threshold
+        self.requests = ov.AsyncInferQueue(segmenter.compiled, nireq)
+        self.requests.set_callback(self._on_done)
+        # Frames decoded but not yet consumed: enough to keep every request busy while the
+        # consumer works, few enough that a slow consumer cannot pile up memory.
+        self.capacity = 2 * len(self.requests) + 2
+        self._results: queue.Queue = queue.Queue()  # (sequence, InferredFrame), an error, or _END
+
+    @property
+    def nireq(self) -> int:
+        return len(self.requests)
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[InferredFrame]:
+        """Yield every frame's result in order; closing the iterator stops the producer cleanly."""
+        self._results = queue.Queue()
+        slots = threading.Semaphore(self.capacity)
+        stop = threading.Event()
+        producer = threading.Thread(target=self._produce, args=(iter(frames), slots, stop),
+                                    name="decode-submit", daemon=True)
+        producer.start()
+        waiting: dict[int, InferredFrame] = {}
+        next_sequence = 0
+        try:
+            while (item := self._results.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                sequence, result = item
+                waiting[sequence] = result
+                while next_sequence in waiting:
+                    yield waiting.pop(next_sequence)
+                    next_sequence += 1
+                    slots.release()
+        finally:
+            stop.set()
+            slots.release()  # wake a producer that waits for a slot, so it sees the stop
+            producer.join()
+            self.requests.wait_all()
+
+    def _produce(self, frames: Iterator[Frame], slots: threading.Semaphore, stop: threading.Event) -> None:
+        try:
+            for sequence in itertools.count():
+                slots.acquire()
+                started = time.perf_counter()
+                frame = None if stop.is_set() else next(frames, None)
+                if frame is None:
+                    break
+                decoded = time.perf_counter()
+                inputs = self.segmenter.inputs(frame.image)
+                prepared = time.perf_counter()
+                self.requests.get_idle_request_id()  # wait here, so inference time excludes the wait
+                submitted = time.perf_counter()
+                timings = {"decode": 1000 * (decoded - started), "preprocess": 1000 * (prepared - decoded)}
+                self.requests.start_async(inputs, _Submitted(sequence, frame, started, submitted, timings))
+            self.requests.wait_all()
+            self._results.put(_END)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer thread to raise
+            self._results.put(error)
+
+    def _on_done(self, request: ov.InferRequest, job: _Submitted) -> None:
+        try:
+            outputs = [tensor.data for tensor in request.output_tensors]
+            detections = self.segmenter.contract.decode(outputs, self.threshold)
+            job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
+            self._results.put((job.sequence, InferredFrame(job.frame, detections, job.started, job.timings_ms)))
+        except BaseException as error:  # noqa: BLE001 - an exception must not die in OpenVINO's thread
+            self._results.put(error)

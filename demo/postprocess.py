@@ -1,0 +1,81 @@
+"""From a model's detections to frame-pixel instances: box mapping and the mask paste."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .contracts import Detections
+from .geometry import Geometry
+from .instances import Box, Instance
+
+
+def box_region(box: Box, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The pixels whose centres lie inside ``box``, clipped to the frame: (x0, y0, x1, y1).
+
+    None when no pixel is left (a degenerate box, or one outside the frame).
+    """
+    height, width = frame_shape[:2]
+    x0, y0 = max(int(np.floor(box.x1 + 0.5)), 0), max(int(np.floor(box.y1 + 0.5)), 0)
+    x1, y1 = min(int(np.floor(box.x2 + 0.5)), width), min(int(np.floor(box.y2 + 0.5)), height)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def warp_heatmap(heatmap: np.ndarray, frame_to_heatmap: np.ndarray,
+                 region: tuple[int, int, int, int]) -> np.ndarray:
+    """Sample ``heatmap`` bilinearly at the centre of every pixel of ``region`` and threshold at 0.5.
+
+    ``frame_to_heatmap`` is a 2x3 affine map between continuous coordinates, where
+    heatmap cell i spans [i, i+1). Outside the heatmap the value is 0: the same as Open
+    Model Zoo's one-pixel zero border around the heatmap, without rounding the grown box.
+    """
+    x0, y0, x1, y1 = region
+    # Shift both sides from continuous coordinates to cell-centre indices of the region.
+    linear, shift = frame_to_heatmap[:, :2], frame_to_heatmap[:, 2]
+    index_shift = linear @ (np.array([x0, y0]) + 0.5) + shift - 0.5
+    dst_to_src = np.hstack([linear, index_shift[:, None]])
+    warped = cv2.warpAffine(heatmap, dst_to_src, (x1 - x0, y1 - y0),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return warped > 0.5
+
+
+def box_heatmap_transform(box: Box, heatmap_shape: tuple[int, int]) -> np.ndarray:
+    """The affine map from frame coordinates to a heatmap that spans ``box`` exactly."""
+    rows, cols = heatmap_shape
+    sx, sy = cols / box.width, rows / box.height
+    return np.array([[sx, 0.0, -box.x1 * sx], [0.0, sy, -box.y1 * sy]])
+
+
+def paste_mask(heatmap: np.ndarray, box: Box, frame_shape: tuple[int, ...]
+               ) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """Paste a box-spanning heatmap into the frame: a box-local bool mask and its origin."""
+    region = box_region(box, frame_shape)
+    if region is None or box.width <= 0 or box.height <= 0:
+        return None
+    mask = warp_heatmap(heatmap, box_heatmap_transform(box, heatmap.shape), region)
+    return mask, (region[0], region[1])
+
+
+def to_instances(detections: Detections, geometry: Geometry, frame_shape: tuple[int, ...],
+                 labels: list[str]) -> list[Instance]:
+    """Map detections to the frame, paste their masks, and clip their boxes to the frame."""
+    height, width = frame_shape[:2]
+    boxes = geometry.boxes_to_frame(detections.boxes.astype(np.float64))
+    instances = []
+    for class_id, score, coords, heatmap in zip(detections.class_ids, detections.scores, boxes,
+                                                detections.heatmaps):
+        if not np.all(np.isfinite(coords)):
+            continue
+        # The heatmap spans the model's own box, so paste with it before clipping.
+        pasted = paste_mask(heatmap, Box(*coords.tolist()), frame_shape)
+        if pasted is None:
+            continue
+        mask, origin = pasted
+        clipped = Box(*np.clip(coords, 0, [width, height, width, height]).tolist())
+        instances.append(Instance(int(class_id), label_name(labels, int(class_id)), float(score), clipped,
+                                  mask, origin))
+    return instances
+
+
+def label_name(labels: list[str], class_id: int) -> str:
+    return labels[class_id] if 0 <= class_id < len(labels) else str(class_id)

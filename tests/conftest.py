@@ -1,0 +1,67 @@
+"""Shared fixtures: synthetic models of each contract, and running the demo as a user does."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+import synthetic
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    name: str
+    xml: Path
+    input_size: tuple[int, int]  # (w, h)
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, ModelCase]:
+    folder = tmp_path_factory.mktemp("models")
+    return {
+        "security-0091": ModelCase("security-0091", synthetic.security_0091_like(
+            folder / "security.xml", synthetic.DEFAULT_DETECTORS), (1344, 800)),
+        "person-0007": ModelCase("person-0007", synthetic.person_0007_like(
+            folder / "person.xml", synthetic.DEFAULT_DETECTORS), (544, 320)),
+        "two-input": ModelCase("two-input", synthetic.build_two_input_model(
+            folder / "two_input.xml", synthetic.DEFAULT_DETECTORS), (640, 480)),
+    }
+
+
+@dataclass
+class DemoRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_demo(*args: str | Path, timeout: float = 300, env: dict | None = None) -> DemoRun:
+    """``python -m demo ARGS`` from the project root, headless, with a throwaway model cache."""
+    command = [sys.executable, "-m", "demo", *map(str, args)]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return DemoRun(done.returncode, done.stdout, done.stderr)
+
+
+def read_results(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def decode_mask(instance: dict) -> np.ndarray:
+    rle = {"size": instance["mask"]["size"], "counts": instance["mask"]["counts"].encode()}
+    return mask_utils.decode(rle).astype(bool)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 1.0

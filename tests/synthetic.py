@@ -1,0 +1,490 @@
+"""Synthetic models, scenes and videos whose segmentation answer is known exactly.
+
+Every model here is built from "detectors" ``(bgr_colour, class_id, score)``: detector k
+finds the pixels whose three channels are all within ``COLOUR_TOLERANCE`` of its colour
+and reports exactly one instance for them (its box, its score, its mask). Scenes are drawn
+with pure colours and no anti-aliasing, so a test knows every box and mask to the pixel
+without any real network or data set.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import cv2
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+
+BGR = tuple[int, int, int]
+
+COLOUR_TOLERANCE = 60.0
+GRAY_BACKGROUND: BGR = (128, 128, 128)
+TWO_INPUT_DETECTIONS = 100
+YOLO_MASK_COEFFICIENTS = 32
+YOLO_PROTO_STRIDE = 4
+YOLO_EMPTY_ANCHORS = 8
+YOLO_DUPLICATE_SHIFT_PX = 2.0
+YOLO_DUPLICATE_SCORE_FACTOR = 0.8
+# Steepness of the prototype logits: sigmoid(±8) is within 0.0004 of 1 or 0.
+YOLO_PROTO_LOGIT_GAIN = 16.0
+
+
+class Detector(NamedTuple):
+    """One colour the model looks for, and what it reports when it finds it."""
+
+    colour: BGR
+    class_id: int  # 0-based COCO id
+    score: float
+
+
+# Every pair (and the gray background) differs by >= 127 in some channel, far beyond the
+# tolerance of 60, so no pure pixel is ever claimed by two detectors.
+DEFAULT_DETECTORS: list[Detector] = [
+    Detector((0, 0, 255), 0, 0.95),  # red: person
+    Detector((0, 255, 0), 2, 0.9),  # green: car
+    Detector((255, 0, 0), 16, 0.85),  # blue: dog
+    Detector((0, 255, 255), 0, 0.8),  # yellow: a second person
+]
+
+_COCO_NAMES = (
+    "person bicycle car motorcycle airplane bus train truck boat traffic_light "
+    "fire_hydrant stop_sign parking_meter bench bird cat dog horse sheep cow elephant "
+    "bear zebra giraffe backpack umbrella handbag tie suitcase frisbee skis snowboard "
+    "sports_ball kite baseball_bat baseball_glove skateboard surfboard tennis_racket "
+    "bottle wine_glass cup fork knife spoon bowl banana apple sandwich orange broccoli "
+    "carrot hot_dog pizza donut cake chair couch potted_plant bed dining_table toilet tv "
+    "laptop mouse remote keyboard cell_phone microwave oven toaster sink refrigerator "
+    "book clock vase scissors teddy_bear hair_drier toothbrush"
+)
+
+
+def coco_names() -> list[str]:
+    """The 80 COCO class names in the standard (contiguous, 0-based) order."""
+    return [name.replace("_", " ") for name in _COCO_NAMES.split()]
+
+
+# ---------------------------------------------------------------------------
+# Graph pieces shared by all builders
+# ---------------------------------------------------------------------------
+
+
+def _f32(values: object) -> ov.Node:
+    return ops.constant(np.asarray(values, dtype=np.float32))
+
+
+def _i64(values: object) -> ov.Node:
+    return ops.constant(np.asarray(values, dtype=np.int64))
+
+
+def _blob_maps(bgr_image: ov.Node, detectors: Sequence[Detector]) -> ov.Node:
+    """[K,H,W] f32: 1 where all channels of the [1,3,H,W] BGR image match detector k."""
+    colours = np.array([d.colour for d in detectors], dtype=np.float32)[:, :, None, None]
+    distance = ops.reduce_max(ops.abs(ops.subtract(bgr_image, _f32(colours))), _i64(1))
+    return ops.convert(ops.less(distance, _f32(COLOUR_TOLERANCE)), ov.Type.f32)
+
+
+def _first_hit(hits: ov.Node, length: int) -> ov.Node:
+    """[K,1]: smallest index with a hit, via the max of weights that fall with the index."""
+    falling = _f32(np.arange(length, 0, -1))
+    top = ops.reduce_max(ops.multiply(hits, falling), _i64(1), keep_dims=True)
+    return ops.subtract(_f32(length), top)
+
+
+def _past_last_hit(hits: ov.Node, length: int) -> ov.Node:
+    """[K,1]: largest index with a hit, plus one (the continuous end coordinate)."""
+    rising = _f32(np.arange(1, length + 1))
+    return ops.reduce_max(ops.multiply(hits, rising), _i64(1), keep_dims=True)
+
+
+def _blob_boxes(maps: ov.Node, height: int, width: int) -> tuple[ov.Node, ov.Node]:
+    """[K,4] continuous boxes (x1,y1,x2,y2) and [K,1] presence (1 if any pixel matched).
+
+    An absent blob gets an all-zero box rather than the inverted one the arithmetic gives.
+    """
+    columns_hit = ops.reduce_max(maps, _i64(1))
+    rows_hit = ops.reduce_max(maps, _i64(2))
+    present = ops.reduce_max(columns_hit, _i64(1), keep_dims=True)
+    corners = [
+        _first_hit(columns_hit, width),
+        _first_hit(rows_hit, height),
+        _past_last_hit(columns_hit, width),
+        _past_last_hit(rows_hit, height),
+    ]
+    return ops.multiply(ops.concat(corners, 1), present), present
+
+
+def _heatmaps(maps: ov.Node, boxes: ov.Node, count: int, mask_size: int) -> ov.Node:
+    """[K,m,m]: each blob's map pooled over its own box, as a Mask R-CNN mask head would."""
+    per_blob_images = ops.unsqueeze(maps, _i64(1))
+    batch_indices = ops.constant(np.arange(count, dtype=np.int32))
+    pooled = ops.roi_align(
+        per_blob_images, boxes, batch_indices,
+        pooled_h=mask_size, pooled_w=mask_size, sampling_ratio=2, spatial_scale=1.0,
+        mode="avg", aligned_mode="half_pixel",
+    )
+    return ops.squeeze(pooled, _i64(1))
+
+
+def _pad_rows(node: ov.Node, total_rows: int, real_rows: int) -> ov.Node:
+    """Zero rows appended along axis 0 up to a fixed detection count."""
+    if real_rows > total_rows:
+        raise ValueError(f"{real_rows} detectors do not fit in {total_rows} rows")
+    rank = node.get_output_partial_shape(0).rank.get_length()
+    zero = np.zeros((), dtype=node.get_output_element_type(0).to_dtype())
+    pads_end = [total_rows - real_rows] + [0] * (rank - 1)
+    return ops.pad(node, _i64([0] * rank), _i64(pads_end), "constant", zero)
+
+
+def _keep_found(scores: ov.Node, tensors: list[ov.Node]) -> list[ov.Node]:
+    """Rows (axis 0) of each tensor whose detector found its colour: a dynamic count."""
+    found = ops.greater(scores, _f32(0.0))
+    found_rows = ops.squeeze(ops.non_zero(found), _i64(0))
+    # NonZero's shape keeps the upper bound K (``[..K]``) while real models report a plain
+    # ``[?]``; re-indexing through a Range of computed length drops the bound.
+    found_count = ops.reduce_sum(ops.convert(found, ov.Type.i64), _i64(0))
+    every_found = ops.range(_i64(0), found_count, _i64(1), ov.Type.i64)
+    found_rows = ops.gather(found_rows, every_found, _i64(0))
+    return [ops.gather(tensor, found_rows, _i64(0)) for tensor in tensors]
+
+
+def _name(node: ov.Node, name: str) -> ov.Node:
+    node.output(0).get_tensor().set_names({name})
+    return node
+
+
+def _image_input(shape: list[int], name: str) -> ov.Node:
+    return _name(ops.parameter(shape, np.float32, name=name), name)
+
+
+def _check_detectors(detectors: Sequence[Detector]) -> list[Detector]:
+    if not detectors:
+        raise ValueError("a synthetic model needs at least one detector")
+    return [Detector(*detector) for detector in detectors]
+
+
+def _save(model: ov.Model, path: Path) -> Path:
+    path = Path(path)
+    ov.save_model(model, path, compress_to_fp16=False)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Builders
+# ---------------------------------------------------------------------------
+
+
+def build_maskrcnn_model(
+    path: Path,
+    detectors: Sequence[Detector],
+    input_hw: tuple[int, int] = (800, 1344),
+    max_detections: int | None = 100,
+    mask_size: int = 28,
+    label_type: ov.Type = ov.Type.i32,
+) -> Path:
+    """Modern OMZ Mask R-CNN contract: ``image`` in; ``labels``, ``boxes``, ``masks`` out.
+
+    With an int ``max_detections`` the row count is fixed and padded with zero rows; with
+    None it is dynamic and holds only the detectors that found their colour.
+    """
+    detectors = _check_detectors(detectors)
+    height, width = input_hw
+    count = len(detectors)
+    image = _image_input([1, 3, height, width], "image")
+    maps = _blob_maps(image, detectors)
+    boxes, present = _blob_boxes(maps, height, width)
+    scores = ops.multiply(present, _f32([[d.score] for d in detectors]))
+    boxes_with_scores = ops.concat([boxes, scores], 1)
+    masks = _heatmaps(maps, boxes, count, mask_size)
+    labels = ops.constant(np.array([d.class_id for d in detectors], dtype=label_type.to_dtype()))
+    outputs = [labels, boxes_with_scores, masks]
+    if max_detections is None:
+        outputs = _keep_found(ops.squeeze(scores, _i64(1)), outputs)
+    else:
+        outputs = [_pad_rows(output, max_detections, count) for output in outputs]
+    for output, name in zip(outputs, ("labels", "boxes", "masks")):
+        _name(output, name)
+    return _save(ov.Model(outputs, [image], "synthetic_maskrcnn"), path)
+
+
+def security_0091_like(path: Path, detectors: Sequence[Detector]) -> Path:
+    """Shaped like instance-segmentation-security-0091: fixed 100 rows, 28x28 masks."""
+    return build_maskrcnn_model(path, detectors, (800, 1344), 100, 28, ov.Type.i32)
+
+
+def person_0007_like(path: Path, detectors: Sequence[Detector]) -> Path:
+    """Shaped like instance-segmentation-person-0007: dynamic rows, 224x224 masks, i64."""
+    return build_maskrcnn_model(path, detectors, (320, 544), None, 224, ov.Type.i64)
+
+
+def _per_class_masks(heatmaps: ov.Node, detectors: list[Detector], num_classes: int) -> ov.Node:
+    """[K,classes,m,m]: the heatmap in the 1-based class channel, 1 - heatmap elsewhere."""
+    count = len(detectors)
+    in_class = np.zeros((count, num_classes, 1, 1), dtype=np.float32)
+    in_class[np.arange(count), [d.class_id + 1 for d in detectors]] = 1.0
+    # heat * in_class + (1 - heat) * (1 - in_class), written as one multiply and one add.
+    per_roi = ops.unsqueeze(heatmaps, _i64(1))
+    return ops.add(ops.multiply(per_roi, _f32(2.0 * in_class - 1.0)), _f32(1.0 - in_class))
+
+
+def build_two_input_model(
+    path: Path,
+    detectors: Sequence[Detector],
+    input_hw: tuple[int, int] = (480, 640),
+    num_classes: int = 81,
+    mask_size: int = 14,
+) -> Path:
+    """Older OMZ contract: ``im_data`` + ``im_info`` in; 1-based classes, per-class masks.
+
+    ``raw_masks`` holds the heatmap only in the channel of the detector's 1-based class and
+    its complement everywhere else, so reading the wrong channel gives a visibly wrong mask.
+    """
+    detectors = _check_detectors(detectors)
+    count = len(detectors)
+    image = _image_input([1, 3, *input_hw], "im_data")
+    image_info = _image_input([1, 3], "im_info")
+    # The model does not need im_info, but a real input must feed the graph or it is pruned.
+    unused_zero = ops.reduce_sum(ops.multiply(image_info, _f32(0.0)), _i64([0, 1]))
+    maps = _blob_maps(image, detectors)
+    boxes, present = _blob_boxes(maps, *input_hw)
+    found_scores = ops.multiply(ops.squeeze(present, _i64(1)), _f32([d.score for d in detectors]))
+    outputs = {
+        "boxes": boxes,
+        "scores": ops.add(found_scores, unused_zero),
+        "classes": _f32([d.class_id + 1 for d in detectors]),
+        "raw_masks": _per_class_masks(_heatmaps(maps, boxes, count, mask_size), detectors, num_classes),
+    }
+    padded = [_name(_pad_rows(node, TWO_INPUT_DETECTIONS, count), name) for name, node in outputs.items()]
+    return _save(ov.Model(padded, [image, image_info], "synthetic_two_input"), path)
+
+
+def _centre_size(boxes: ov.Node) -> ov.Node:
+    """[K,4] (x1,y1,x2,y2) -> (cx,cy,w,h).
+
+    Element-wise arithmetic on purpose: on some CPUs the plugin runs a MatMul in bf16 by
+    default, which would move boxes by a pixel.
+    """
+    top_left, bottom_right = ops.split(boxes, _i64(1), 2).outputs()
+    centre = ops.multiply(ops.add(top_left, bottom_right), _f32(0.5))
+    return ops.concat([centre, ops.subtract(bottom_right, top_left)], 1)
+
+
+def _yolo_anchors(
+    boxes: ov.Node,
+    present: ov.Node,
+    detectors: list[Detector],
+    input_hw: tuple[int, int],
+    num_classes: int,
+    normalized_boxes: bool,
+    duplicates: bool,
+) -> ov.Node:
+    """[1, 4+classes+32, A]: per anchor (cx,cy,w,h), class scores, mask coefficients.
+
+    Anchor order is duplicates, then exact boxes, then empty anchors: the weaker shifted
+    copies come first so a consumer must rank by score, not by position, to pass.
+    """
+    height, width = input_hw
+    count = len(detectors)
+    pixel_scale = [1.0 / width, 1.0 / height] * 2 if normalized_boxes else [1.0] * 4
+    centre_size = ops.multiply(_centre_size(boxes), _f32(pixel_scale))
+    class_one_hot = np.zeros((count, num_classes), dtype=np.float32)
+    class_one_hot[np.arange(count), [d.class_id for d in detectors]] = 1.0
+    class_scores = ops.multiply(ops.multiply(present, _f32([[d.score] for d in detectors])), _f32(class_one_hot))
+    # Detector k owns prototype k, so its coefficients are simply one-hot.
+    coefficients = _f32(np.eye(YOLO_MASK_COEFFICIENTS, dtype=np.float32)[:count])
+    rows = [ops.concat([centre_size, class_scores, coefficients], 1)]
+    if duplicates:
+        shift_right = _f32([YOLO_DUPLICATE_SHIFT_PX * pixel_scale[0], 0.0, 0.0, 0.0])
+        shifted = ops.add(centre_size, ops.multiply(present, shift_right))
+        weaker_scores = ops.multiply(class_scores, _f32(YOLO_DUPLICATE_SCORE_FACTOR))
+        rows.insert(0, ops.concat([shifted, weaker_scores, coefficients], 1))
+    rows.append(_f32(np.zeros((YOLO_EMPTY_ANCHORS, 4 + num_classes + YOLO_MASK_COEFFICIENTS))))
+    return ops.unsqueeze(ops.transpose(ops.concat(rows, 0), _i64([1, 0])), _i64(0))
+
+
+def _yolo_prototypes(maps: ov.Node, count: int, proto_layout: str) -> ov.Node:
+    """32 prototype logits at 1/4 resolution: positive where a 4x4 cell is mostly blob."""
+    stride = [YOLO_PROTO_STRIDE] * 2
+    coverage = ops.avg_pool(ops.unsqueeze(maps, _i64(0)), stride, [0, 0], [0, 0], stride, True)
+    logits = ops.multiply(ops.subtract(coverage, _f32(0.5)), _f32(YOLO_PROTO_LOGIT_GAIN))
+    unused = YOLO_MASK_COEFFICIENTS - count
+    protos = ops.pad(logits, _i64([0, 0, 0, 0]), _i64([0, unused, 0, 0]), "constant", np.float32(0))
+    return protos if proto_layout == "NCHW" else ops.transpose(protos, _i64([0, 2, 3, 1]))
+
+
+def _yolo_input(input_hw: tuple[int, int], layout: str) -> tuple[ov.Node, ov.Node]:
+    """The RGB 0..1 ``images`` parameter, and the same image as NCHW BGR 0..255.
+
+    Converting back to BGR 0..255 lets the detector colours keep their BGR meaning.
+    """
+    height, width = input_hw
+    shape = [1, 3, height, width] if layout == "NCHW" else [1, height, width, 3]
+    image = _image_input(shape, "images")
+    planar = image if layout == "NCHW" else ops.transpose(image, _i64([0, 3, 1, 2]))
+    return image, ops.multiply(ops.gather(planar, _i64([2, 1, 0]), _i64(1)), _f32(255.0))
+
+
+def build_yolo_seg_model(
+    path: Path,
+    detectors: Sequence[Detector],
+    input_hw: tuple[int, int] = (640, 640),
+    num_classes: int = 80,
+    layout: str = "NCHW",
+    normalized_boxes: bool = False,
+    proto_layout: str = "NCHW",
+    duplicates: bool = True,
+    rt_info: bool = True,
+) -> Path:
+    """Ultralytics YOLO-seg contract: RGB 0..1 in; anchors ``[1,4+C+32,A]`` and prototypes.
+
+    Each found detector gives an exact anchor with its score and, with ``duplicates``, a
+    copy shifted 2 input pixels right with 0.8 x the score, which NMS must suppress.
+    """
+    detectors = _check_detectors(detectors)
+    if len(detectors) > YOLO_MASK_COEFFICIENTS:
+        raise ValueError(f"at most {YOLO_MASK_COEFFICIENTS} detectors fit the 32 prototypes")
+    if input_hw[0] % YOLO_PROTO_STRIDE or input_hw[1] % YOLO_PROTO_STRIDE:
+        raise ValueError(f"input size {input_hw} is not a multiple of {YOLO_PROTO_STRIDE}")
+    if layout not in ("NCHW", "NHWC") or proto_layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"layouts must be NCHW or NHWC, got {layout} and {proto_layout}")
+    image, bgr = _yolo_input(input_hw, layout)
+    maps = _blob_maps(bgr, detectors)
+    boxes, present = _blob_boxes(maps, *input_hw)
+    anchors = _yolo_anchors(boxes, present, detectors, input_hw, num_classes, normalized_boxes, duplicates)
+    protos = _name(_yolo_prototypes(maps, len(detectors), proto_layout), "protos")
+    model = ov.Model([anchors, protos], [image], "synthetic_yolo_seg")
+    # ov.Model invents a name for unnamed results; the real exports have none on output 0.
+    model.outputs[0].get_tensor().set_names(set())
+    if rt_info:
+        _set_yolo_rt_info(model)
+    return _save(model, path)
+
+
+def _set_yolo_rt_info(model: ov.Model) -> None:
+    """The metadata Ultralytics writes, which tells a consumer how to preprocess."""
+    info = {
+        "model_type": "YOLO",
+        "resize_type": "fit_to_window_letterbox",
+        "reverse_input_channels": "YES",
+        "scale_values": "255",
+        "pad_value": "114",
+        "iou_threshold": "0.7",
+        "labels": " ".join(name.replace(" ", "_") for name in coco_names()),
+    }
+    for key, value in info.items():
+        model.set_rt_info(value, ["model_info", key])
+
+
+# ---------------------------------------------------------------------------
+# Scenes and videos
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A filled shape of one pure colour; build it with ``rect``, ``ellipse`` or ``polygon``.
+
+    ``points`` depends on ``kind``: rect ``((x1, y1), (x2, y2))`` in continuous coordinates
+    (fills columns x1..x2-1, so its truth box is exactly x1,y1,x2,y2); ellipse
+    ``((cx, cy), (half_width, half_height))`` rotated by ``angle`` degrees; polygon: vertices.
+    """
+
+    kind: str
+    colour: BGR
+    points: tuple[tuple[int, int], ...]
+    angle: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("rect", "ellipse", "polygon"):
+            raise ValueError(f"unknown shape kind {self.kind!r}")
+
+    @classmethod
+    def rect(cls, colour: BGR, x1: int, y1: int, x2: int, y2: int) -> Shape:
+        return cls("rect", colour, ((x1, y1), (x2, y2)))
+
+    @classmethod
+    def ellipse(cls, colour: BGR, centre: tuple[int, int], half_axes: tuple[int, int], angle: float = 0.0) -> Shape:
+        return cls("ellipse", colour, (centre, half_axes), angle)
+
+    @classmethod
+    def polygon(cls, colour: BGR, vertices: Sequence[tuple[int, int]]) -> Shape:
+        return cls("polygon", colour, tuple(vertices))
+
+
+def _fill(canvas: np.ndarray, shape: Shape, value: BGR | int) -> None:
+    """Draws with LINE_8 (no anti-aliasing) so every edge pixel keeps the pure value."""
+    if shape.kind == "rect":
+        (x1, y1), (x2, y2) = shape.points
+        cv2.rectangle(canvas, (x1, y1), (x2 - 1, y2 - 1), value, thickness=cv2.FILLED, lineType=cv2.LINE_8)
+    elif shape.kind == "ellipse":
+        centre, half_axes = shape.points
+        cv2.ellipse(canvas, centre, half_axes, shape.angle, 0, 360, value, thickness=cv2.FILLED, lineType=cv2.LINE_8)
+    else:
+        cv2.fillPoly(canvas, [np.array(shape.points, dtype=np.int32)], value, lineType=cv2.LINE_8)
+
+
+def draw_scene(
+    width: int, height: int, shapes: Sequence[Shape], background: BGR = GRAY_BACKGROUND,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A BGR uint8 frame with the shapes painted in order, and each shape's visible mask.
+
+    Later shapes cover earlier ones, so a mask holds only the pixels that really show
+    the shape's colour: exactly what a colour-blob model can see.
+    """
+    frame = np.empty((height, width, 3), dtype=np.uint8)
+    frame[:] = background
+    drawn = []
+    for shape in shapes:
+        _fill(frame, shape, tuple(int(channel) for channel in shape.colour))
+        canvas = np.zeros((height, width), dtype=np.uint8)
+        _fill(canvas, shape, 1)
+        drawn.append(canvas.astype(bool))
+    covered = np.zeros((height, width), dtype=bool)
+    visible = []
+    for mask in reversed(drawn):
+        visible.append(mask & ~covered)
+        covered |= mask
+    return frame, visible[::-1]
+
+
+def truth_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(x1, y1, x2, y2) of a non-empty mask in continuous coordinates (x2 = last column + 1)."""
+    columns = np.flatnonzero(mask.any(axis=0))
+    rows = np.flatnonzero(mask.any(axis=1))
+    if columns.size == 0:
+        raise ValueError("an empty mask has no box")
+    return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
+
+
+def write_ffv1_video(path: Path, frames: Sequence[np.ndarray], fps: float = 10) -> Path:
+    """Writes BGR uint8 frames losslessly (FFV1 in .avi or .mkv) so decoded pixels are exact."""
+    if not frames:
+        raise ValueError("a video needs at least one frame")
+    height, width = frames[0].shape[:2]
+    if any(frame.shape != (height, width, 3) or frame.dtype != np.uint8 for frame in frames):
+        # VideoWriter silently drops frames of another size, so refuse them up front.
+        raise ValueError(f"all frames must be {height}x{width}x3 uint8")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot open an FFV1 video writer for {path}")
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.release()
+    return Path(path)
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file, decoded to BGR uint8."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return frames
+            frames.append(frame)
+    finally:
+        capture.release()

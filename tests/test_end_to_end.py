@@ -1,0 +1,109 @@
+"""The whole demo through ``python -m demo``, on drawn scenes whose answer is known to the pixel."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import synthetic
+from conftest import decode_mask, iou, read_results, run_demo
+from synthetic import Shape
+
+RED, GREEN, BLUE, YELLOW = (0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255)
+FRAME_SIZES = [(1920, 1080), (640, 480), (480, 640)]
+
+
+def scene_shapes(width: int, height: int, step: int = 0) -> list[Shape]:
+    """Four shapes of the default detectors' colours, each a good fraction of the frame."""
+    def at(fx: float, fy: float) -> tuple[int, int]:
+        return int(fx * width) + step * width // 100, int(fy * height)
+
+    return [
+        Shape("rect", RED, (at(0.05, 0.08), at(0.40, 0.45))),
+        Shape("ellipse", GREEN, (at(0.70, 0.28), (int(0.2 * width), int(0.18 * height))), angle=20),
+        Shape("polygon", BLUE, (at(0.10, 0.95), at(0.25, 0.55), at(0.45, 0.92))),
+        Shape("rect", YELLOW, (at(0.55, 0.60), at(0.90, 0.97))),
+    ]
+
+
+def expected_names() -> dict[tuple[int, int, int], str]:
+    return {RED: "person", GREEN: "car", BLUE: "dog", YELLOW: "person"}
+
+
+def box_tolerance(frame_size: tuple[int, int], input_size: tuple[int, int], policy: str) -> np.ndarray:
+    """1.5 model-input pixels mapped to the frame, and never under 2 frame pixels."""
+    scale = np.array(input_size, dtype=float) / np.array(frame_size, dtype=float)
+    if policy == "fit":
+        scale[:] = scale.min()
+    per_axis = np.maximum(1.5 / scale, 2.0)
+    return np.tile(per_axis, 2)
+
+
+def check_frame(record: dict, truths: list[np.ndarray], shapes: list[Shape], tolerance: np.ndarray) -> None:
+    found = record["instances"]
+    assert len(found) == len(shapes), [i["name"] for i in found]
+    for shape, truth in zip(shapes, truths):
+        best = max(found, key=lambda instance: iou(decode_mask(instance), truth))
+        assert iou(decode_mask(best), truth) >= 0.9
+        assert best["name"] == expected_names()[shape.colour]
+        error = np.abs(np.array(best["box"]) - np.array(synthetic.truth_box(truth)))
+        assert np.all(error <= tolerance), (best["box"], synthetic.truth_box(truth), tolerance)
+
+
+@pytest.mark.parametrize("policy", ["fit", "stretch"])
+@pytest.mark.parametrize("model_name", ["security-0091", "person-0007", "two-input"])
+def test_images_of_several_sizes(models, tmp_path, model_name, policy):
+    model = models[model_name]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    scenes = {}
+    for number, (width, height) in enumerate(FRAME_SIZES):
+        shapes = scene_shapes(width, height)
+        frame, truths = synthetic.draw_scene(width, height, shapes)
+        cv2.imwrite(str(folder / f"{number}_{width}x{height}.png"), frame)
+        scenes[number] = (shapes, truths, (width, height))
+    results = tmp_path / "results.jsonl"
+
+    run = run_demo("-m", model.xml, "-i", folder, "--no_show", "--resize_type", policy, "--results", results,
+                   "-o", tmp_path / "out_%02d.png", "--no_cache")
+
+    assert run.returncode == 0, run.stderr
+    records = read_results(results)
+    assert [r["frame"] for r in records] == [0, 1, 2]
+    for record in records:
+        shapes, truths, size = scenes[record["frame"]]
+        check_frame(record, truths, shapes, box_tolerance(size, model.input_size, policy))
+    written = [cv2.imread(str(tmp_path / f"out_{n:02d}.png")) for n in range(3)]
+    assert [image.shape[1::-1] for image in written] == [tuple(size) for size in FRAME_SIZES]
+
+
+@pytest.mark.parametrize("model_name", ["security-0091", "person-0007"])
+def test_video_every_frame_in_order(models, tmp_path, model_name):
+    width, height = 640, 480
+    frames, truths_by_frame, shapes_by_frame = [], [], []
+    for step in range(12):
+        shapes = scene_shapes(width, height, step)
+        frame, truths = synthetic.draw_scene(width, height, shapes)
+        frames.append(frame)
+        truths_by_frame.append(truths)
+        shapes_by_frame.append(shapes)
+    video = synthetic.write_ffv1_video(tmp_path / "clip.mkv", frames)
+    results, output = tmp_path / "results.jsonl", tmp_path / "out.avi"
+
+    run = run_demo("-m", models[model_name].xml, "-i", video, "--no_show", "--results", results, "-o", output,
+                   "-nireq", "3", "--no_cache")
+
+    assert run.returncode == 0, run.stderr
+    records = read_results(results)
+    assert [r["frame"] for r in records] == list(range(12))
+    tolerance = box_tolerance((width, height), models[model_name].input_size, "stretch")
+    for record in records:
+        n = record["frame"]
+        check_frame(record, truths_by_frame[n], shapes_by_frame[n], np.maximum(tolerance, 6))
+    capture = cv2.VideoCapture(str(output))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    assert count == 12
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (width, height)
+    assert "FPS" in run.stderr and "inference" in run.stderr
