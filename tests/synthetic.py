@@ -290,7 +290,8 @@ def _yolo_anchors(
     centre_size = ops.multiply(_centre_size(boxes), _f32(pixel_scale))
     class_one_hot = np.zeros((count, num_classes), dtype=np.float32)
     class_one_hot[np.arange(count), [d.class_id for d in detectors]] = 1.0
-    class_scores = ops.multiply(ops.multiply(present, _f32([[d.score] for d in detectors])), _f32(class_one_hot))
+    found_scores = ops.multiply(present, _f32([[d.score] for d in detectors]))
+    class_scores = ops.multiply(found_scores, _f32(class_one_hot))
     # Detector k owns prototype k, so its coefficients are simply one-hot.
     coefficients = _f32(np.eye(YOLO_MASK_COEFFICIENTS, dtype=np.float32)[:count])
     rows = [ops.concat([centre_size, class_scores, coefficients], 1)]
@@ -404,7 +405,9 @@ class Shape:
         return cls("rect", colour, ((x1, y1), (x2, y2)))
 
     @classmethod
-    def ellipse(cls, colour: BGR, centre: tuple[int, int], half_axes: tuple[int, int], angle: float = 0.0) -> Shape:
+    def ellipse(
+        cls, colour: BGR, centre: tuple[int, int], half_axes: tuple[int, int], angle: float = 0.0,
+    ) -> Shape:
         return cls("ellipse", colour, (centre, half_axes), angle)
 
     @classmethod
@@ -419,7 +422,9 @@ def _fill(canvas: np.ndarray, shape: Shape, value: BGR | int) -> None:
         cv2.rectangle(canvas, (x1, y1), (x2 - 1, y2 - 1), value, thickness=cv2.FILLED, lineType=cv2.LINE_8)
     elif shape.kind == "ellipse":
         centre, half_axes = shape.points
-        cv2.ellipse(canvas, centre, half_axes, shape.angle, 0, 360, value, thickness=cv2.FILLED, lineType=cv2.LINE_8)
+        cv2.ellipse(
+            canvas, centre, half_axes, shape.angle, 0, 360, value, thickness=cv2.FILLED, lineType=cv2.LINE_8,
+        )
     else:
         cv2.fillPoly(canvas, [np.array(shape.points, dtype=np.int32)], value, lineType=cv2.LINE_8)
 

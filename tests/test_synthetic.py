@@ -240,7 +240,8 @@ def test_two_input_model_has_one_based_classes_and_per_class_masks(tmp_path: Pat
         heatmap = out["raw_masks"][row, class_channel]
         _check_found_instance(out["boxes"][row], heatmap, masks[shape_index])
         other_channels = np.delete(out["raw_masks"][row], class_channel, axis=0)
-        np.testing.assert_allclose(other_channels, (1 - heatmap)[None].repeat(80, axis=0), atol=1e-6)
+        complement = np.broadcast_to(1 - heatmap, other_channels.shape)
+        np.testing.assert_allclose(other_channels, complement, atol=1e-6)
     assert out["scores"][BLUE_ROW] == 0 and not out["boxes"][BLUE_ROW].any()
     padding = slice(len(DEFAULT_DETECTORS), None)
     for name in ("boxes", "scores", "classes", "raw_masks"):
@@ -256,7 +257,8 @@ YOLO_SIZE = 640
 YOLO_VARIANTS = {
     "defaults": {},
     "nhwc_normalized_plain": {
-        "layout": "NHWC", "normalized_boxes": True, "proto_layout": "NHWC", "duplicates": False, "rt_info": False,
+        "layout": "NHWC", "normalized_boxes": True, "proto_layout": "NHWC",
+        "duplicates": False, "rt_info": False,
     },
 }
 
@@ -291,7 +293,8 @@ def test_yolo_seg_model_has_the_ultralytics_interface(tmp_path: Path, options: d
     anchor_count = len(DEFAULT_DETECTORS) * (2 if options.get("duplicates", True) else 1) + 8
     assert model.outputs[0].get_partial_shape().to_shape() == [1, 4 + 80 + 32, anchor_count]
     nhwc = options.get("proto_layout") == "NHWC"
-    assert model.outputs[1].get_partial_shape().to_shape() == ([1, 160, 160, 32] if nhwc else [1, 32, 160, 160])
+    protos_shape = [1, 160, 160, 32] if nhwc else [1, 32, 160, 160]
+    assert model.outputs[1].get_partial_shape().to_shape() == protos_shape
     if not options.get("rt_info", True):
         assert not model.has_rt_info(["model_info", "model_type"])
         return
@@ -305,7 +308,8 @@ def test_yolo_seg_model_has_the_ultralytics_interface(tmp_path: Path, options: d
 @pytest.mark.parametrize("options", YOLO_VARIANTS.values(), ids=YOLO_VARIANTS.keys())
 def test_yolo_seg_model_finds_each_blob_once_plus_a_weaker_copy(tmp_path: Path, options: dict) -> None:
     duplicates = options.get("duplicates", True)
-    compiled = ov.Core().compile_model(build_yolo_seg_model(tmp_path / "m.xml", DEFAULT_DETECTORS, **options))
+    model_path = build_yolo_seg_model(tmp_path / "m.xml", DEFAULT_DETECTORS, **options)
+    compiled = ov.Core().compile_model(model_path, "CPU")
     anchors, protos = _run_yolo(compiled, options)
     masks = _standard_scene(YOLO_SIZE, YOLO_SIZE)[1]
 
