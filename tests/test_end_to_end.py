@@ -107,3 +107,21 @@ def test_video_every_frame_in_order(models, tmp_path, model_name):
     assert count == 12
     assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (width, height)
     assert "FPS" in run.stderr and "inference" in run.stderr
+
+
+def test_the_projects_own_sample_clip(models, tmp_path):
+    """assets/sample_clip.avi (MJPG, made by assets/make_sample_clip.py) runs whole, shapes found in every frame."""
+    results, output = tmp_path / "results.jsonl", tmp_path / "out.mp4"
+
+    run = run_demo("-m", models["person-0007"].xml, "-i", "assets/sample_clip.avi", "--no_show",
+                   "--results", results, "-o", output, "--show_boxes", "--show_scores", "--no_cache")
+
+    assert run.returncode == 0, run.stderr
+    records = read_results(results)
+    assert len(records) == 30
+    assert all(sorted(i["name"] for i in r["instances"]) == ["car", "dog", "person", "person"] for r in records)
+    capture = cv2.VideoCapture(str(output))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    assert count == 30
