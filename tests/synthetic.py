@@ -493,3 +493,10 @@ def read_video(path: Path) -> list[np.ndarray]:
             frames.append(frame)
     finally:
         capture.release()
+
+
+if __name__ == "__main__":
+    # `python tests/synthetic.py blobs.xml`: a person-0007-like model for smoke runs on assets/sample_clip.avi.
+    import sys
+
+    print(person_0007_like(Path(sys.argv[1]), DEFAULT_DETECTORS))
