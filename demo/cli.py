@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import openvino as ov
@@ -129,7 +130,21 @@ def run_instances(args: argparse.Namespace) -> None:
     finally:
         outputs.close()
         source.close()
-        print(metrics.summary(), file=sys.stderr)
+        if metrics.frames:
+            print(metrics.summary(), file=sys.stderr)
+
+
+# Commands other than the default run: `python -m demo NAME ...` calls SUBCOMMANDS[NAME](rest of argv).
+SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {}
+
+
+def run_evaluation(argv: list[str]) -> None:
+    from . import evaluate  # here, not at the top: evaluate builds its flags from this module
+
+    evaluate.main(argv)
+
+
+SUBCOMMANDS["eval"] = run_evaluation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
-        run_instances(build_parser().parse_args(argv))
+        if argv and argv[0] in SUBCOMMANDS:
+            SUBCOMMANDS[argv[0]](argv[1:])
+        else:
+            run_instances(build_parser().parse_args(argv))
     except DemoError as error:
         if debug:
             raise

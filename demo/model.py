@@ -12,7 +12,7 @@ import openvino.properties.hint as hints
 from openvino.preprocess import PrePostProcessor
 
 from .contracts import Contract, recognise
-from .errors import DemoError, UsageError
+from .errors import DemoError, UsageError, openvino_reason
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
 
 # Each Open Model Zoo model's accuracy was measured with one resize policy; keep it.
@@ -20,6 +20,7 @@ RESIZE_BY_MODEL = {
     "instance-segmentation-security-0002": ResizePolicy.FIT,
     "instance-segmentation-security-0091": ResizePolicy.FIT,
 }
+MODEL_SUFFIXES = (".xml", ".onnx", ".tflite")
 AGGREGATE_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 PERFORMANCE_MODES = {"latency": hints.PerformanceMode.LATENCY, "throughput": hints.PerformanceMode.THROUGHPUT}
 
@@ -54,13 +55,14 @@ class CompiledSegmenter:
 def read_model(core: ov.Core, path: Path) -> ov.Model:
     if not path.is_file():
         raise DemoError(f"model file not found: {path}")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise DemoError(f"{path}: not a model file; expected one of {', '.join(MODEL_SUFFIXES)}")
     if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
         raise DemoError(f"{path}: its weights file {path.with_suffix('.bin').name} is missing beside it")
     try:
         return core.read_model(path)
     except RuntimeError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DemoError(f"{path}: cannot read the model ({reason})") from None
+        raise DemoError(f"{path}: cannot read the model ({openvino_reason(error)})") from None
 
 
 def default_policy(model_name: str) -> ResizePolicy:
@@ -125,5 +127,5 @@ def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig,
     try:
         compiled = core.compile_model(model, config.device, compile_properties(config))
     except RuntimeError as error:
-        raise DemoError(f"{path}: cannot compile for {config.device}: {str(error).strip().splitlines()[0]}") from None
+        raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
     return CompiledSegmenter(compiled, contract, input_size, policy, path.stem)
