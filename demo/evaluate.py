@@ -1,0 +1,248 @@
+"""Accuracy on COCO-format data: the demo's own pipeline over an instances file, scored by COCOeval.
+
+``python -m demo eval -m MODEL --annotations instances.json --images DIR`` reads every
+listed image, runs it through the same in-graph pre-processing, asynchronous inference
+and mask paste as the demo, and scores the result with pycocotools: the figures are
+then those of the pipeline a user actually runs, not of a separate accuracy script.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openvino as ov
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+from tqdm import tqdm
+
+from . import cli
+from .errors import DemoError
+from .geometry import ResizePolicy
+from .instances import Instance
+from .labels import load_labels
+from .model import load_segmenter
+from .pipeline import AsyncPipeline
+from .postprocess import to_instances
+from .sources import Frame, open_source
+
+log = logging.getLogger(__name__)
+
+# COCO's own conventions: scores as low as this still count towards AP, and at most
+# this many detections per image are scored.
+DEFAULT_THRESHOLD = 0.001
+MAX_PER_IMAGE = 100
+METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # the first six of COCOeval.stats
+IOU_TYPES = {"box": "bbox", "mask": "segm"}
+NAMES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class EvalImage:
+    image_id: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class CategoryMap:
+    """The annotation file's category ids by (normalised) name, for the categories the model knows."""
+
+    ids_by_name: dict[str, int]
+    unknown: list[str]  # annotation categories that no model class is called
+
+    def category_id(self, name: str) -> int | None:
+        return self.ids_by_name.get(name_key(name))
+
+
+@dataclass(frozen=True)
+class CocoDetection:
+    """One entry of a COCO results file."""
+
+    image_id: int
+    category_id: int
+    bbox: list[float]  # x, y, width, height
+    score: float
+    segmentation: dict[str, Any]  # compressed RLE, counts as str
+
+    def as_coco(self, fields: tuple[str, ...] = ("bbox", "segmentation")) -> dict[str, Any]:
+        record: dict[str, Any] = {"image_id": self.image_id, "category_id": self.category_id, "score": self.score}
+        return record | {name: getattr(self, name) for name in fields}
+
+
+Scores = dict[str, dict[str, float]]  # {"box" | "mask": {"AP": ..., ...}}, fractions; -1: no such objects
+
+
+def name_key(name: str) -> str:
+    # Label files and model metadata sometimes write "traffic_light" for COCO's "traffic light".
+    return " ".join(name.replace("_", " ").lower().split())
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """pycocotools prints progress chatter on stdout, where only the table belongs."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def load_annotations(path: Path) -> COCO:
+    try:
+        dataset = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DemoError(f"annotations {path}: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DemoError(f"annotations {path}: not a JSON file ({error})") from None
+    missing = [key for key in ("images", "annotations", "categories") if not isinstance(dataset, dict)
+               or not isinstance(dataset.get(key), list)]
+    if missing:
+        raise DemoError(f"annotations {path}: not a COCO instances file (no {', '.join(missing)} list)")
+    coco = COCO()
+    coco.dataset = dataset
+    with quiet():
+        coco.createIndex()
+    return coco
+
+
+def select_images(coco: COCO, folder: Path, limit: int) -> list[EvalImage]:
+    """The first ``limit`` images of the annotation file (all for 0), in its order; all must exist."""
+    listed = coco.dataset["images"][:limit or None]
+    images = [EvalImage(int(entry["id"]), folder / entry["file_name"]) for entry in listed]
+    missing = [image.path.name for image in images if not image.path.is_file()]
+    if missing:
+        more = f" and {len(missing) - NAMES_SHOWN} more" if len(missing) > NAMES_SHOWN else ""
+        raise DemoError(f"{len(missing)} of the {len(images)} images to evaluate are missing from {folder}: "
+                        f"{', '.join(missing[:NAMES_SHOWN])}{more}")
+    if not images:
+        raise DemoError("the annotation file lists no images")
+    return images
+
+
+def map_categories(coco: COCO, labels: list[str]) -> CategoryMap:
+    known = {name_key(label) for label in labels}
+    categories = coco.dataset["categories"]
+    ids_by_name = {name_key(c["name"]): int(c["id"]) for c in categories if name_key(c["name"]) in known}
+    if not ids_by_name:
+        raise DemoError("none of the annotation file's categories is among the model's class names "
+                        "(see --labels)")
+    return CategoryMap(ids_by_name, [c["name"] for c in categories if name_key(c["name"]) not in known])
+
+
+def read_frames(images: list[EvalImage]) -> Iterator[Frame]:
+    for index, image in enumerate(images):
+        with open_source(str(image.path)) as source:
+            yield Frame(index, next(iter(source)).image, image.path.name)
+
+
+def mask_rle(instance: Instance, frame_shape: tuple[int, ...]) -> dict[str, Any]:
+    # pycocotools wants a Fortran-ordered uint8 mask; viewing the bool mask as uint8 costs no copy.
+    rle = mask_utils.encode(np.asfortranarray(instance.full_mask(frame_shape).view(np.uint8)))
+    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def to_coco(instances: list[Instance], image_id: int, frame_shape: tuple[int, ...],
+            categories: CategoryMap) -> list[CocoDetection]:
+    """The image's strongest detections of classes the annotations know, as COCO results."""
+    scored = [(i, categories.category_id(i.name)) for i in instances]
+    scored = sorted(((i, c) for i, c in scored if c is not None), key=lambda pair: -pair[0].score)
+    return [CocoDetection(image_id, category, [i.box.x1, i.box.y1, i.box.width, i.box.height], i.score,
+                          mask_rle(i, frame_shape))
+            for i, category in scored[:MAX_PER_IMAGE]]
+
+
+def load_results(coco: COCO, records: list[dict[str, Any]]) -> COCO:
+    if records:
+        return coco.loadRes(records)
+    # loadRes cannot take an empty list; a model that finds nothing simply scores 0.
+    empty = COCO()
+    empty.dataset = {"images": coco.dataset["images"], "categories": coco.dataset["categories"], "annotations": []}
+    empty.createIndex()
+    return empty
+
+
+def score(coco: COCO, detections: list[CocoDetection], image_ids: list[int], category_ids: list[int]) -> Scores:
+    scores: Scores = {}
+    for kind, iou_type in IOU_TYPES.items():
+        # Only the field being scored: given a bbox too, loadRes would size masks by their box
+        # for APs/m/l; given a segmentation too, it would check masks the box score never uses.
+        field = "bbox" if iou_type == "bbox" else "segmentation"
+        with quiet():
+            evaluation = COCOeval(coco, load_results(coco, [d.as_coco((field,)) for d in detections]), iou_type)
+            evaluation.params.imgIds = image_ids
+            evaluation.params.catIds = category_ids
+            evaluation.evaluate()
+            evaluation.accumulate()
+            evaluation.summarize()
+        scores[kind] = {name: float(value) for name, value in zip(METRICS, evaluation.stats)}
+    return scores
+
+
+def format_table(scores: Scores) -> str:
+    """Percentages as Open Model Zoo quotes them; "-" where the images hold no objects of that size."""
+    lines = ["      " + "".join(f"{name:>8}" for name in METRICS)]
+    for kind, row in scores.items():
+        lines.append(f"{kind:<6}" + "".join(f"{100 * v:8.2f}" if v >= 0 else f"{'-':>8}" for v in row.values()))
+    return "\n".join(lines)
+
+
+def write_json(path: Path, content: object, what: str) -> None:
+    try:
+        path.write_text(json.dumps(content), encoding="utf-8")
+    except OSError as error:
+        raise DemoError(f"cannot write {what} to '{path}': {error.strerror or error}") from None
+
+
+def build_parser() -> cli.Parser:
+    parser = cli.Parser(prog="python -m demo eval",
+                        description="COCO box and mask AP of a model, measured through the demo's own pipeline")
+    cli.add_model_arguments(parser)
+    data = parser.add_argument_group("data and results")
+    data.add_argument("--annotations", type=Path, required=True, help="COCO instances JSON file")
+    data.add_argument("--images", type=Path, required=True, help="folder holding the annotation file's images")
+    data.add_argument("--limit", type=cli.non_negative, default=0, help="evaluate the first N images (0: all)")
+    data.add_argument("-t", "--prob_threshold", type=cli.probability, default=DEFAULT_THRESHOLD,
+                      help="minimum score kept (default: %(default)s, as COCO evaluation expects)")
+    data.add_argument("--results", type=Path, help="write the detections as a COCO results JSON file")
+    data.add_argument("--metrics", type=Path, help="write the AP figures as JSON")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def run(args: argparse.Namespace) -> Scores:
+    coco = load_annotations(args.annotations)
+    images = select_images(coco, args.images, args.limit)
+    labels = load_labels(args.labels)
+    categories = map_categories(coco, labels)
+    if categories.unknown:
+        more = f" and {len(categories.unknown) - NAMES_SHOWN} more" if len(categories.unknown) > NAMES_SHOWN else ""
+        log.warning("%d annotation categories are not among the model's classes and are left out of the scores: "
+                    "%s%s", len(categories.unknown), ", ".join(categories.unknown[:NAMES_SHOWN]), more)
+    segmenter = load_segmenter(ov.Core(), args.model, cli.device_config(args),
+                               ResizePolicy(args.resize_type) if args.resize_type else None)
+    pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold)
+    log.info("model %s on %s, resize %s, %d infer requests, %d images", segmenter.name, args.device,
+             segmenter.policy.value, pipeline.nireq, len(images))
+    detections: list[CocoDetection] = []
+    for inferred in tqdm(pipeline.run(read_frames(images)), total=len(images), unit="image", desc="evaluating"):
+        shape = inferred.frame.image.shape
+        instances = to_instances(inferred.detections, segmenter.geometry(inferred.frame.image), shape, labels)
+        detections += to_coco(instances, images[inferred.frame.index].image_id, shape, categories)
+    if args.results:
+        write_json(args.results, [d.as_coco() for d in detections], "results")
+    scores = score(coco, detections, [image.image_id for image in images], sorted(categories.ids_by_name.values()))
+    if args.metrics:
+        write_json(args.metrics, scores, "metrics")
+    print(f"COCO AP (%) of {segmenter.name} on {len(images)} images of {args.annotations.name}, "
+          f"{len(detections)} detections:")
+    print(format_table(scores))
+    return scores
+
+
+def main(argv: list[str]) -> None:
+    run(build_parser().parse_args(argv))

@@ -1,0 +1,155 @@
+"""``python -m demo eval``: COCO box and mask AP through the demo's own pipeline.
+
+A generated COCO set (drawn shapes, annotations written from their true masks) must
+score near-perfect AP with the colour-blob models, and the results file must give the
+same figures when pycocotools scores it on its own.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+import synthetic
+from conftest import run_demo
+from test_end_to_end import BLUE, GREEN, RED, YELLOW, scene_shapes
+
+# COCO's own, non-contiguous ids: results must be mapped to them by name.
+CATEGORIES = [{"id": 1, "name": "person"}, {"id": 3, "name": "car"}, {"id": 18, "name": "dog"}]
+CATEGORY_BY_COLOUR = {RED: 1, GREEN: 3, BLUE: 18, YELLOW: 1}
+# (width, height, shapes left out): frames of several sizes, one with nothing in it.
+FRAMES = [(640, 480, ()), (480, 640, (1,)), (1280, 720, (0, 3)), (800, 600, (0, 1, 2, 3)), (960, 540, (2,))]
+FIRST_IMAGE_ID = 1000
+METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+
+
+def annotation(mask: np.ndarray, image_id: int, category_id: int, annotation_id: int) -> dict:
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    x1, y1, x2, y2 = synthetic.truth_box(mask)
+    return {"id": annotation_id, "image_id": image_id, "category_id": category_id, "iscrowd": 0,
+            "segmentation": {"size": rle["size"], "counts": rle["counts"].decode("ascii")},
+            "area": int(np.count_nonzero(mask)), "bbox": [x1, y1, x2 - x1, y2 - y1]}
+
+
+def write_coco_set(folder: Path) -> tuple[Path, Path]:
+    """PNG frames of drawn shapes and an instances file written from the shapes' visible masks."""
+    images_dir = folder / "images"
+    images_dir.mkdir()
+    images, annotations = [], []
+    for number, (width, height, left_out) in enumerate(FRAMES):
+        image_id = FIRST_IMAGE_ID + 7 * number
+        shapes = [s for k, s in enumerate(scene_shapes(width, height, number)) if k not in left_out]
+        frame, masks = synthetic.draw_scene(width, height, shapes)
+        name = f"{image_id:012d}.png"
+        cv2.imwrite(str(images_dir / name), frame)
+        images.append({"id": image_id, "file_name": name, "width": width, "height": height})
+        for shape, mask in zip(shapes, masks):
+            annotations.append(annotation(mask, image_id, CATEGORY_BY_COLOUR[shape.colour], len(annotations) + 1))
+    path = folder / "instances.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": CATEGORIES}))
+    return path, images_dir
+
+
+@pytest.fixture(scope="module")
+def coco_set(tmp_path_factory) -> tuple[Path, Path]:
+    return write_coco_set(tmp_path_factory.mktemp("coco"))
+
+
+def pycocotools_scores(annotations: Path, results: Path) -> dict[str, list[float]]:
+    """The results file scored by pycocotools alone, masks sized by their own area."""
+    detections = json.loads(results.read_text())
+    scores = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(annotations))
+        for kind, iou_type in (("box", "bbox"), ("mask", "segm")):
+            if iou_type == "segm":
+                detections = [{k: v for k, v in d.items() if k != "bbox"} for d in detections]
+            evaluation = COCOeval(truth, truth.loadRes(detections), iou_type)
+            evaluation.evaluate()
+            evaluation.accumulate()
+            evaluation.summarize()
+            scores[kind] = [float(v) for v in evaluation.stats[:6]]
+    return scores
+
+
+def evaluate(model: Path, annotations: Path, images: Path, tmp_path: Path, *extra: str):
+    results, metrics = tmp_path / "results.json", tmp_path / "metrics.json"
+    run = run_demo("eval", "-m", model, "--annotations", annotations, "--images", images,
+                   "--results", results, "--metrics", metrics, "--no_cache", *extra)
+    assert run.returncode == 0, run.stderr
+    return run, json.loads(results.read_text()), json.loads(metrics.read_text())
+
+
+def printed_row(stdout: str, kind: str) -> list[str]:
+    return next(line.split()[1:] for line in stdout.splitlines() if line.startswith(kind + " "))
+
+
+@pytest.mark.parametrize("model_name", ["security-0091", "person-0007", "two-input"])
+def test_known_shapes_score_near_perfect_ap(models, coco_set, tmp_path, model_name):
+    annotations, images = coco_set
+
+    run, results, metrics = evaluate(models[model_name].xml, annotations, images, tmp_path)
+
+    assert metrics["box"]["AP"] >= 0.95 and metrics["mask"]["AP"] >= 0.95, metrics
+    assert sorted({r["category_id"] for r in results}) == [1, 3, 18]
+    shapes_per_image = {FIRST_IMAGE_ID + 7 * n: 4 - len(left_out) for n, (_, _, left_out) in enumerate(FRAMES)}
+    assert {i: sum(r["image_id"] == i for r in results) for i in shapes_per_image} == shapes_per_image
+    independent = pycocotools_scores(annotations, tmp_path / "results.json")
+    for kind in ("box", "mask"):
+        assert [metrics[kind][m] for m in METRICS] == pytest.approx(independent[kind], abs=1e-12)
+        assert printed_row(run.stdout, kind)[0] == f"{100 * metrics[kind]['AP']:.2f}"
+
+
+def test_limit_and_a_category_the_model_does_not_know(models, coco_set, tmp_path):
+    annotations, images = coco_set
+    dataset = json.loads(annotations.read_text())
+    first = dataset["annotations"][0]
+    dataset["categories"].append({"id": 91, "name": "unicorn"})
+    dataset["annotations"].append({**first, "id": 999, "category_id": 91})
+    with_unicorn = tmp_path / "with_unicorn.json"
+    with_unicorn.write_text(json.dumps(dataset))
+
+    run, results, metrics = evaluate(models["person-0007"].xml, with_unicorn, images, tmp_path, "--limit", "2")
+
+    assert {r["image_id"] for r in results} == {FIRST_IMAGE_ID, FIRST_IMAGE_ID + 7}
+    warnings = [line for line in run.stderr.splitlines() if "unicorn" in line]
+    assert len(warnings) == 1 and "left out of the scores" in warnings[0]
+    # The unicorn is not counted as missed, and the unevaluated images' shapes neither.
+    assert metrics["box"]["AP"] >= 0.95 and metrics["mask"]["AP"] >= 0.95, metrics
+
+
+def test_missing_images_are_named(models, coco_set, tmp_path):
+    annotations, images = coco_set
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    names = sorted(p.name for p in images.iterdir())
+    for name in names[2:]:
+        (partial / name).write_bytes((images / name).read_bytes())
+
+    run = run_demo("eval", "-m", models["person-0007"].xml, "--annotations", annotations, "--images", partial)
+
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        f"error: 2 of the 5 images to evaluate are missing from {partial}: {names[0]}, {names[1]}"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "not a JSON file"),
+    ('{"images": []}', "not a COCO instances file (no annotations, categories list)"),
+])
+def test_bad_annotation_files(models, tmp_path, content, message):
+    annotations = tmp_path / "instances.json"
+    annotations.write_text(content)
+
+    run = run_demo("eval", "-m", models["person-0007"].xml, "--annotations", annotations, "--images", tmp_path)
+
+    assert run.returncode == 1
+    assert len(run.stderr.strip().splitlines()) == 1 and message in run.stderr
