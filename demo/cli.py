@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openvino as ov
 
-from . import app
+from . import app, download
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
 from .labels import load_labels
@@ -62,7 +62,15 @@ def positive(text: str) -> int:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Model and device flags, shared by every command that runs a model."""
     model = parser.add_argument_group("model and device")
-    model.add_argument("-m", "--model", type=Path, required=True, help="model .xml (with its .bin) or .onnx")
+    # A Path even for a name, so that commands reading args.model as a file keep working with paths.
+    model.add_argument("-m", "--model", type=Path,
+                       help="model .xml (with its .bin) or .onnx, or a name from models.lst, downloaded on first "
+                            f"use (default: {download.DEFAULT_MODEL})")
+    model.add_argument("--precision", choices=download.PRECISIONS, default=download.DEFAULT_PRECISION,
+                       help="which files of a named model (default: %(default)s)")
+    model.add_argument("--models_dir", type=Path, default=download.default_models_dir(),
+                       help="where named models are kept ($DEMO_MODELS_DIR; default: %(default)s)")
+    download.add_mirror_arguments(model)
     model.add_argument("-d", "--device", default="CPU", help="OpenVINO device: CPU, GPU, AUTO, MULTI:..., HETERO:...")
     model.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="class names, one per line")
     model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
@@ -82,8 +90,9 @@ def build_parser() -> Parser:
     parser = Parser(prog="python -m demo", description="OpenVINO instance segmentation demo")
     add_model_arguments(parser)
     io = parser.add_argument_group("input and output")
-    io.add_argument("-i", "--input", required=True,
-                    help="image, folder of images, video, image pattern (img_%%04d.png) or camera index")
+    io.add_argument("-i", "--input",
+                    help="image, folder of images, video, image pattern (img_%%04d.png) or camera index "
+                         "(default: the sample clip, downloaded on first use)")
     io.add_argument("--loop", action="store_true", help="repeat the input forever")
     io.add_argument("-o", "--output", help="write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)")
     io.add_argument("-limit", "--output_limit", type=non_negative, default=0,
@@ -107,10 +116,20 @@ def device_config(args: argparse.Namespace, live: bool = False) -> DeviceConfig:
                         None if args.no_cache else args.cache_dir)
 
 
+def fetcher(args: argparse.Namespace) -> download.Fetcher:
+    return download.Fetcher.from_environment(args.mirror, args.media_mirror)
+
+
+def model_path(args: argparse.Namespace) -> Path:
+    """``-m`` as a model file: a path as given, or a named model from the cache, downloaded on first use."""
+    return download.resolve_model(args.model, args.precision, args.models_dir, fetcher(args))
+
+
 def run_instances(args: argparse.Namespace) -> None:
     labels = load_labels(args.labels)
-    source = open_source(args.input, loop=args.loop)
-    segmenter = load_segmenter(ov.Core(), args.model, device_config(args, source.live),
+    model = model_path(args)  # before the source, so that a wrong name never opens a camera
+    source = open_source(args.input or str(download.fetch_sample_clip(fetcher(args))), loop=args.loop)
+    segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None)
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
     metrics = RunMetrics()
@@ -145,6 +164,15 @@ def run_evaluation(argv: list[str]) -> None:
 
 
 SUBCOMMANDS["eval"] = run_evaluation
+
+
+def run_download(argv: list[str]) -> None:
+    parser = Parser(prog="python -m demo download",
+                    description="fetch Open Model Zoo models and the sample clip, checking size and checksum")
+    download.run(download.add_arguments(parser).parse_args(argv))
+
+
+SUBCOMMANDS["download"] = run_download
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,14 +12,10 @@ import openvino.properties.hint as hints
 from openvino.preprocess import PrePostProcessor
 
 from .contracts import Contract, recognise
+from .download import catalogue
 from .errors import DemoError, UsageError, openvino_reason
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
 
-# Each Open Model Zoo model's accuracy was measured with one resize policy; keep it.
-RESIZE_BY_MODEL = {
-    "instance-segmentation-security-0002": ResizePolicy.FIT,
-    "instance-segmentation-security-0091": ResizePolicy.FIT,
-}
 MODEL_SUFFIXES = (".xml", ".onnx", ".tflite")
 AGGREGATE_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 PERFORMANCE_MODES = {"latency": hints.PerformanceMode.LATENCY, "throughput": hints.PerformanceMode.THROUGHPUT}
@@ -66,7 +62,9 @@ def read_model(core: ov.Core, path: Path) -> ov.Model:
 
 
 def default_policy(model_name: str) -> ResizePolicy:
-    return RESIZE_BY_MODEL.get(model_name, ResizePolicy.STRETCH)
+    """The resize a catalogue model's reference accuracy was measured with; stretch for any other model."""
+    info = catalogue().models.get(model_name)
+    return info.resize if info else ResizePolicy.STRETCH
 
 
 def _image_size(port: ov.Output, path: Path) -> tuple[int, int]:

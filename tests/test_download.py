@@ -1,0 +1,409 @@
+"""Models and the sample clip by name, fetched from a local server through the mirror settings: never the internet."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+import synthetic
+from conftest import ROOT, SHARED, read_results, run_demo
+from demo import download
+from demo.errors import DemoError, UsageError
+from demo.geometry import ResizePolicy
+from demo.model import default_policy
+
+PERSON = "instance-segmentation-person-0007"
+SECURITY = "instance-segmentation-security-0002"
+CLIP_FRAMES = 4
+
+
+@dataclass
+class ServerState:
+    files: dict[str, bytes] = field(default_factory=dict)  # URL path -> body
+    ranges: bool = True  # honour "Range: bytes=N-" with a 206
+    drop_once: set[str] = field(default_factory=set)  # the next GET of these sends half, then hangs up
+    drop_always: set[str] = field(default_factory=set)
+    stall: set[str] = field(default_factory=set)  # send half, then wait until the test is done
+    stalled: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: FileServer
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        state = self.server.state
+        asked = self.headers.get("Range")
+        state.requests.append((self.path, asked))
+        body = state.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        start = int(asked.removeprefix("bytes=").rstrip("-")) if asked and state.ranges else 0
+        if start >= len(body) > 0 and asked:
+            self.send_error(416)
+            return
+        self.send_response(206 if start else 200)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        rest = body[start:]
+        if self.path in state.drop_once | state.drop_always | state.stall:
+            state.drop_once.discard(self.path)
+            self.wfile.write(rest[:len(rest) // 2])
+            self.wfile.flush()
+            if self.path in state.stall:
+                state.stalled.set()
+                state.released.wait(timeout=60)
+            return  # http.server closes the connection: the client sees it end early
+        self.wfile.write(rest)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class FileServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.state = ServerState()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def server():
+    served = FileServer()
+    thread = threading.Thread(target=served.serve_forever, daemon=True)
+    thread.start()
+    yield served
+    served.state.released.set()
+    served.shutdown()
+    served.server_close()
+
+
+def pattern_bytes(size: int, seed: int = 0) -> bytes:
+    """Known content that is not all alike, so a shifted or mixed-up resume changes the checksum."""
+    return bytes((i * 31 + seed) % 251 for i in range(size))
+
+
+def remote(name: str, body: bytes, url: str) -> dict:
+    return {"name": name, "url": url, "size": len(body), "sha384": hashlib.sha384(body).hexdigest()}
+
+
+@dataclass(frozen=True)
+class World:
+    """A catalogue in the bundled format whose files the local server holds, and the environment using it."""
+
+    server: FileServer
+    catalogue: Path
+    cache: Path
+    bodies: dict[str, bytes]  # file name -> content, for every model file and the clip
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DEMO_CATALOGUE": str(self.catalogue), "OMZ_MIRROR": self.server.url,
+                "DEMO_MEDIA_MIRROR": self.server.url, "XDG_CACHE_HOME": str(self.cache), "DEMO_MODELS_DIR": ""}
+
+    def path_of(self, file_name: str) -> str:
+        """The server path a file of the catalogue is fetched from."""
+        return next(path for path, body in self.server.state.files.items() if path.endswith("/" + file_name))
+
+
+def make_world(server: FileServer, folder: Path, person_xml: Path, clip: Path) -> World:
+    """person-0007 (FP16) is a working synthetic model; security-0002 (FP32) is plain bytes."""
+    bodies = {f"{PERSON}.xml": person_xml.read_bytes(), f"{PERSON}.bin": person_xml.with_suffix(".bin").read_bytes(),
+              f"{SECURITY}.xml": pattern_bytes(3000, 1), f"{SECURITY}.bin": pattern_bytes(200_000, 2),
+              "clip.mkv": clip.read_bytes()}
+
+    def serve(origin: str, path: str, name: str) -> dict:
+        server.state.files[path] = bodies[name]
+        return remote(name, bodies[name], origin + path)
+
+    def model(name: str, precision: str, resize: str) -> dict:
+        files = [serve(download.MODEL_ORIGIN, f"/omz/{name}/{precision}/{name}{suffix}", name + suffix)
+                 for suffix in (".xml", ".bin")]
+        return {"input_shape": [1, 3, 320, 544], "resize": resize, "coco_ap": {"box": 0.5, "mask": 0.4},
+                "precisions": {precision: files}}
+
+    catalogue = {"models": {PERSON: model(PERSON, "FP16", "stretch"), SECURITY: model(SECURITY, "FP32", "fit")},
+                 "sample_clip": serve(download.MEDIA_ORIGIN, "/sample-videos/clip.mkv", "clip.mkv")}
+    path = folder / "catalogue.json"
+    path.write_text(json.dumps(catalogue))
+    return World(server, path, folder / "cache", bodies)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    shapes = [synthetic.Shape.rect((0, 0, 255), 40 + 10 * n, 60, 300 + 10 * n, 400) for n in range(CLIP_FRAMES)]
+    frames = [synthetic.draw_scene(640, 480, [shape])[0] for shape in shapes]
+    return synthetic.write_ffv1_video(tmp_path_factory.mktemp("clip") / "clip.mkv", frames)
+
+
+@pytest.fixture
+def world(server, tmp_path_factory, models, clip) -> World:
+    return make_world(server, tmp_path_factory.mktemp("world"), models["person-0007"].xml, clip)
+
+
+def leftovers(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()]
+
+
+def last_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    return stderr.strip().splitlines()[-1]
+
+
+def fetcher(world: World, tries: int = 3) -> download.Fetcher:
+    return download.Fetcher({download.MODEL_ORIGIN: world.server.url}, tries=tries, backoff=0.01)
+
+
+def security_bin(world: World) -> download.RemoteFile:
+    return download.load_catalogue(world.catalogue).models[SECURITY].files("FP32")[1]
+
+
+# Through the command line, as a user runs it.
+
+def test_download_by_name_puts_verified_files_in_place(world, tmp_path):
+    out = tmp_path / "out"
+    run = run_demo("download", PERSON, SECURITY, "--precision", "FP16", "--output_dir", out, env=world.env)
+
+    assert run.returncode == 0, run.stderr
+    assert f"skipping {SECURITY}: it has no FP16 files (it has FP32)" in run.stderr
+    assert sorted(leftovers(out)) == [out / PERSON / "FP16" / f"{PERSON}.bin", out / PERSON / "FP16" / f"{PERSON}.xml"]
+    for path in leftovers(out):
+        assert path.read_bytes() == world.bodies[path.name]
+
+
+def test_second_download_is_a_cache_hit_and_a_damaged_file_is_fetched_again(world, tmp_path):
+    out = tmp_path / "out"
+    assert run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env).returncode == 0
+    xml, weights = out / SECURITY / "FP32" / f"{SECURITY}.xml", out / SECURITY / "FP32" / f"{SECURITY}.bin"
+    fetched = len(world.server.state.requests)
+    stamps = [xml.stat().st_mtime_ns, weights.stat().st_mtime_ns]
+
+    again = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env)
+
+    assert again.returncode == 0, again.stderr
+    assert len(world.server.state.requests) == fetched == 2
+    assert [xml.stat().st_mtime_ns, weights.stat().st_mtime_ns] == stamps
+    assert again.stderr.count("present and verified") == 2
+
+    weights.write_bytes(b"x" * weights.stat().st_size)  # same size, wrong content
+    repaired = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env)
+
+    assert repaired.returncode == 0, repaired.stderr
+    assert world.server.state.requests[fetched:] == [(world.path_of(weights.name), None)]
+    assert weights.read_bytes() == world.bodies[weights.name]
+
+
+def test_not_found_is_one_line_and_leaves_nothing(world, tmp_path):
+    path = world.path_of(f"{SECURITY}.bin")
+    del world.server.state.files[path]
+    out = tmp_path / "out"
+
+    run = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env)
+
+    assert run.returncode == 1
+    assert last_line(run.stderr) == f"error: {world.server.url}{path}: HTTP 404 Not Found"
+    assert leftovers(out) == [out / SECURITY / "FP32" / f"{SECURITY}.xml"]  # the one that was there is kept
+
+
+def test_checksum_mismatch_removes_the_download(world, tmp_path):
+    path = world.path_of(f"{SECURITY}.bin")
+    world.server.state.files[path] = pattern_bytes(len(world.bodies[f"{SECURITY}.bin"]), seed=7)
+    out = tmp_path / "out"
+
+    run = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env)
+
+    assert run.returncode == 1
+    line = last_line(run.stderr)
+    assert line.startswith(f"error: {world.server.url}{path}: sha384 checksum mismatch")
+    assert line.endswith("the download was removed")
+    assert not (out / SECURITY / "FP32" / f"{SECURITY}.bin").exists()
+    assert [p.name for p in leftovers(out)] == [f"{SECURITY}.xml"]
+
+
+def test_offline_is_one_line(world, tmp_path):
+    with socket.socket() as probe:  # a port that nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    run = run_demo("download", "--list", ROOT / "models.lst", "--precision", "FP32", "--output_dir", tmp_path / "out",
+                   env={**world.env, "OMZ_MIRROR": f"http://127.0.0.1:{port}"})
+
+    assert run.returncode == 1
+    assert last_line(run.stderr) == f"error: cannot reach 127.0.0.1:{port}: Connection refused (offline?)"
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_ctrl_c_mid_download_leaves_no_part_file(world, tmp_path):
+    world.server.state.stall.add(world.path_of(f"{SECURITY}.bin"))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "demo", "download", SECURITY, "--precision", "FP32", "--output_dir", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **world.env},
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert world.server.state.stalled.wait(timeout=60), "the download never started"
+        assert any(path.name.endswith(".part") for path in leftovers(out))  # mid-download, as the test means
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+
+    assert process.returncode == 130, stderr
+    assert [p.name for p in leftovers(out)] == [f"{SECURITY}.xml"]
+
+
+def test_no_arguments_runs_the_default_model_on_the_sample_clip(world, tmp_path):
+    results = tmp_path / "results.jsonl"
+
+    run = run_demo("--no_show", "--no_cache", "--results", results, env=world.env)
+
+    assert run.returncode == 0, run.stderr
+    assert f"model {PERSON} on CPU, resize stretch" in run.stderr
+    records = read_results(results)
+    assert [r["frame"] for r in records] == list(range(CLIP_FRAMES))
+    for number, record in enumerate(records):
+        assert [i["name"] for i in record["instances"]] == ["person"]
+        truth = [40 + 10 * number, 60, 300 + 10 * number, 400]
+        assert max(abs(a - b) for a, b in zip(record["instances"][0]["box"], truth)) <= 3
+    cached = world.cache / "openvino-segmentation-demo"
+    assert sorted(p.relative_to(cached).as_posix() for p in leftovers(cached)) == [
+        "media/clip.mkv", f"models/{PERSON}/FP16/{PERSON}.bin", f"models/{PERSON}/FP16/{PERSON}.xml"]
+
+    fetched = len(world.server.state.requests)
+    again = run_demo("-m", PERSON, "--no_show", "--no_cache", "-limit", "1", "--results", results, env=world.env)
+
+    assert again.returncode == 0, again.stderr
+    assert len(world.server.state.requests) == fetched == 3
+    assert len(read_results(results)) == 1
+
+
+def test_unknown_model_name_is_a_usage_error(world, clip):
+    run = run_demo("-m", "instance-segmentation-person-9999", "-i", clip, env=world.env)
+
+    assert run.returncode == 2
+    assert last_line(run.stderr).startswith(
+        "error: model 'instance-segmentation-person-9999' is neither a file nor a known model name")
+
+
+# The download itself, with retries kept short.
+
+def test_resumes_after_a_dropped_connection(world, tmp_path):
+    file = security_bin(world)
+    path = world.path_of(file.name)
+    world.server.state.drop_once.add(path)
+
+    target = download.fetch(file, tmp_path, fetcher(world))
+
+    assert target.read_bytes() == world.bodies[file.name]
+    assert world.server.state.requests == [(path, None), (path, f"bytes={file.size // 2}-")]
+    assert leftovers(tmp_path) == [target]
+
+
+def test_starts_over_when_the_server_cannot_resume(world, tmp_path):
+    file = security_bin(world)
+    path = world.path_of(file.name)
+    world.server.state.drop_once.add(path)
+    world.server.state.ranges = False
+
+    target = download.fetch(file, tmp_path, fetcher(world))
+
+    assert target.read_bytes() == world.bodies[file.name]
+    assert [r[0] for r in world.server.state.requests] == [path, path]
+
+
+def test_gives_up_after_a_bounded_number_of_tries(world, tmp_path):
+    file = security_bin(world)
+    world.server.state.drop_always.add(world.path_of(file.name))
+
+    with pytest.raises(DemoError, match=r"download failed after 3 tries \(connection dropped at \d+ of 200000 bytes"):
+        download.fetch(file, tmp_path, fetcher(world, tries=3))
+
+    assert len(world.server.state.requests) == 3
+    assert leftovers(tmp_path) == []
+
+
+def test_truncated_file_is_refused_and_removed(world, tmp_path):
+    file = security_bin(world)
+    path = world.path_of(file.name)
+    world.server.state.files[path] = world.bodies[file.name][:150_000]
+
+    with pytest.raises(DemoError, match="expected 200000 bytes, got 150000; the download was removed"):
+        download.fetch(file, tmp_path, fetcher(world))
+
+    assert len(world.server.state.requests) == 1  # a whole answer that is too short is not worth retrying
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("mirror", ["ftp://example.org", "127.0.0.1:8000"])
+def test_mirror_must_be_http(monkeypatch, mirror):
+    monkeypatch.setenv("OMZ_MIRROR", mirror)
+    with pytest.raises(UsageError, match="must be an http:// or https:// URL"):
+        download.Fetcher.from_environment()
+
+
+# The bundled catalogue and models.lst.
+
+def test_models_lst_names_exactly_the_catalogue_models():
+    known = download.load_catalogue(download.BUNDLED_CATALOGUE).models
+    assert download.read_model_list(ROOT / "models.lst", known) == [
+        PERSON, SECURITY, "instance-segmentation-security-0091", "instance-segmentation-security-0228",
+        "instance-segmentation-security-1039", "instance-segmentation-security-1040"]
+
+
+def test_precision_a_model_lacks_is_a_usage_error():
+    person = download.load_catalogue(download.BUNDLED_CATALOGUE).models[PERSON]
+    with pytest.raises(UsageError, match=f"{PERSON} has no FP16-INT8 files \\(it has FP16, FP32\\)"):
+        person.files("FP16-INT8")
+
+
+def test_default_resize_comes_from_the_catalogue():
+    policies = {name: default_policy(name) for name in download.load_catalogue(download.BUNDLED_CATALOGUE).models}
+    fit = {SECURITY, "instance-segmentation-security-0091"}
+    assert policies == {name: ResizePolicy.FIT if name in fit else ResizePolicy.STRETCH for name in policies}
+    assert default_policy("my-own-model") == ResizePolicy.STRETCH
+
+
+def test_catalogue_carries_the_open_model_zoo_facts():
+    source = SHARED / "omz" / "models.json"
+    if not source.is_file():
+        pytest.skip(f"{source} is absent: the shared data folder is not beside the project")
+    facts = json.loads(source.read_text())["models"]
+    bundled = download.load_catalogue(download.BUNDLED_CATALOGUE).models
+
+    assert sorted(bundled) == sorted(facts)
+    for name, fact in facts.items():
+        info = bundled[name]
+        _, _, height, width = fact["input"][0]["shape"]
+        accuracy = fact["accuracy_check"]
+        assert (info.input_size, info.resize.value, info.box_ap, info.mask_ap) == (
+            (width, height), accuracy["resize"], accuracy["coco_box_AP"], accuracy["coco_mask_AP"])
+        ours = {f"{precision}/{f.name}": (f.url, f.size, f.algorithm, f.digest)
+                for precision, files in info.precisions.items() for f in files}
+        assert ours == {f["name"]: (f["url"], f["size"], "sha384", f["sha384"]) for f in fact["files"]}
+
+
+def test_sample_clip_entry_matches_the_shared_copy():
+    clip = download.load_catalogue(download.BUNDLED_CATALOGUE).sample_clip
+    shared = SHARED / "media" / clip.name
+    if not shared.is_file():
+        pytest.skip(f"{shared} is absent: the shared data folder is not beside the project")
+    assert clip.url.startswith(download.MEDIA_ORIGIN + "/intel-iot-devkit/sample-videos/")
+    assert download.verified(shared, clip)
