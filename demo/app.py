@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .instances import FrameResult
-from .metrics import RunMetrics
+from .metrics import RunMetrics, StageClock
 from .model import CompiledSegmenter
 from .pipeline import AsyncPipeline
 from .postprocess import to_instances
@@ -58,22 +58,20 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
     try:
         for written, inferred in enumerate(results):
             frame = inferred.frame
-            began = time.perf_counter()
+            clock = StageClock(inferred.timings_ms, inferred.cpu_ms)
             instances = to_instances(inferred.detections, segmenter.geometry(frame.image), frame.image.shape, labels)
             if tracker:
                 instances = tracker.update(instances)
             result = FrameResult(frame.index, frame.image, instances, inferred.timings_ms, frame.name)
-            posted = time.perf_counter()
+            clock.lap("postprocess")
             picture = render(result)
             draw_status(picture, [f"FPS: {metrics.live_fps:.1f}", f"latency: {metrics.mean_latency_ms:.0f} ms"])
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
-            rendered = time.perf_counter()
+            clock.lap("render")
             key = _deliver(result, picture, outputs, written)
-            done = time.perf_counter()
-            result.timings_ms.update(postprocess=1000 * (posted - began), render=1000 * (rendered - posted),
-                                     write=1000 * (done - rendered))
-            metrics.add(result.timings_ms, 1000 * (done - inferred.started))
+            clock.lap("write")
+            metrics.add(result.timings_ms, 1000 * (time.perf_counter() - inferred.started), inferred.cpu_ms)
             if key in ESCAPE_KEYS:
                 break
     finally:

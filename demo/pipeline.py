@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import openvino as ov
 
 from .contracts import Detections
+from .metrics import StageClock
 from .model import CompiledSegmenter
 from .sources import Frame
 
@@ -28,7 +29,8 @@ class InferredFrame:
     frame: Frame
     detections: Detections
     started: float  # perf_counter() when decoding of this frame began
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU time per host stage
 
 
 @dataclass
@@ -38,6 +40,7 @@ class _Submitted:
     started: float
     submitted: float
     timings_ms: dict[str, float]
+    cpu_ms: dict[str, float]
 
 
 class AsyncPipeline:
@@ -86,16 +89,20 @@ class AsyncPipeline:
             for sequence in itertools.count():
                 slots.acquire()
                 started = time.perf_counter()
+                timings: dict[str, float] = {}
+                cpu: dict[str, float] = {}
+                clock = StageClock(timings, cpu)
                 frame = None if stop.is_set() else next(frames, None)
                 if frame is None:
                     break
-                decoded = time.perf_counter()
+                clock.lap("decode")
                 inputs = self.segmenter.inputs(frame.image)
-                prepared = time.perf_counter()
+                clock.lap("preprocess")
                 self.requests.get_idle_request_id()  # wait here, so inference time excludes the wait
                 submitted = time.perf_counter()
-                timings = {"decode": 1000 * (decoded - started), "preprocess": 1000 * (prepared - decoded)}
-                self.requests.start_async(inputs, _Submitted(sequence, frame, started, submitted, timings))
+                # Shared, not copied: nothing writes to a frame before its result comes back.
+                self.requests.start_async(inputs, _Submitted(sequence, frame, started, submitted, timings, cpu),
+                                          share_inputs=True)
             self.requests.wait_all()
             self._results.put(_END)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread to raise
@@ -106,6 +113,7 @@ class AsyncPipeline:
             outputs = [tensor.data for tensor in request.output_tensors]
             detections = self.segmenter.contract.decode(outputs, self.threshold)
             job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
-            self._results.put((job.sequence, InferredFrame(job.frame, detections, job.started, job.timings_ms)))
+            self._results.put((job.sequence, InferredFrame(job.frame, detections, job.started, job.timings_ms,
+                                                            job.cpu_ms)))
         except BaseException as error:  # noqa: BLE001 - an exception must not die in OpenVINO's thread
             self._results.put(error)
