@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openvino as ov
 
-from . import app, download
+from . import app, background, download
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
 from .labels import load_labels
@@ -106,6 +106,10 @@ def build_parser() -> Parser:
     view.add_argument("--show_boxes", action="store_true", help="draw boxes")
     view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
     view.add_argument("--no_track", action="store_true", help="no tracker: colours do not follow objects")
+    parser.add_argument("--mode", choices=["instances", "background"], default="instances",
+                        help="draw the instances, or keep the people and replace the background "
+                             "(default: %(default)s)")
+    background.add_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
@@ -131,6 +135,7 @@ def run_instances(args: argparse.Namespace) -> None:
     source = open_source(args.input or str(download.fetch_sample_clip(fetcher(args))), loop=args.loop)
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None)
+    composer = background.composer_from_args(args, labels) if args.mode == "background" else None
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
     metrics = RunMetrics()
     try:
@@ -139,15 +144,18 @@ def run_instances(args: argparse.Namespace) -> None:
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show:
-            outputs.window = Window("Instance segmentation (Esc to quit)")
-        tracker = None if args.no_track or source.kind in ("image", "folder") else MaskTracker()
+            title = "Background subtraction" if composer else "Instance segmentation"
+            outputs.window = Window(f"{title} (Esc to quit)")
+        tracker = None if args.no_track or composer or source.kind in ("image", "folder") else MaskTracker()
         pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold)
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
                  segmenter.policy.value, pipeline.nireq)
-        app.run(segmenter, pipeline, source, labels, InstanceRenderer(args.show_boxes, args.show_scores),
-                outputs, tracker, metrics)
+        render = composer or InstanceRenderer(args.show_boxes, args.show_scores)
+        app.run(segmenter, pipeline, source, labels, render, outputs, tracker, metrics)
     finally:
         outputs.close()
+        if composer:
+            composer.close()
         source.close()
         if metrics.frames:
             print(metrics.summary(), file=sys.stderr)
