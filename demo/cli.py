@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openvino as ov
 
-from . import app, background, download
+from . import app, background, benchmark, download
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
 from .labels import load_labels
@@ -110,6 +110,7 @@ def build_parser() -> Parser:
                         help="draw the instances, or keep the people and replace the background "
                              "(default: %(default)s)")
     background.add_arguments(parser)
+    benchmark.add_arguments(parser, positive)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
@@ -130,9 +131,11 @@ def model_path(args: argparse.Namespace) -> Path:
 
 
 def run_instances(args: argparse.Namespace) -> None:
+    measure = benchmark.settings_from_args(args)
     labels = load_labels(args.labels)
     model = model_path(args)  # before the source, so that a wrong name never opens a camera
-    source = open_source(args.input or str(download.fetch_sample_clip(fetcher(args))), loop=args.loop)
+    source = open_source(args.input or str(download.fetch_sample_clip(fetcher(args))),
+                         loop=args.loop or measure is not None)
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None)
     composer = background.composer_from_args(args, labels) if args.mode == "background" else None
@@ -143,7 +146,7 @@ def run_instances(args: argparse.Namespace) -> None:
             outputs.sinks.append(open_output(args.output, source.fps or 25.0))
         if args.results:
             outputs.results = ResultsWriter(args.results)
-        if not args.no_show:
+        if not args.no_show and measure is None:
             title = "Background subtraction" if composer else "Instance segmentation"
             outputs.window = Window(f"{title} (Esc to quit)")
         tracker = None if args.no_track or composer or source.kind in ("image", "folder") else MaskTracker()
@@ -151,7 +154,10 @@ def run_instances(args: argparse.Namespace) -> None:
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
                  segmenter.policy.value, pipeline.nireq)
         render = composer or InstanceRenderer(args.show_boxes, args.show_scores)
-        app.run(segmenter, pipeline, source, labels, render, outputs, tracker, metrics)
+        if measure:
+            benchmark.run(segmenter, pipeline, source, labels, render, outputs, tracker, measure, args.device)
+        else:
+            app.run(segmenter, pipeline, source, labels, render, outputs, tracker, metrics)
     finally:
         outputs.close()
         if composer:

@@ -1,0 +1,261 @@
+"""``--benchmark``: the whole pipeline headless and flat out, set against the model alone.
+
+The end-to-end run is the demo's own loop (:func:`demo.app.run`) with whatever renderer and
+writers the command line built, over ``-niter`` frames or ``--time`` seconds of a looped
+input. The inference-only run then feeds the same compiled model one pre-decoded frame
+with the same number of requests, as OpenVINO's ``benchmark_app`` does. Their quotient,
+the efficiency, says how much of the model's throughput the pipeline keeps.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+from tqdm import tqdm
+
+from . import app
+from .errors import DemoError, UsageError
+from .instances import FrameResult
+from .metrics import HOST_STAGES, RunMetrics
+from .model import CompiledSegmenter
+from .pipeline import AsyncPipeline
+from .sources import Frame
+from .tracker import MaskTracker
+
+DEFAULT_SECONDS = 10.0
+# What the device reports about the compiled model, as benchmark_app prints it.
+COMPILED_PROPERTIES = ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT",
+                       "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "EXECUTION_DEVICES")
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    frames: int | None  # stop after this many frames...
+    seconds: float | None  # ...or after this many seconds, whichever comes first
+    report: Path | None
+
+
+def positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser, positive: Callable[[str], int]) -> None:
+    group = parser.add_argument_group("benchmark")
+    group.add_argument("--benchmark", action="store_true",
+                       help="run the whole pipeline headless as fast as it goes, looping the input, and report "
+                            "its throughput against the model's own")
+    group.add_argument("-niter", "--number_iterations", type=positive, help="frames to measure (with --benchmark)")
+    group.add_argument("--time", type=positive_seconds,
+                       help=f"seconds to measure (with --benchmark; default {DEFAULT_SECONDS:g} when -niter is "
+                            "not given either). -t is the score threshold here, not benchmark_app's time")
+    group.add_argument("--report", type=Path, help="also write the figures to this JSON file (with --benchmark)")
+
+
+def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings | None:
+    """The benchmark asked for, None for a normal run; flags that need --benchmark are refused without it."""
+    if not args.benchmark:
+        given = [flag for flag, value in (("-niter", args.number_iterations), ("--time", args.time),
+                                          ("--report", args.report)) if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --benchmark")
+        return None
+    if args.report and not args.report.parent.is_dir():
+        raise UsageError(f"--report {args.report}: folder '{args.report.parent}' does not exist")
+    seconds = args.time if args.time or args.number_iterations else DEFAULT_SECONDS
+    return BenchmarkSettings(args.number_iterations, seconds, args.report)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    median: float
+    mean: float
+    min: float
+    max: float
+    p90: float
+    p99: float
+
+    @classmethod
+    def of(cls, latencies_ms: list[float]) -> LatencyStats:
+        values = np.asarray(latencies_ms, dtype=np.float64)
+        if values.size == 0:
+            return cls(*[float("nan")] * 6)
+        median, p90, p99 = np.percentile(values, [50, 90, 99])
+        return cls(float(median), float(values.mean()), float(values.min()), float(values.max()), float(p90),
+                   float(p99))
+
+
+@dataclass(frozen=True)
+class Throughput:
+    frames: int
+    seconds: float
+    cpu_ms_per_frame: float  # the whole process's CPU time, all threads
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class BenchmarkReport:
+    device: str
+    config: dict[str, str]
+    infer_requests: int
+    frames: int
+    seconds: float
+    end_to_end_fps: float
+    inference_only_fps: float
+    efficiency: float
+    latency_ms: LatencyStats
+    stages_ms: dict[str, float]  # wall time per frame of each stage
+    host_cpu_ms: dict[str, float]  # CPU time per frame of each stage the demo runs itself
+    process_cpu_ms: dict[str, float]  # the process's CPU time per frame: end_to_end, inference_only
+    peak_rss_mb: float
+
+    @classmethod
+    def build(cls, device: str, config: dict[str, str], infer_requests: int, pipeline: Throughput,
+              model_alone: Throughput, metrics: MeasuredMetrics) -> BenchmarkReport:
+        return cls(device, config, infer_requests, pipeline.frames, pipeline.seconds, pipeline.fps, model_alone.fps,
+                   pipeline.fps / model_alone.fps if model_alone.fps else 0.0, LatencyStats.of(metrics.latencies_ms),
+                   metrics.stage_means_ms(), metrics.host_cpu_means_ms(),
+                   {"end_to_end": pipeline.cpu_ms_per_frame, "inference_only": model_alone.cpu_ms_per_frame},
+                   peak_rss_mb())
+
+    @property
+    def host_cpu_total_ms(self) -> float:
+        return sum(self.host_cpu_ms.values())
+
+    def text(self) -> str:
+        def figures(values: dict[str, float]) -> str:
+            return ", ".join(f"{name} {value:.2f}" for name, value in values.items())
+
+        config = ", ".join(f"{name} {value}" for name, value in self.config.items())
+        return "\n".join([
+            f"device: {self.device} ({config}), {self.infer_requests} infer requests",
+            f"frames: {self.frames} in {self.seconds:.2f} s",
+            f"end-to-end throughput: {self.end_to_end_fps:.2f} FPS",
+            f"inference-only throughput: {self.inference_only_fps:.2f} FPS "
+            "(same compiled model and requests, one pre-decoded frame)",
+            f"efficiency (end-to-end / inference-only): {self.efficiency:.3f}",
+            f"latency (ms): {figures(asdict(self.latency_ms))}",
+            f"stage time per frame (ms): {figures(self.stages_ms)}",
+            f"host CPU per frame (ms): {figures(self.host_cpu_ms)}; total {self.host_cpu_total_ms:.2f}",
+            f"process CPU per frame (ms): {figures(self.process_cpu_ms)}",
+            f"peak memory: {self.peak_rss_mb:.0f} MB",
+        ])
+
+    def write_json(self, path: Path) -> None:
+        try:
+            path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        except OSError as error:
+            raise DemoError(f"cannot write the report to '{path}': {error.strerror}") from None
+
+
+class MeasuredMetrics(RunMetrics):
+    """RunMetrics that also keeps every frame's latency, for percentiles, and ticks a progress bar."""
+
+    def __init__(self, progress: tqdm):
+        super().__init__()
+        self.latencies_ms: list[float] = []
+        self.progress = progress
+
+    def add(self, timings_ms: dict[str, float], latency_ms: float, cpu_ms: dict[str, float] | None = None) -> None:
+        super().add(timings_ms, latency_ms, cpu_ms)
+        self.latencies_ms.append(latency_ms)
+        self.progress.update()
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _text(value: object) -> str:
+    if isinstance(value, ov.Type):
+        return value.get_type_name()
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(_text, value))
+    return getattr(value, "name", None) or str(value)
+
+
+def compiled_config(compiled: ov.CompiledModel) -> dict[str, str]:
+    """The properties the device reports for the compiled model; those it does not know are left out."""
+    config = {}
+    for name in COMPILED_PROPERTIES:
+        try:
+            config[name] = _text(compiled.get_property(name))
+        except RuntimeError:
+            continue
+    return config
+
+
+def until(frames: Iterable[Frame], count: int | None, seconds: float | None) -> Iterator[Frame]:
+    """The frames up to ``count`` of them or until ``seconds`` have passed, whichever comes first."""
+    deadline = time.perf_counter() + seconds if seconds else float("inf")
+    for frame in itertools.islice(frames, count):
+        if time.perf_counter() >= deadline:
+            return
+        yield frame
+
+
+def measure_pipeline(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame],
+                     labels: list[str], render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs,
+                     tracker: MaskTracker | None, metrics: RunMetrics) -> Throughput:
+    cpu_started, started = time.process_time(), time.perf_counter()
+    app.run(segmenter, pipeline, frames, labels, render, outputs, tracker, metrics)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return Throughput(metrics.frames, seconds, 1000 * cpu / metrics.frames if metrics.frames else 0.0)
+
+
+def measure_inference_only(segmenter: CompiledSegmenter, image: np.ndarray, nireq: int, seconds: float,
+                           warmup: int) -> Throughput:
+    """The compiled model alone, fed one frame over and over by ``nireq`` requests for ``seconds``."""
+    requests = ov.AsyncInferQueue(segmenter.compiled, nireq)
+    inputs = segmenter.inputs(image)
+    for _ in range(warmup):
+        requests.start_async(inputs, share_inputs=True)
+    requests.wait_all()
+    frames = 0
+    cpu_started, started = time.process_time(), time.perf_counter()
+    deadline = started + seconds
+    while frames == 0 or time.perf_counter() < deadline:
+        requests.start_async(inputs, share_inputs=True)  # returns as soon as a request is free
+        frames += 1
+    requests.wait_all()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return Throughput(frames, elapsed, 1000 * cpu / frames)
+
+
+def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: Iterable[Frame], labels: list[str],
+        render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs, tracker: MaskTracker | None,
+        settings: BenchmarkSettings, device: str) -> BenchmarkReport:
+    """Warm up, measure the pipeline, then the model alone for as long; print and maybe write the report."""
+    frames = iter(source)
+    sample = next(frames, None)
+    if sample is None:
+        raise UsageError("--benchmark: the input gave no frame")
+    # The warm-up fills the pipeline once without the writers, so they get only measured frames.
+    warmup = itertools.chain([sample], itertools.islice(frames, pipeline.capacity - 1))
+    app.run(segmenter, pipeline, warmup, labels, render, app.Outputs(), tracker, RunMetrics())
+    with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
+        metrics = MeasuredMetrics(progress)
+        measured = until(frames, settings.frames, settings.seconds)
+        end_to_end = measure_pipeline(segmenter, pipeline, measured, labels, render, outputs, tracker, metrics)
+    model_alone = measure_inference_only(segmenter, sample.image, pipeline.nireq, end_to_end.seconds,
+                                         warmup=pipeline.nireq)
+    report = BenchmarkReport.build(device, compiled_config(segmenter.compiled), pipeline.nireq, end_to_end,
+                                   model_alone, metrics)
+    print(report.text(), flush=True)
+    if settings.report:
+        report.write_json(settings.report)
+    return report
