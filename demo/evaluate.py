@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> Scores:
         more = f" and {len(categories.unknown) - NAMES_SHOWN} more" if len(categories.unknown) > NAMES_SHOWN else ""
         log.warning("%d annotation categories are not among the model's classes and are left out of the scores: "
                     "%s%s", len(categories.unknown), ", ".join(categories.unknown[:NAMES_SHOWN]), more)
-    segmenter = load_segmenter(ov.Core(), args.model, cli.device_config(args),
+    segmenter = load_segmenter(ov.Core(), cli.model_path(args), cli.device_config(args),
                                ResizePolicy(args.resize_type) if args.resize_type else None)
     pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold)
     log.info("model %s on %s, resize %s, %d infer requests, %d images", segmenter.name, args.device,
