@@ -10,6 +10,7 @@ from pathlib import Path
 import openvino as ov
 
 from . import app, background, benchmark, download
+from .contracts import DecodeLimits
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
 from .labels import load_labels
@@ -72,7 +73,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help="where named models are kept ($DEMO_MODELS_DIR; default: %(default)s)")
     download.add_mirror_arguments(model)
     model.add_argument("-d", "--device", default="CPU", help="OpenVINO device: CPU, GPU, AUTO, MULTI:..., HETERO:...")
-    model.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="class names, one per line")
+    model.add_argument("--labels", type=Path, default=DEFAULT_LABELS,
+                       help="class names, one per line (default: the names the model carries, else %(default)s)")
     model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
                        help="how frames fit the model input (default: the one the model was measured with)")
     model.add_argument("-nireq", "--num_infer_requests", type=non_negative, default=0,
@@ -103,6 +105,11 @@ def build_parser() -> Parser:
     io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
     view = parser.add_argument_group("what is drawn")
     view.add_argument("-t", "--prob_threshold", type=probability, default=0.5, help="minimum score to keep")
+    view.add_argument("--iou_threshold", type=probability,
+                      help="YOLO models: overlap above which NMS drops the weaker of two same-class instances "
+                           f"(default: the model's own, else {DecodeLimits.iou_threshold})")
+    view.add_argument("--max_det", type=positive, default=DecodeLimits.max_det,
+                      help="most instances kept per frame (default: %(default)s)")
     view.add_argument("--show_boxes", action="store_true", help="draw boxes")
     view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
     view.add_argument("--no_track", action="store_true", help="no tracker: colours do not follow objects")
@@ -130,14 +137,22 @@ def model_path(args: argparse.Namespace) -> Path:
     return download.resolve_model(args.model, args.precision, args.models_dir, fetcher(args))
 
 
+def class_names(args: argparse.Namespace, model_labels: tuple[str, ...]) -> list[str]:
+    """Names from --labels when given, else the ones the model carries, else the COCO names."""
+    if args.labels == DEFAULT_LABELS and model_labels:
+        return list(model_labels)
+    return load_labels(args.labels)
+
+
 def run_instances(args: argparse.Namespace) -> None:
     measure = benchmark.settings_from_args(args)
-    labels = load_labels(args.labels)
     model = model_path(args)  # before the source, so that a wrong name never opens a camera
     source = open_source(args.input or str(download.fetch_sample_clip(fetcher(args))),
                          loop=args.loop or measure is not None)
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
-                               ResizePolicy(args.resize_type) if args.resize_type else None)
+                               ResizePolicy(args.resize_type) if args.resize_type else None,
+                               args.iou_threshold, args.max_det)
+    labels = class_names(args, segmenter.labels)
     composer = background.composer_from_args(args, labels) if args.mode == "background" else None
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
     metrics = RunMetrics()

@@ -40,6 +40,11 @@ class Geometry:
         ox, oy = self.offset
         return np.array([[sx, 0.0, ox], [0.0, sy, oy]])
 
+    def frame_to_plane(self, stride: tuple[float, float]) -> np.ndarray:
+        """The 2x3 affine map from frame coordinates to the cells of a plane over the whole
+        model input whose cells are ``stride`` (x, y) input pixels wide (YOLO prototypes)."""
+        return self.frame_to_model() / np.array(stride, dtype=np.float64)[:, None]
+
 
 def _resized_size(frame_wh: np.ndarray, input_wh: np.ndarray, policy: ResizePolicy) -> np.ndarray:
     """The (w, h) the frame is resized to, rounded half up, in integers: the graph runs the
@@ -88,4 +93,9 @@ def build_fit_graph(image: ov.Output, input_size: tuple[int, int], policy: Resiz
     pads_begin = ops.concat([zero, before_hw, zero], 0)
     pads_end = ops.concat([zero, ops.subtract(padding_hw, before_hw), zero], 0)
     padded = ops.pad(resized, pads_begin, pads_end, "constant", ops.constant(np.float32(pad_value)))
-    return padded.output(0)
+    # The pads depend on the frame, so OpenVINO cannot see that the result is always the input
+    # size: say so, or the whole network is compiled for dynamic shapes (which gave all-NaN
+    # outputs for the YOLOv8 TFLite graph with two streams).
+    batch, _, _, channels = image.get_partial_shape()
+    static_shape = np.array([batch.get_length(), *input_hw, channels.get_length()], dtype=np.int64)
+    return ops.reshape(padded, ops.constant(static_shape), special_zero=False).output(0)

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import openvino as ov
+import openvino.opset13 as ops
 import openvino.properties as properties
 import openvino.properties.hint as hints
 from openvino.preprocess import PrePostProcessor
 
-from .contracts import Contract, recognise
+from .contracts import Contract, DecodeLimits, Preprocessing, image_layout, recognise
 from .download import catalogue
 from .errors import DemoError, UsageError, openvino_reason
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
+from .model_info import read_model_info
 
 MODEL_SUFFIXES = (".xml", ".onnx", ".tflite")
 AGGREGATE_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
@@ -40,6 +42,7 @@ class CompiledSegmenter:
     input_size: tuple[int, int]  # (width, height) the network sees
     policy: ResizePolicy
     name: str
+    labels: tuple[str, ...] = ()  # the class names the model carries, if any
 
     def geometry(self, frame: np.ndarray) -> Geometry:
         return geometry_for((frame.shape[1], frame.shape[0]), self.input_size, self.policy)
@@ -61,29 +64,58 @@ def read_model(core: ov.Core, path: Path) -> ov.Model:
         raise DemoError(f"{path}: cannot read the model ({openvino_reason(error)})") from None
 
 
+def fold_weight_decompression(model: ov.Model) -> None:
+    """Turn integer weights that the graph converts to float into float weights.
+
+    Only for weight-only quantisation (integer weights, no FakeQuantize: TFLite INT8 exports
+    with float activations). Left to the plugin, OpenVINO 2026.4's CPU plugin compiled such a
+    model wrong about one time in three with two or more streams (scores all 1.0, masks
+    garbled); folded here, every compile was right. The weights take 4x the memory: a few MB.
+    """
+    if any(op.get_type_name() == "FakeQuantize" for op in model.get_ops()):
+        return
+    for op in model.get_ops():
+        source = op.input_value(0).get_node() if op.get_type_name() == "Convert" else None
+        if source is None or source.get_type_name() != "Constant" or not source.get_element_type().is_integral():
+            continue
+        weights = source.get_data().astype(op.get_output_element_type(0).to_dtype())
+        op.output(0).replace(ops.constant(weights).output(0))
+
+
 def default_policy(model_name: str) -> ResizePolicy:
     """The resize a catalogue model's reference accuracy was measured with; stretch for any other model."""
     info = catalogue().models.get(model_name)
     return info.resize if info else ResizePolicy.STRETCH
 
 
-def _image_size(port: ov.Output, path: Path) -> tuple[int, int]:
+def _image_size(port: ov.Output, layout: str, path: Path) -> tuple[int, int]:
     shape = port.get_partial_shape()
     if shape.is_dynamic:
         raise DemoError(f"{path}: the image input {shape} must have a static size to fit frames to")
-    _, _, height, width = shape.to_shape()
+    dims = shape.to_shape()
+    height, width = (dims[1], dims[2]) if layout == "NHWC" else (dims[2], dims[3])
     return width, height
 
 
-def embed_preprocessing(model: ov.Model, contract: Contract, policy: ResizePolicy, path: Path) -> tuple[int, int]:
-    """Make the image input take u8 NHWC BGR frames of any size; return the network's (w, h)."""
-    input_size = _image_size(model.input(contract.image_input), path)
+def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Preprocessing, policy: ResizePolicy,
+                        path: Path) -> tuple[int, int]:
+    """Make the image input take u8 NHWC BGR frames of any size, prepared as the network was
+    trained; return the network's (w, h)."""
+    port = model.input(contract.image_input)
+    layout = image_layout(port) or "NCHW"
+    input_size = _image_size(port, layout, path)
     ppp = PrePostProcessor(model)
     image = ppp.input(contract.image_input)
     image.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_spatial_dynamic_shape()
-    image.model().set_layout(ov.Layout("NCHW"))
-    image.preprocess().convert_element_type(ov.Type.f32).custom(
-        lambda node: build_fit_graph(node, input_size, policy, pad_value=0.0))
+    image.model().set_layout(ov.Layout(layout))
+    steps = image.preprocess().convert_element_type(ov.Type.f32).custom(
+        lambda node: build_fit_graph(node, input_size, policy, preprocessing.pad_value))
+    if preprocessing.reverse_channels:
+        steps.reverse_channels()
+    if any(preprocessing.mean):
+        steps.mean(list(preprocessing.mean))
+    if any(value != 1.0 for value in preprocessing.scale):
+        steps.scale(list(preprocessing.scale))
     ppp.build()
     return input_size
 
@@ -113,17 +145,23 @@ def default_cache_dir() -> Path:
     return Path(base) / "openvino-segmentation-demo" / "compiled"
 
 
-def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig,
-                   policy: ResizePolicy | None = None) -> CompiledSegmenter:
+def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: ResizePolicy | None = None,
+                   iou_threshold: float | None = None, max_det: int = DecodeLimits.max_det) -> CompiledSegmenter:
+    """Read, recognise, embed the pre-processing and compile. ``policy`` and ``iou_threshold``
+    None: what the model states in its rt_info, else the contract's (or the model name's) default."""
     check_device(core, config.device)
     model = read_model(core, path)
-    contract = recognise(model, str(path))
-    policy = policy or default_policy(path.stem)
-    input_size = embed_preprocessing(model, contract, policy, path)
+    info = read_model_info(model, path)
+    fold_weight_decompression(model)
+    iou = next((v for v in (iou_threshold, info.iou_threshold) if v is not None), DecodeLimits.iou_threshold)
+    contract = recognise(model, str(path), DecodeLimits(iou, max_det))
+    preprocessing = info.preprocessing(contract.preprocessing)
+    policy = policy or preprocessing.policy or default_policy(path.stem)
+    input_size = embed_preprocessing(model, contract, preprocessing, policy, path)
     if config.cache_dir:
         core.set_property({properties.cache_dir(): str(config.cache_dir)})
     try:
         compiled = core.compile_model(model, config.device, compile_properties(config))
     except RuntimeError as error:
         raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
-    return CompiledSegmenter(compiled, contract, input_size, policy, path.stem)
+    return CompiledSegmenter(compiled, contract, input_size, policy, path.stem, info.labels)

@@ -46,14 +46,19 @@ def box_heatmap_transform(box: Box, heatmap_shape: tuple[int, int]) -> np.ndarra
     return np.array([[sx, 0.0, -box.x1 * sx], [0.0, sy, -box.y1 * sy]])
 
 
-def paste_mask(heatmap: np.ndarray, box: Box, frame_shape: tuple[int, ...]
-               ) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """Paste a box-spanning heatmap into the frame: a box-local bool mask and its origin."""
+def paste_mask(heatmap: np.ndarray, box: Box, frame_shape: tuple[int, ...],
+               frame_to_heatmap: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """Paste a heatmap into the pixels of ``box``: a box-local bool mask and its origin.
+
+    The heatmap spans the box exactly unless ``frame_to_heatmap`` maps frame coordinates
+    onto it otherwise (a whole-input plane); either way only the box's pixels are kept.
+    """
     region = box_region(box, frame_shape)
     if region is None or box.width <= 0 or box.height <= 0:
         return None
-    mask = warp_heatmap(heatmap, box_heatmap_transform(box, heatmap.shape), region)
-    return mask, (region[0], region[1])
+    if frame_to_heatmap is None:
+        frame_to_heatmap = box_heatmap_transform(box, heatmap.shape)
+    return warp_heatmap(heatmap, frame_to_heatmap, region), (region[0], region[1])
 
 
 def to_instances(detections: Detections, geometry: Geometry, frame_shape: tuple[int, ...],
@@ -61,13 +66,14 @@ def to_instances(detections: Detections, geometry: Geometry, frame_shape: tuple[
     """Map detections to the frame, paste their masks, and clip their boxes to the frame."""
     height, width = frame_shape[:2]
     boxes = geometry.boxes_to_frame(detections.boxes.astype(np.float64))
+    plane = None if detections.plane_stride is None else geometry.frame_to_plane(detections.plane_stride)
     instances = []
     for class_id, score, coords, heatmap in zip(detections.class_ids, detections.scores, boxes,
                                                 detections.heatmaps):
         if not np.all(np.isfinite(coords)):
             continue
-        # The heatmap spans the model's own box, so paste with it before clipping.
-        pasted = paste_mask(heatmap, Box(*coords.tolist()), frame_shape)
+        # A box-spanning heatmap spans the model's own box, so paste with it before clipping.
+        pasted = paste_mask(heatmap, Box(*coords.tolist()), frame_shape, plane)
         if pasted is None:
             continue
         mask, origin = pasted

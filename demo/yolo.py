@@ -1,0 +1,54 @@
+"""Decoding one frame of Ultralytics YOLO-seg outputs: anchor boxes, class-aware NMS, prototype masks.
+
+Plain vectorised NumPy/OpenCV over the anchors that passed the score threshold;
+:class:`demo.contracts.YoloSegContract` composes these steps into Detections.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Anchors cover the whole input, so a model with boxes in input pixels has centres far
+# beyond 1; normalised centres stay near the unit square, even for boxes over its edge.
+NORMALISED_CENTRE_LIMIT = 2.0
+
+
+def box_scale(centres: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """What takes (cx, cy, w, h) to input pixels: the input size (w, h, w, h) when the model
+    gives normalised boxes, else ones. ``centres`` is every anchor's [2, A] (cx, cy)."""
+    width, height = input_size
+    normalised = centres.size > 0 and float(np.max(centres)) <= NORMALISED_CENTRE_LIMIT
+    return np.array([width, height, width, height] if normalised else [1, 1, 1, 1], dtype=np.float32)
+
+
+def corner_boxes(centre_size: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """[N, 4] (cx, cy, w, h) times ``scale`` to [N, 4] float32 (x1, y1, x2, y2)."""
+    scaled = centre_size.astype(np.float32) * scale
+    half = scaled[:, 2:] / 2
+    return np.hstack([scaled[:, :2] - half, scaled[:, :2] + half])
+
+
+def class_aware_nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float,
+                    max_det: int) -> np.ndarray:
+    """Indices of the boxes that survive NMS within their own class, best score first, at most ``max_det``."""
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    corner_size = np.hstack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).astype(np.float64)
+    # The scores were filtered by the caller already, so OpenCV's own threshold lets all through.
+    kept = np.asarray(cv2.dnn.NMSBoxesBatched(corner_size, scores.astype(np.float32), class_ids.astype(np.int32),
+                                              -np.inf, iou_threshold), dtype=np.int64).reshape(-1)
+    return kept[np.argsort(-scores[kept], kind="stable")][:max_det]
+
+
+def mask_heatmaps(coefficients: np.ndarray, prototypes: np.ndarray, channels_last: bool) -> np.ndarray:
+    """[N, h, w] sigmoid(coefficients . prototypes) for [N, P] coefficients and [P, h, w]
+    (or [h, w, P]) prototypes: each instance's mask over the whole prototype plane."""
+    if channels_last:
+        height, width, count = prototypes.shape
+        logits = (prototypes.reshape(-1, count) @ coefficients.T).T
+    else:
+        count, height, width = prototypes.shape
+        logits = coefficients @ prototypes.reshape(count, -1)
+    # tanh form of the sigmoid: no overflow for large negative logits.
+    heatmaps = 0.5 * np.tanh(0.5 * logits.astype(np.float32)) + 0.5
+    return np.ascontiguousarray(heatmaps.reshape(len(coefficients), height, width), dtype=np.float32)
