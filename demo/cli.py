@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -204,10 +205,19 @@ def run_download(argv: list[str]) -> None:
 SUBCOMMANDS["download"] = run_download
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (a service manager, `kill`) stops the run the same clean way as Ctrl-C."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s", stream=sys.stderr)
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    stop_on_sigterm()
     try:
         if argv and argv[0] in SUBCOMMANDS:
             SUBCOMMANDS[argv[0]](argv[1:])
@@ -221,4 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: output files were closed", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - a bug still gets one line; --debug shows the traceback
+        if debug:
+            raise
+        print(f"error: unexpected {type(error).__name__}: {error} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
     return 0
