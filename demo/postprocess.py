@@ -1,6 +1,8 @@
 """From a model's detections to frame-pixel instances: box mapping and the mask paste."""
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -15,8 +17,8 @@ def box_region(box: Box, frame_shape: tuple[int, ...]) -> tuple[int, int, int, i
     None when no pixel is left (a degenerate box, or one outside the frame).
     """
     height, width = frame_shape[:2]
-    x0, y0 = max(int(np.floor(box.x1 + 0.5)), 0), max(int(np.floor(box.y1 + 0.5)), 0)
-    x1, y1 = min(int(np.floor(box.x2 + 0.5)), width), min(int(np.floor(box.y2 + 0.5)), height)
+    x0, y0 = max(math.floor(box.x1 + 0.5), 0), max(math.floor(box.y1 + 0.5), 0)
+    x1, y1 = min(math.floor(box.x2 + 0.5), width), min(math.floor(box.y2 + 0.5), height)
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
@@ -30,9 +32,8 @@ def warp_heatmap(heatmap: np.ndarray, frame_to_heatmap: np.ndarray,
     """
     x0, y0, x1, y1 = region
     # Shift both sides from continuous coordinates to cell-centre indices of the region.
-    linear, shift = frame_to_heatmap[:, :2], frame_to_heatmap[:, 2]
-    index_shift = linear @ (np.array([x0, y0]) + 0.5) + shift - 0.5
-    dst_to_src = np.hstack([linear, index_shift[:, None]])
+    dst_to_src = frame_to_heatmap.copy()
+    dst_to_src[:, 2] = frame_to_heatmap @ (x0 + 0.5, y0 + 0.5, 1.0) - 0.5
     warped = cv2.warpAffine(heatmap, dst_to_src, (x1 - x0, y1 - y0),
                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
@@ -67,19 +68,19 @@ def to_instances(detections: Detections, geometry: Geometry, frame_shape: tuple[
     height, width = frame_shape[:2]
     boxes = geometry.boxes_to_frame(detections.boxes.astype(np.float64))
     plane = None if detections.plane_stride is None else geometry.frame_to_plane(detections.plane_stride)
+    # Whole-array steps first: per-instance NumPy calls on four numbers cost more than the numbers.
+    finite = np.isfinite(boxes).all(axis=1)
+    clipped = np.clip(boxes, 0, [width, height, width, height])
     instances = []
-    for class_id, score, coords, heatmap in zip(detections.class_ids, detections.scores, boxes,
-                                                detections.heatmaps):
-        if not np.all(np.isfinite(coords)):
-            continue
+    for n in np.flatnonzero(finite).tolist():
         # A box-spanning heatmap spans the model's own box, so paste with it before clipping.
-        pasted = paste_mask(heatmap, Box(*coords.tolist()), frame_shape, plane)
+        pasted = paste_mask(detections.heatmaps[n], Box(*boxes[n].tolist()), frame_shape, plane)
         if pasted is None:
             continue
         mask, origin = pasted
-        clipped = Box(*np.clip(coords, 0, [width, height, width, height]).tolist())
-        instances.append(Instance(int(class_id), label_name(labels, int(class_id)), float(score), clipped,
-                                  mask, origin))
+        class_id = int(detections.class_ids[n])
+        instances.append(Instance(class_id, label_name(labels, class_id), float(detections.scores[n]),
+                                  Box(*clipped[n].tolist()), mask, origin))
     return instances
 
 
