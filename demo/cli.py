@@ -159,7 +159,8 @@ def run_instances(args: argparse.Namespace) -> None:
     metrics = RunMetrics()
     try:
         if args.output:
-            outputs.sinks.append(open_output(args.output, source.fps or 25.0))
+            outputs.sinks.append(open_output(args.output, source.fps or 25.0,
+                                             single_frame=source.frame_count == 1 and not args.loop))
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:

@@ -37,13 +37,19 @@ class Sink(Protocol[Item]):
     def __exit__(self, *exc_info: object) -> None: ...
 
 
-def open_output(path: str, fps: float) -> Sink[np.ndarray]:
-    """An image sequence when ``path`` has a frame-number field like %03d, else a video.
+def open_output(path: str, fps: float, single_frame: bool = False) -> Sink[np.ndarray]:
+    """An image sequence when ``path`` has a frame-number field like %03d, one image when it
+    is an image file and the input is a single frame, else a video.
 
     Everything that can be checked without a frame is checked here, so a bad path fails
     before inference starts.
     """
     if FRAME_NUMBER_FIELD.search(path):
+        return ImageSequenceSink(path)
+    if Path(path).suffix.lower() not in FOURCC_BY_EXTENSION and cv2.haveImageWriter(path):
+        if not single_frame:
+            raise UsageError(f"output '{path}' is one image but the input has several frames; "
+                             f"use {SUPPORTED_OUTPUTS}")
         return ImageSequenceSink(path)
     return VideoSink(Path(path), fps)
 
@@ -108,11 +114,14 @@ class VideoSink(ClosesOnExit):
 
 
 class ImageSequenceSink(ClosesOnExit):
-    """Writes frame i to ``pattern % i``: out_%03d.png gives out_000.png, out_001.png, …"""
+    """Writes frame i to ``pattern % i``: out_%03d.png gives out_000.png, out_001.png, …
+
+    A pattern without a number field is one image file, for a single-frame input.
+    """
 
     def __init__(self, pattern: str) -> None:
         try:
-            first_path = pattern % 0
+            first_path = pattern % 0 if FRAME_NUMBER_FIELD.search(pattern) else pattern
         except (TypeError, ValueError):
             raise UsageError(
                 f"output pattern '{pattern}' must take one frame number, like out_%03d.png"
@@ -124,7 +133,7 @@ class ImageSequenceSink(ClosesOnExit):
         self._next_number = 0
 
     def write(self, image: np.ndarray) -> None:
-        path = self.pattern % self._next_number
+        path = self.pattern % self._next_number if FRAME_NUMBER_FIELD.search(self.pattern) else self.pattern
         try:
             written = cv2.imwrite(path, image)
         except cv2.error:
