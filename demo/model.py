@@ -1,7 +1,6 @@
 """Reading a segmentation model, embedding its pre-processing, and compiling it for a device."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import openvino.properties.hint as hints
 from openvino.preprocess import PrePostProcessor
 
 from .contracts import Contract, DecodeLimits, Preprocessing, image_layout, recognise
-from .download import catalogue
+from .download import cache_root, catalogue
 from .errors import DemoError, UsageError, openvino_reason
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
 from .model_info import read_model_info
@@ -141,8 +140,7 @@ def compile_properties(config: DeviceConfig) -> dict:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "openvino-segmentation-demo" / "compiled"
+    return cache_root() / "compiled"
 
 
 def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: ResizePolicy | None = None,
