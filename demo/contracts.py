@@ -97,7 +97,7 @@ def _static_dims(port: ov.Output) -> list[int] | None:
 
 
 def image_layout(port: ov.Output) -> str | None:
-    """"NCHW" or "NHWC" for a rank-4 image input with its 3 channels first or last, else None."""
+    """The layout of a rank-4 image input whose 3 channels come first (NCHW) or last (NHWC), else None."""
     shape = port.get_partial_shape()
     if shape.rank.is_dynamic or shape.rank.get_length() != 4:
         return None
