@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,6 @@ from . import cli
 from .errors import DemoError
 from .geometry import ResizePolicy
 from .instances import Instance
-from .labels import load_labels
 from .model import load_segmenter
 from .pipeline import AsyncPipeline
 from .postprocess import to_instances
@@ -37,7 +37,7 @@ from .sources import Frame, open_source
 log = logging.getLogger(__name__)
 
 # COCO's own conventions: scores as low as this still count towards AP, and at most
-# this many detections per image are scored.
+# this many detections per image are scored (the model's decode keeps the best ones).
 DEFAULT_THRESHOLD = 0.001
 MAX_PER_IMAGE = 100
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # the first six of COCOeval.stats
@@ -110,15 +110,22 @@ def load_annotations(path: Path) -> COCO:
     return coco
 
 
+def first_names(names: list[str]) -> str:
+    more = f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+    return ", ".join(names[:NAMES_SHOWN]) + more
+
+
 def select_images(coco: COCO, folder: Path, limit: int) -> list[EvalImage]:
     """The first ``limit`` images of the annotation file (all for 0), in its order; all must exist."""
     listed = coco.dataset["images"][:limit or None]
-    images = [EvalImage(int(entry["id"]), folder / entry["file_name"]) for entry in listed]
+    try:
+        images = [EvalImage(int(entry["id"]), folder / entry["file_name"]) for entry in listed]
+    except (KeyError, TypeError, ValueError):
+        raise DemoError("the annotation file has an image entry without a whole-number id or a file_name") from None
     missing = [image.path.name for image in images if not image.path.is_file()]
     if missing:
-        more = f" and {len(missing) - NAMES_SHOWN} more" if len(missing) > NAMES_SHOWN else ""
         raise DemoError(f"{len(missing)} of the {len(images)} images to evaluate are missing from {folder}: "
-                        f"{', '.join(missing[:NAMES_SHOWN])}{more}")
+                        f"{first_names(missing)}")
     if not images:
         raise DemoError("the annotation file lists no images")
     return images
@@ -148,12 +155,11 @@ def mask_rle(instance: Instance, frame_shape: tuple[int, ...]) -> dict[str, Any]
 
 def to_coco(instances: list[Instance], image_id: int, frame_shape: tuple[int, ...],
             categories: CategoryMap) -> list[CocoDetection]:
-    """The image's strongest detections of classes the annotations know, as COCO results."""
-    scored = [(i, categories.category_id(i.name)) for i in instances]
-    scored = sorted(((i, c) for i, c in scored if c is not None), key=lambda pair: -pair[0].score)
+    """The image's detections of classes the annotations know, as COCO results."""
+    mapped = [(i, categories.category_id(i.name)) for i in instances]
     return [CocoDetection(image_id, category, [i.box.x1, i.box.y1, i.box.width, i.box.height], i.score,
                           mask_rle(i, frame_shape))
-            for i, category in scored[:MAX_PER_IMAGE]]
+            for i, category in mapped if category is not None]
 
 
 def load_results(coco: COCO, records: list[dict[str, Any]]) -> COCO:
@@ -191,6 +197,12 @@ def format_table(scores: Scores) -> str:
     return "\n".join(lines)
 
 
+def check_writable(path: Path | None) -> None:
+    """Fail before a long run, not after it, when an output file cannot be written."""
+    if path is not None and not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
+        raise DemoError(f"cannot write to '{path}': its folder does not exist or is not writable")
+
+
 def write_json(path: Path, content: object, what: str) -> None:
     try:
         path.write_text(json.dumps(content), encoding="utf-8")
@@ -208,6 +220,8 @@ def build_parser() -> cli.Parser:
     data.add_argument("--limit", type=cli.non_negative, default=0, help="evaluate the first N images (0: all)")
     data.add_argument("-t", "--prob_threshold", type=cli.probability, default=DEFAULT_THRESHOLD,
                       help="minimum score kept (default: %(default)s, as COCO evaluation expects)")
+    data.add_argument("--iou_threshold", type=cli.probability,
+                      help="YOLO models: the NMS overlap, as for the demo (default: the model's own)")
     data.add_argument("--results", type=Path, help="write the detections as a COCO results JSON file")
     data.add_argument("--metrics", type=Path, help="write the AP figures as JSON")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -217,14 +231,16 @@ def build_parser() -> cli.Parser:
 def run(args: argparse.Namespace) -> Scores:
     coco = load_annotations(args.annotations)
     images = select_images(coco, args.images, args.limit)
-    labels = load_labels(args.labels)
+    check_writable(args.results)
+    check_writable(args.metrics)
+    segmenter = load_segmenter(ov.Core(), cli.model_path(args), cli.device_config(args),
+                               ResizePolicy(args.resize_type) if args.resize_type else None,
+                               args.iou_threshold, MAX_PER_IMAGE)
+    labels = cli.class_names(args, segmenter.labels)
     categories = map_categories(coco, labels)
     if categories.unknown:
-        more = f" and {len(categories.unknown) - NAMES_SHOWN} more" if len(categories.unknown) > NAMES_SHOWN else ""
         log.warning("%d annotation categories are not among the model's classes and are left out of the scores: "
-                    "%s%s", len(categories.unknown), ", ".join(categories.unknown[:NAMES_SHOWN]), more)
-    segmenter = load_segmenter(ov.Core(), cli.model_path(args), cli.device_config(args),
-                               ResizePolicy(args.resize_type) if args.resize_type else None)
+                    "%s", len(categories.unknown), first_names(categories.unknown))
     pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold)
     log.info("model %s on %s, resize %s, %d infer requests, %d images", segmenter.name, args.device,
              segmenter.policy.value, pipeline.nireq, len(images))

@@ -19,7 +19,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import synthetic
-from conftest import run_demo
+from conftest import SHARED, run_demo
 from test_end_to_end import BLUE, GREEN, RED, YELLOW, scene_shapes
 
 # COCO's own, non-contiguous ids: results must be mapped to them by name.
@@ -29,6 +29,8 @@ CATEGORY_BY_COLOUR = {RED: 1, GREEN: 3, BLUE: 18, YELLOW: 1}
 FRAMES = [(640, 480, ()), (480, 640, (1,)), (1280, 720, (0, 3)), (800, 600, (0, 1, 2, 3)), (960, 540, (2,))]
 FIRST_IMAGE_ID = 1000
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+ICEVISION = SHARED / "coco" / "icevision_samples"
+YOLO11N = SHARED / "models" / "yolo11n-seg_int8_openvino_model" / "yolo11n-seg.xml"
 
 
 def annotation(mask: np.ndarray, image_id: int, category_id: int, annotation_id: int) -> dict:
@@ -63,6 +65,14 @@ def coco_set(tmp_path_factory) -> tuple[Path, Path]:
     return write_coco_set(tmp_path_factory.mktemp("coco"))
 
 
+@pytest.fixture(scope="module")
+def contract_models(models, tmp_path_factory) -> dict[str, Path]:
+    """One synthetic model per contract."""
+    folder = tmp_path_factory.mktemp("yolo")
+    yolo = synthetic.build_yolo_seg_model(folder / "yolo_seg.xml", synthetic.DEFAULT_DETECTORS)
+    return {"security-0091": models["security-0091"].xml, "two-input": models["two-input"].xml, "yolo-seg": yolo}
+
+
 def pycocotools_scores(annotations: Path, results: Path) -> dict[str, list[float]]:
     """The results file scored by pycocotools alone, masks sized by their own area."""
     detections = json.loads(results.read_text())
@@ -92,11 +102,11 @@ def printed_row(stdout: str, kind: str) -> list[str]:
     return next(line.split()[1:] for line in stdout.splitlines() if line.startswith(kind + " "))
 
 
-@pytest.mark.parametrize("model_name", ["security-0091", "person-0007", "two-input"])
-def test_known_shapes_score_near_perfect_ap(models, coco_set, tmp_path, model_name):
+@pytest.mark.parametrize("model_name", ["security-0091", "two-input", "yolo-seg"])
+def test_known_shapes_score_near_perfect_ap(contract_models, coco_set, tmp_path, model_name):
     annotations, images = coco_set
 
-    run, results, metrics = evaluate(models[model_name].xml, annotations, images, tmp_path)
+    run, results, metrics = evaluate(contract_models[model_name], annotations, images, tmp_path)
 
     assert metrics["box"]["AP"] >= 0.95 and metrics["mask"]["AP"] >= 0.95, metrics
     assert sorted({r["category_id"] for r in results}) == [1, 3, 18]
@@ -141,6 +151,18 @@ def test_missing_images_are_named(models, coco_set, tmp_path):
         f"error: 2 of the 5 images to evaluate are missing from {partial}: {names[0]}, {names[1]}"]
 
 
+def test_an_unwritable_results_path_fails_before_the_run(models, coco_set, tmp_path):
+    annotations, images = coco_set
+    results = tmp_path / "no_such_folder" / "results.json"
+
+    run = run_demo("eval", "-m", models["person-0007"].xml, "--annotations", annotations, "--images", images,
+                   "--results", results)
+
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        f"error: cannot write to '{results}': its folder does not exist or is not writable"]
+
+
 @pytest.mark.parametrize("content, message", [
     ("not json", "not a JSON file"),
     ('{"images": []}', "not a COCO instances file (no annotations, categories list)"),
@@ -153,3 +175,18 @@ def test_bad_annotation_files(models, tmp_path, content, message):
 
     assert run.returncode == 1
     assert len(run.stderr.strip().splitlines()) == 1 and message in run.stderr
+
+
+@pytest.mark.skipif(not (YOLO11N.is_file() and ICEVISION.is_dir()), reason=f"shared data not found in {SHARED}")
+def test_yolo11n_seg_on_real_coco_images(tmp_path):
+    annotations = ICEVISION / "annotations.json"
+
+    run, results, metrics = evaluate(YOLO11N, annotations, ICEVISION / "images", tmp_path)
+
+    independent = pycocotools_scores(annotations, tmp_path / "results.json")
+    for kind in ("box", "mask"):
+        assert [metrics[kind][m] for m in METRICS] == pytest.approx(independent[kind], abs=1e-12)
+        assert printed_row(run.stdout, kind)[0] == f"{100 * metrics[kind]['AP']:.2f}"
+        # A real, if small, model finds a good share of these everyday objects.
+        assert 0.2 <= metrics[kind]["AP"] <= 1.0, metrics
+    assert {r["image_id"] for r in results} <= {image["id"] for image in json.loads(annotations.read_text())["images"]}
