@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import openvino as ov
-from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
@@ -32,6 +30,7 @@ from .instances import Instance
 from .model import load_segmenter
 from .pipeline import AsyncPipeline
 from .postprocess import to_instances
+from .sinks import mask_rle
 from .sources import Frame, open_source
 
 log = logging.getLogger(__name__)
@@ -145,12 +144,6 @@ def read_frames(images: list[EvalImage]) -> Iterator[Frame]:
     for index, image in enumerate(images):
         with open_source(str(image.path)) as source:
             yield Frame(index, next(iter(source)).image, image.path.name)
-
-
-def mask_rle(instance: Instance, frame_shape: tuple[int, ...]) -> dict[str, Any]:
-    # pycocotools wants a Fortran-ordered uint8 mask; viewing the bool mask as uint8 costs no copy.
-    rle = mask_utils.encode(np.asfortranarray(instance.full_mask(frame_shape).view(np.uint8)))
-    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def to_coco(instances: list[Instance], image_id: int, frame_shape: tuple[int, ...],

@@ -213,16 +213,20 @@ class ResultsWriter(ClosesOnExit):
         self._file.close()
 
 
-def _instance_record(instance: Instance, frame_shape: tuple[int, ...]) -> dict[str, Any]:
+def mask_rle(instance: Instance, frame_shape: tuple[int, ...]) -> dict[str, Any]:
+    """The instance's frame-sized mask as COCO RLE, with ``counts`` as text so JSON can hold it."""
     # pycocotools wants a Fortran-ordered uint8 mask; viewing the bool mask as uint8 costs no copy.
-    full_mask = instance.full_mask(frame_shape).view(np.uint8)
-    rle = mask_utils.encode(np.asfortranarray(full_mask))
+    rle = mask_utils.encode(np.asfortranarray(instance.full_mask(frame_shape).view(np.uint8)))
+    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def _instance_record(instance: Instance, frame_shape: tuple[int, ...]) -> dict[str, Any]:
     return {
         "label": int(instance.class_id),
         "name": instance.name,
         "score": float(instance.score),
         "box": [float(v) for v in instance.box.as_list()],
-        "mask": {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")},
+        "mask": mask_rle(instance, frame_shape),
     }
 
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import openvino as ov
 import pytest
 
