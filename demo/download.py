@@ -59,6 +59,7 @@ class ModelInfo:
     box_ap: float  # reference COCO AP
     mask_ap: float
     precisions: dict[str, tuple[RemoteFile, ...]]
+    labels: tuple[str, ...] = ()  # the classes, when not all of COCO's (person-0007: only "person")
 
     def files(self, precision: str) -> tuple[RemoteFile, ...]:
         if precision not in self.precisions:
@@ -147,7 +148,7 @@ def _model_info(name: str, entry: dict) -> ModelInfo:
     _, _, height, width = entry["input_shape"]
     precisions = {precision: tuple(map(_remote_file, files)) for precision, files in entry["precisions"].items()}
     return ModelInfo(name, (width, height), ResizePolicy(entry["resize"]), entry["coco_ap"]["box"],
-                     entry["coco_ap"]["mask"], precisions)
+                     entry["coco_ap"]["mask"], precisions, tuple(entry.get("labels", ())))
 
 
 def _remote_file(entry: dict) -> RemoteFile:

@@ -87,6 +87,12 @@ def default_policy(model_name: str) -> ResizePolicy:
     return info.resize if info else ResizePolicy.STRETCH
 
 
+def catalogue_labels(model_name: str) -> tuple[str, ...]:
+    """The classes of a catalogue model that finds fewer than COCO's 80 (empty: the labels file's)."""
+    info = catalogue().models.get(model_name)
+    return info.labels if info else ()
+
+
 def _image_size(port: ov.Output, layout: str, path: Path) -> tuple[int, int]:
     shape = port.get_partial_shape()
     if shape.is_dynamic:
@@ -162,4 +168,5 @@ def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: Resi
         compiled = core.compile_model(model, config.device, compile_properties(config))
     except RuntimeError as error:
         raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
-    return CompiledSegmenter(compiled, contract, input_size, policy, path.stem, info.labels)
+    labels = info.labels or catalogue_labels(path.stem)
+    return CompiledSegmenter(compiled, contract, input_size, policy, path.stem, labels)

@@ -190,3 +190,16 @@ def test_yolo11n_seg_on_real_coco_images(tmp_path):
         # A real, if small, model finds a good share of these everyday objects.
         assert 0.2 <= metrics[kind]["AP"] <= 1.0, metrics
     assert {r["image_id"] for r in results} <= {image["id"] for image in json.loads(annotations.read_text())["images"]}
+
+
+def test_a_person_only_catalogue_model_is_scored_on_people_only(coco_set, tmp_path):
+    """person-0007 finds only people: its catalogue entry says so, and cars and dogs are not counted as missed."""
+    annotations, images = coco_set
+    people_only = [d for d in synthetic.DEFAULT_DETECTORS if d.class_id == 0]
+    model = synthetic.person_0007_like(tmp_path / "instance-segmentation-person-0007.xml", people_only)
+
+    run, results, metrics = evaluate(model, annotations, images, tmp_path)
+
+    assert {r["category_id"] for r in results} == {1}
+    assert metrics["box"]["AP"] >= 0.95 and metrics["mask"]["AP"] >= 0.95, metrics
+    assert any("car" in line and "dog" in line for line in run.stderr.splitlines())
