@@ -9,12 +9,16 @@ import json
 
 import cv2
 import numpy as np
+import openvino as ov
 import pytest
 
+import heavy_model
 import synthetic
-from conftest import read_results, run_demo
+from conftest import iou, read_results, run_demo
 from demo.benchmark import LatencyStats, until
 from demo.instances import Box, Instance
+from demo.model import DeviceConfig, load_segmenter
+from demo.postprocess import to_instances
 from demo.render import blend_masks, instance_colour
 from synthetic import Shape
 
@@ -129,6 +133,29 @@ def test_bad_benchmark_flags_answer_in_one_line(models, clip, flags, message):
     assert run.returncode == 2
     assert message in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_heavy_model_costs_five_gflops_and_finds_the_ten_shapes_through_jpeg(tmp_path):
+    model = heavy_model.person_0007_cost_model(tmp_path / "heavy.xml")
+    width, height = 1920, 1080
+    frame, truths = synthetic.draw_scene(width, height, heavy_model.ten_shapes(width, height))
+    # As an MJPG camera delivers it: JPEG-compressed, colours smeared at the edges.
+    frame = cv2.imdecode(cv2.imencode(".jpg", frame)[1], cv2.IMREAD_COLOR)
+    segmenter = load_segmenter(ov.Core(), model, DeviceConfig())
+    request = segmenter.compiled.create_infer_request()
+    request.infer(segmenter.inputs(frame))
+
+    detections = segmenter.contract.decode([tensor.data for tensor in request.output_tensors], 0.5)
+    instances = to_instances(detections, segmenter.geometry(frame), frame.shape, synthetic.coco_names())
+
+    layers = heavy_model.body_layers_for(heavy_model.PERSON_0007_INPUT_HW, heavy_model.PERSON_0007_GFLOPS)
+    assert heavy_model.conv_stack_gflops(heavy_model.PERSON_0007_INPUT_HW, layers) == pytest.approx(5.0, abs=0.5)
+    convolutions = [op for op in segmenter.compiled.get_runtime_model().get_ordered_ops()
+                    if op.get_rt_info()["layerType"].astype(str) == "Convolution"]
+    assert len(convolutions) == layers + 2  # nothing pruned
+    assert len(instances) == 10
+    for truth in truths:
+        assert max(iou(instance.full_mask(frame.shape), truth) for instance in instances) > 0.9
 
 
 def test_latency_statistics_of_known_values():
