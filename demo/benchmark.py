@@ -25,7 +25,7 @@ from tqdm import tqdm
 from . import app
 from .errors import DemoError, UsageError
 from .instances import FrameResult
-from .metrics import HOST_STAGES, RunMetrics
+from .metrics import RunMetrics
 from .model import CompiledSegmenter
 from .pipeline import AsyncPipeline
 from .sources import Frame
@@ -56,11 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser, positive: Callable[[str], int
     group.add_argument("--benchmark", action="store_true",
                        help="run the whole pipeline headless as fast as it goes, looping the input, and report "
                             "its throughput against the model's own")
-    group.add_argument("-niter", "--number_iterations", type=positive, help="frames to measure (with --benchmark)")
-    group.add_argument("--time", type=positive_seconds,
-                       help=f"seconds to measure (with --benchmark; default {DEFAULT_SECONDS:g} when -niter is "
-                            "not given either). -t is the score threshold here, not benchmark_app's time")
-    group.add_argument("--report", type=Path, help="also write the figures to this JSON file (with --benchmark)")
+    group.add_argument("-niter", "--number_iterations", type=positive, metavar="N",
+                       help="frames to measure (with --benchmark)")
+    group.add_argument("--time", type=positive_seconds, metavar="SECONDS",
+                       help=f"seconds to measure (with --benchmark; default {DEFAULT_SECONDS:g} unless -niter is "
+                            "given; with both, whichever ends first). Not -t, which is the score threshold here")
+    group.add_argument("--report", type=Path, metavar="FILE.json",
+                       help="also write the figures to this JSON file (with --benchmark)")
 
 
 def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings | None:

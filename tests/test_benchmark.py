@@ -64,6 +64,10 @@ def check_consistent(report: dict) -> None:
     # A frame's stages happen one after another within its latency.
     assert sum(report["stages_ms"].values()) <= latency["mean"] * 1.001
     assert report["peak_rss_mb"] > 10
+    # One thread runs each host stage, so its CPU time cannot exceed its wall time.
+    assert set(report["host_cpu_ms"]) == STAGE_KEYS - {"inference"}
+    assert all(0 <= ms <= report["stages_ms"][stage] + 0.05 for stage, ms in report["host_cpu_ms"].items())
+    assert report["process_cpu_ms"]["end_to_end"] > 0 and report["process_cpu_ms"]["inference_only"] > 0
 
 
 def test_report_counts_every_frame_of_the_looped_input_and_writes_them(models, clip, tmp_path):
