@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import demo  # noqa: E402,F401 - first, so that NumPy loads with the demo's one OpenBLAS thread
+import numpy as np  # noqa: E402
 from demo.contracts import Detections  # noqa: E402
 from demo.geometry import ResizePolicy, geometry_for  # noqa: E402
 from demo.postprocess import to_instances  # noqa: E402

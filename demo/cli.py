@@ -1,34 +1,27 @@
 """Command line: parse the flags (named as in Open Model Zoo's Python demos) and wire the stages."""
 from __future__ import annotations
 
-import os
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
-# NumPy's OpenBLAS keeps a thread per core spinning after every matrix product, and YOLO-seg's
-# mask products made that 11 ms of CPU a frame taken from inference; the demo's stages run in
-# parallel already. OpenBLAS reads this when NumPy loads, so it comes before the imports below.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import openvino as ov
 
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import openvino as ov  # noqa: E402
-
-from . import app, background, benchmark, download  # noqa: E402
-from .contracts import DecodeLimits  # noqa: E402
-from .errors import DemoError, UsageError  # noqa: E402
-from .geometry import ResizePolicy  # noqa: E402
-from .labels import load_labels  # noqa: E402
-from .metrics import RunMetrics  # noqa: E402
-from .model import DeviceConfig, default_cache_dir, load_segmenter  # noqa: E402
-from .pipeline import AsyncPipeline  # noqa: E402
-from .render import InstanceRenderer  # noqa: E402
-from .sinks import ResultsWriter, Window, open_output  # noqa: E402
-from .sources import open_source  # noqa: E402
-from .tracker import MaskTracker  # noqa: E402
+from . import app, background, benchmark, download
+from .contracts import DecodeLimits
+from .errors import DemoError, UsageError
+from .geometry import ResizePolicy
+from .labels import load_labels
+from .metrics import RunMetrics
+from .model import DeviceConfig, default_cache_dir, load_segmenter
+from .pipeline import AsyncPipeline
+from .render import InstanceRenderer
+from .sinks import ResultsWriter, Window, open_output
+from .sources import open_source
+from .tracker import MaskTracker
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_LABELS = ASSETS / "coco_labels.txt"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class Instance:
     origin: tuple[int, int]  # (x, y) of mask[0, 0] in the frame
     track_id: int | None = None
 
-    @property
+    @cached_property  # the tracker asks for it once per candidate pair
     def area(self) -> int:
         return int(np.count_nonzero(self.mask))
 
