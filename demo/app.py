@@ -50,6 +50,13 @@ def format_raw(result: FrameResult) -> str:
     return "\n".join(lines)
 
 
+def status_lines(metrics: RunMetrics, latency_so_far_ms: float) -> list[str]:
+    """FPS once there is a rate to show; the mean latency, or this frame's own for the first."""
+    latency = metrics.mean_latency_ms if metrics.frames else latency_so_far_ms
+    fps = [f"FPS: {metrics.live_fps:.1f}"] if metrics.live_fps > 0 else []
+    return fps + [f"latency: {latency:.0f} ms"]
+
+
 def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame], labels: list[str],
         render: Callable[[FrameResult], np.ndarray], outputs: Outputs, tracker: MaskTracker | None,
         metrics: RunMetrics) -> None:
@@ -65,7 +72,7 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
             result = FrameResult(frame.index, frame.image, instances, inferred.timings_ms, frame.name)
             clock.lap("postprocess")
             picture = render(result)
-            draw_status(picture, [f"FPS: {metrics.live_fps:.1f}", f"latency: {metrics.mean_latency_ms:.0f} ms"])
+            draw_status(picture, status_lines(metrics, 1000 * (time.perf_counter() - inferred.started)))
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
