@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
@@ -60,6 +61,16 @@ def read_results(path: Path) -> list[dict]:
 def decode_mask(instance: dict) -> np.ndarray:
     rle = {"size": instance["mask"]["size"], "counts": instance["mask"]["counts"].encode()}
     return mask_utils.decode(rle).astype(bool)
+
+
+def count_frames(path: Path) -> int:
+    """How many frames a player decodes from a video file."""
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    return count
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -15,7 +15,7 @@ import openvino as ov
 import pytest
 
 import synthetic
-from conftest import ROOT
+from conftest import ROOT, count_frames
 from demo import app
 from demo.metrics import RunMetrics
 from demo.model import DeviceConfig, load_segmenter
@@ -24,14 +24,6 @@ from demo.render import InstanceRenderer
 from demo.sinks import ResultsWriter
 from demo.sources import open_source
 from demo.tracker import MaskTracker
-
-
-def count_frames(path: Path) -> int:
-    capture = cv2.VideoCapture(str(path))
-    count = 0
-    while capture.read()[0]:
-        count += 1
-    return count
 
 
 def start_demo(*args) -> subprocess.Popen:
