@@ -184,17 +184,10 @@ def run_instances(args: argparse.Namespace) -> None:
             print(metrics.summary(), file=sys.stderr)
 
 
-# Commands other than the default run: `python -m demo NAME ...` calls SUBCOMMANDS[NAME](rest of argv).
-SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {}
-
-
 def run_evaluation(argv: list[str]) -> None:
     from . import evaluate  # here, not at the top: evaluate builds its flags from this module
 
     evaluate.main(argv)
-
-
-SUBCOMMANDS["eval"] = run_evaluation
 
 
 def run_download(argv: list[str]) -> None:
@@ -203,7 +196,8 @@ def run_download(argv: list[str]) -> None:
     download.run(download.add_arguments(parser).parse_args(argv))
 
 
-SUBCOMMANDS["download"] = run_download
+# Commands other than the default run: `python -m demo NAME ...` calls SUBCOMMANDS[NAME](rest of argv).
+SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {"eval": run_evaluation, "download": run_download}
 
 
 def stop_on_sigterm() -> None:
