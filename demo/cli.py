@@ -76,6 +76,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("-d", "--device", default="CPU", help="OpenVINO device: CPU, GPU, AUTO, MULTI:..., HETERO:...")
     model.add_argument("--labels", type=Path, default=DEFAULT_LABELS,
                        help="class names, one per line (default: the names the model carries, else %(default)s)")
+    model.add_argument("--iou_threshold", type=probability,
+                       help="YOLO models: overlap above which NMS drops the weaker of two same-class instances "
+                            f"(default: the model's own, else {DecodeLimits.iou_threshold})")
     model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
                        help="how frames fit the model input (default: the one the model was measured with)")
     model.add_argument("-nireq", "--num_infer_requests", type=non_negative, default=0,
@@ -106,9 +109,6 @@ def build_parser() -> Parser:
     io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
     view = parser.add_argument_group("what is drawn")
     view.add_argument("-t", "--prob_threshold", type=probability, default=0.5, help="minimum score to keep")
-    view.add_argument("--iou_threshold", type=probability,
-                      help="YOLO models: overlap above which NMS drops the weaker of two same-class instances "
-                           f"(default: the model's own, else {DecodeLimits.iou_threshold})")
     view.add_argument("--max_det", type=positive, default=DecodeLimits.max_det,
                       help="most instances kept per frame (default: %(default)s)")
     view.add_argument("--show_boxes", action="store_true", help="draw boxes")

@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from .instances import Instance
 from .model import load_segmenter
 from .pipeline import AsyncPipeline
 from .postprocess import to_instances
-from .sinks import mask_rle
+from .sinks import mask_rle, require_writable_folder
 from .sources import Frame, open_source
 
 log = logging.getLogger(__name__)
@@ -190,12 +189,6 @@ def format_table(scores: Scores) -> str:
     return "\n".join(lines)
 
 
-def check_writable(path: Path | None) -> None:
-    """Fail before a long run, not after it, when an output file cannot be written."""
-    if path is not None and not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
-        raise DemoError(f"cannot write to '{path}': its folder does not exist or is not writable")
-
-
 def write_json(path: Path, content: object, what: str) -> None:
     try:
         path.write_text(json.dumps(content), encoding="utf-8")
@@ -213,8 +206,6 @@ def build_parser() -> cli.Parser:
     data.add_argument("--limit", type=cli.non_negative, default=0, help="evaluate the first N images (0: all)")
     data.add_argument("-t", "--prob_threshold", type=cli.probability, default=DEFAULT_THRESHOLD,
                       help="minimum score kept (default: %(default)s, as COCO evaluation expects)")
-    data.add_argument("--iou_threshold", type=cli.probability,
-                      help="YOLO models: the NMS overlap, as for the demo (default: the model's own)")
     data.add_argument("--results", type=Path, help="write the detections as a COCO results JSON file")
     data.add_argument("--metrics", type=Path, help="write the AP figures as JSON")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -224,8 +215,9 @@ def build_parser() -> cli.Parser:
 def run(args: argparse.Namespace) -> Scores:
     coco = load_annotations(args.annotations)
     images = select_images(coco, args.images, args.limit)
-    check_writable(args.results)
-    check_writable(args.metrics)
+    for output in (args.results, args.metrics):
+        if output is not None:
+            require_writable_folder(output)
     segmenter = load_segmenter(ov.Core(), cli.model_path(args), cli.device_config(args),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
                                args.iou_threshold, MAX_PER_IMAGE)

@@ -69,7 +69,7 @@ class VideoSink(ClosesOnExit):
             raise UsageError(f"output '{path}': unsupported type; use {SUPPORTED_OUTPUTS}")
         if not fps > 0:
             raise UsageError(f"output '{path}': fps must be positive, got {fps}")
-        _require_writable_folder(path)
+        require_writable_folder(path)
         self.path = path
         self._fourcc = fourcc
         self._fps = fps
@@ -128,7 +128,7 @@ class ImageSequenceSink(ClosesOnExit):
             ) from None
         if not cv2.haveImageWriter(first_path):
             raise UsageError(f"output '{pattern}': unsupported image type; use {SUPPORTED_OUTPUTS}")
-        _require_writable_folder(Path(first_path))
+        require_writable_folder(Path(first_path))
         self.pattern = pattern
         self._next_number = 0
 
@@ -238,7 +238,8 @@ def _pad_to_even(image: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_CONSTANT, value=0)
 
 
-def _require_writable_folder(path: Path) -> None:
+def require_writable_folder(path: Path) -> None:
+    """Fail before a long run, not after it, when ``path`` cannot be written."""
     folder = path.parent
     if not folder.is_dir():
         raise DemoError(f"cannot write '{path}': folder '{folder}' does not exist")

@@ -160,7 +160,7 @@ def test_an_unwritable_results_path_fails_before_the_run(models, coco_set, tmp_p
 
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
-        f"error: cannot write to '{results}': its folder does not exist or is not writable"]
+        f"error: cannot write '{results}': folder '{results.parent}' does not exist"]
 
 
 @pytest.mark.parametrize("content, message", [
