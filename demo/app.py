@@ -32,6 +32,7 @@ class Outputs:
     limit: int = 0  # frames written to the sinks; 0 = all
     size: tuple[int, int] | None = None  # (w, h) of written and shown frames
     print_raw: bool = False
+    delivered: int = 0  # frames given to the sinks so far, counted across runs for the limit
 
     def close(self) -> None:
         for sink in self.sinks:
@@ -60,10 +61,14 @@ def status_lines(metrics: RunMetrics, latency_so_far_ms: float) -> list[str]:
 def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame], labels: list[str],
         render: Callable[[FrameResult], np.ndarray], outputs: Outputs, tracker: MaskTracker | None,
         metrics: RunMetrics) -> None:
-    """Run until the frames end, the user presses Esc/q, or Ctrl-C; always leave the sinks whole."""
+    """Run until the frames end, the user presses Esc/q, or Ctrl-C.
+
+    The outputs stay open, so that several runs can write to them; whoever made them closes
+    them, which leaves every sink whole however the run ended.
+    """
     results = pipeline.run(frames)
     try:
-        for written, inferred in enumerate(results):
+        for inferred in results:
             frame = inferred.frame
             clock = StageClock(inferred.timings_ms, inferred.cpu_ms)
             instances = to_instances(inferred.detections, segmenter.geometry(frame.image), frame.image.shape, labels)
@@ -76,22 +81,22 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
-            key = _deliver(result, picture, outputs, written)
+            key = _deliver(result, picture, outputs)
             clock.lap("write")
             metrics.add(result.timings_ms, 1000 * (time.perf_counter() - inferred.started), inferred.cpu_ms)
             if key in ESCAPE_KEYS:
                 break
     finally:
         results.close()
-        outputs.close()
 
 
-def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs, written: int) -> int:
+def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> int:
     if outputs.print_raw:
         print(format_raw(result), file=sys.stdout, flush=True)
-    if not outputs.limit or written < outputs.limit:
+    if not outputs.limit or outputs.delivered < outputs.limit:
         if outputs.results:
             outputs.results.write(result)
         for sink in outputs.sinks:
             sink.write(picture)
+        outputs.delivered += 1
     return outputs.window.show(picture) if outputs.window else -1

@@ -2,9 +2,13 @@
 
 The end-to-end run is the demo's own loop (:func:`demo.app.run`) with whatever renderer and
 writers the command line built, over ``-niter`` frames or ``--time`` seconds of a looped
-input. The inference-only run then feeds the same compiled model one pre-decoded frame
-with the same number of requests, as OpenVINO's ``benchmark_app`` does. Their quotient,
-the efficiency, says how much of the model's throughput the pipeline keeps.
+input. The inference-only run feeds the same compiled model one pre-decoded frame with the
+same number of requests, as OpenVINO's ``benchmark_app`` does. Their quotient, the
+efficiency, says how much of the model's throughput the pipeline keeps.
+
+The two take turns in short rounds, each model-alone round as long as the pipeline round
+before it: on a shared machine, a burst of other load during one long phase would
+otherwise be charged to one side of the ratio only.
 """
 from __future__ import annotations
 
@@ -32,9 +36,31 @@ from .sources import Frame
 from .tracker import MaskTracker
 
 DEFAULT_SECONDS = 10.0
+NO_FRAME = "--benchmark: the input gave no frame"
+# Long enough that filling and draining the pipeline costs well under 1% of a round.
+ROUND_SECONDS = 2.0
 # What the device reports about the compiled model, as benchmark_app prints it.
 COMPILED_PROPERTIES = ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT",
                        "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "EXECUTION_DEVICES")
+
+
+@dataclass(frozen=True)
+class Throughput:
+    frames: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the whole process's CPU time, all threads
+
+    def __add__(self, other: Throughput) -> Throughput:
+        return Throughput(self.frames + other.frames, self.seconds + other.seconds,
+                          self.cpu_seconds + other.cpu_seconds)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_ms_per_frame(self) -> float:
+        return 1000 * self.cpu_seconds / self.frames if self.frames else 0.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,12 @@ class BenchmarkSettings:
     frames: int | None  # stop after this many frames...
     seconds: float | None  # ...or after this many seconds, whichever comes first
     report: Path | None
+
+    def next_round(self, done: Throughput) -> tuple[int | None, float] | None:
+        """The frames (None: no limit) and seconds of the next pipeline round; None when done."""
+        frames = None if self.frames is None else self.frames - done.frames
+        seconds = ROUND_SECONDS if self.seconds is None else min(ROUND_SECONDS, self.seconds - done.seconds)
+        return (frames, seconds) if (frames is None or frames > 0) and seconds > 0 else None
 
 
 def positive_seconds(text: str) -> float:
@@ -96,17 +128,6 @@ class LatencyStats:
         median, p90, p99 = np.percentile(values, [50, 90, 99])
         return cls(float(median), float(values.mean()), float(values.min()), float(values.max()), float(p90),
                    float(p99))
-
-
-@dataclass(frozen=True)
-class Throughput:
-    frames: int
-    seconds: float
-    cpu_ms_per_frame: float  # the whole process's CPU time, all threads
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -213,20 +234,20 @@ def until(frames: Iterable[Frame], count: int | None, seconds: float | None) -> 
 def measure_pipeline(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame],
                      labels: list[str], render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs,
                      tracker: MaskTracker | None, metrics: RunMetrics) -> Throughput:
-    cpu_started, started = time.process_time(), time.perf_counter()
+    counted, cpu_started, started = metrics.frames, time.process_time(), time.perf_counter()
     app.run(segmenter, pipeline, frames, labels, render, outputs, tracker, metrics)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return Throughput(metrics.frames, seconds, 1000 * cpu / metrics.frames if metrics.frames else 0.0)
+    return Throughput(metrics.frames - counted, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
-def measure_inference_only(segmenter: CompiledSegmenter, image: np.ndarray, nireq: int, seconds: float,
-                           warmup: int) -> Throughput:
-    """The compiled model alone, fed one frame over and over by ``nireq`` requests for ``seconds``."""
-    requests = ov.AsyncInferQueue(segmenter.compiled, nireq)
-    inputs = segmenter.inputs(image)
-    for _ in range(warmup):
+def warm_up(requests: ov.AsyncInferQueue, inputs: dict[int, np.ndarray]) -> None:
+    for _ in range(len(requests)):
         requests.start_async(inputs, share_inputs=True)
     requests.wait_all()
+
+
+def measure_inference_only(requests: ov.AsyncInferQueue, inputs: dict[int, np.ndarray],
+                           seconds: float) -> Throughput:
+    """The compiled model alone, fed the same inputs over and over by ``requests`` for ``seconds``."""
     frames = 0
     cpu_started, started = time.process_time(), time.perf_counter()
     deadline = started + seconds
@@ -234,28 +255,35 @@ def measure_inference_only(segmenter: CompiledSegmenter, image: np.ndarray, nire
         requests.start_async(inputs, share_inputs=True)  # returns as soon as a request is free
         frames += 1
     requests.wait_all()
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return Throughput(frames, elapsed, 1000 * cpu / frames)
+    return Throughput(frames, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
 def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: Iterable[Frame], labels: list[str],
         render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs, tracker: MaskTracker | None,
         settings: BenchmarkSettings, device: str) -> BenchmarkReport:
-    """Warm up, measure the pipeline, then the model alone for as long; print and maybe write the report."""
+    """Warm up, then measure the pipeline and the model alone in turns; print and maybe write the report."""
     frames = iter(source)
     sample = next(frames, None)
     if sample is None:
-        raise UsageError("--benchmark: the input gave no frame")
-    pristine = sample.image.copy()  # renderers may draw on the frames they are given
+        raise UsageError(NO_FRAME)
+    # A copy, because renderers may draw on the frames they are given.
+    alone, inputs = ov.AsyncInferQueue(segmenter.compiled, pipeline.nireq), segmenter.inputs(sample.image.copy())
     # The warm-up fills the pipeline once without the writers, so they get only measured frames.
     warmup = itertools.chain([sample], itertools.islice(frames, pipeline.capacity - 1))
     app.run(segmenter, pipeline, warmup, labels, render, app.Outputs(), tracker, RunMetrics())
+    warm_up(alone, inputs)
+    end_to_end, model_alone = Throughput(), Throughput()
     with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
         metrics = MeasuredMetrics(progress)
-        measured = until(frames, settings.frames, settings.seconds)
-        end_to_end = measure_pipeline(segmenter, pipeline, measured, labels, render, outputs, tracker, metrics)
-    model_alone = measure_inference_only(segmenter, pristine, pipeline.nireq, end_to_end.seconds,
-                                         warmup=pipeline.nireq)
+        while round_ := settings.next_round(end_to_end):
+            measured = measure_pipeline(segmenter, pipeline, until(frames, *round_), labels, render, outputs,
+                                        tracker, metrics)
+            if not measured.frames:  # the input ran dry
+                break
+            end_to_end += measured
+            model_alone += measure_inference_only(alone, inputs, measured.seconds)
+    if not end_to_end.frames:
+        raise UsageError(NO_FRAME)
     report = BenchmarkReport.build(device, compiled_config(segmenter.compiled), pipeline.nireq, end_to_end,
                                    model_alone, metrics)
     print(report.text(), flush=True)

@@ -97,8 +97,11 @@ def test_memory_stays_flat_over_ten_thousand_looped_frames(tmp_path):
         return renderer(result)
 
     outputs = app.Outputs(results=ResultsWriter(Path(os.devnull)))
-    app.run(segmenter, AsyncPipeline(segmenter, 0, 0.5), itertools.islice(source, 10_000), ["person", "car"],
-            render_and_sample, outputs, MaskTracker(), RunMetrics())
+    try:
+        app.run(segmenter, AsyncPipeline(segmenter, 0, 0.5), itertools.islice(source, 10_000), ["person", "car"],
+                render_and_sample, outputs, MaskTracker(), RunMetrics())
+    finally:
+        outputs.close()
 
     assert sorted(samples) == [2_000, 9_999]
     assert samples[9_999] - samples[2_000] < 8, samples
