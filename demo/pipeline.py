@@ -52,7 +52,7 @@ class AsyncPipeline:
         # Frames decoded but not yet consumed: enough to keep every request busy while the
         # consumer works, few enough that a slow consumer cannot pile up memory.
         self.capacity = 2 * len(self.requests) + 2
-        self._results: queue.Queue = queue.Queue()  # (sequence, InferredFrame), an error, or _END
+        self._results: queue.SimpleQueue = queue.SimpleQueue()  # (sequence, InferredFrame), an error, or _END
 
     @property
     def nireq(self) -> int:
@@ -60,7 +60,7 @@ class AsyncPipeline:
 
     def run(self, frames: Iterable[Frame]) -> Iterator[InferredFrame]:
         """Yield every frame's result in order; closing the iterator stops the producer cleanly."""
-        self._results = queue.Queue()
+        self._results = queue.SimpleQueue()
         slots = threading.Semaphore(self.capacity)
         stop = threading.Event()
         producer = threading.Thread(target=self._produce, args=(iter(frames), slots, stop),

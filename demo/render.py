@@ -66,8 +66,8 @@ def draw_labels(image: np.ndarray, instances: list[Instance], show_scores: bool)
     for instance in instances:
         text = f"{instance.name} {instance.score:.2f}" if show_scores else instance.name
         (width, height), baseline = cv2.getTextSize(text, FONT, 0.5, 1)
-        x = int(np.clip(round(instance.box.x1), 0, max(image.shape[1] - width, 0)))
-        y = int(np.clip(round(instance.box.y1), height + baseline, image.shape[0]))
+        x = min(max(round(instance.box.x1), 0), max(image.shape[1] - width, 0))
+        y = min(max(round(instance.box.y1), height + baseline), image.shape[0])
         cv2.rectangle(image, (x, y - height - baseline), (x + width, y), (0, 0, 0), cv2.FILLED)
         cv2.putText(image, text, (x, y - baseline), FONT, 0.5, (255, 255, 255), 1, TEXT_LINE)
 
