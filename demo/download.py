@@ -7,6 +7,7 @@ checksum match, so the cache never holds a half or wrong file, whatever stops th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import fnmatch
 import hashlib
@@ -39,6 +40,7 @@ DEFAULT_PRECISION = "FP16"
 MODEL_ORIGIN = "https://storage.openvinotoolkit.org"
 MEDIA_ORIGIN = "https://raw.githubusercontent.com"
 CHUNK_BYTES = 1 << 16
+STAMP_MIN_AGE = 2.0  # seconds since a file last changed before its verification is remembered
 log = logging.getLogger("demo")
 
 
@@ -163,10 +165,39 @@ def verified(path: Path, file: RemoteFile) -> bool:
         return hashlib.file_digest(handle, file.algorithm).hexdigest() == file.digest
 
 
+def _stamp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.verified")
+
+
+def _fingerprint(path: Path, file: RemoteFile) -> str:
+    status = path.stat()
+    return (f"{file.algorithm} {file.digest} size {status.st_size} inode {status.st_ino} "
+            f"mtime_ns {status.st_mtime_ns}\n")
+
+
+def verified_once(path: Path, file: RemoteFile) -> bool:
+    """:func:`verified`, remembered in a stamp beside the file so that a file left as it was
+    (same size, inode and modification time) is not hashed again at every start: the FP32
+    weights of security-0091 take a second to hash."""
+    stamp = _stamp(path)
+    with contextlib.suppress(OSError):
+        if stamp.read_text() == _fingerprint(path, file):
+            return True
+    if not verified(path, file):
+        stamp.unlink(missing_ok=True)
+        return False
+    # A file changed moments ago could change again within the file system's timestamp
+    # granularity without its time moving, so only a settled file is stamped.
+    if time.time() - path.stat().st_mtime > STAMP_MIN_AGE:
+        with contextlib.suppress(OSError):  # a read-only cache still works, hashing every time
+            stamp.write_text(_fingerprint(path, file))
+    return True
+
+
 def fetch(file: RemoteFile, folder: Path, fetcher: Fetcher) -> Path:
     """``folder/file.name``, verified: downloaded unless a verified copy is already there."""
     target = folder / file.name
-    if verified(target, file):
+    if verified_once(target, file):
         log.info("%s is present and verified", target)
         return target
     if target.exists():

@@ -212,6 +212,46 @@ def test_second_download_is_a_cache_hit_and_a_damaged_file_is_fetched_again(worl
     assert weights.read_bytes() == world.bodies[weights.name]
 
 
+def remote_file_of(path: Path) -> download.RemoteFile:
+    body = path.read_bytes()
+    return download.RemoteFile(path.name, "https://example.invalid/" + path.name, len(body), "sha384",
+                               hashlib.sha384(body).hexdigest())
+
+
+def settle(path: Path, seconds_ago: float = 3600) -> None:
+    """Give ``path`` a modification time long past, as a file downloaded on an earlier day has."""
+    then = path.stat().st_mtime - seconds_ago
+    os.utime(path, (then, then))
+
+
+def test_a_settled_verified_file_is_not_hashed_again_until_it_changes(tmp_path, monkeypatch):
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(os.urandom(4096))
+    file = remote_file_of(weights)
+    settle(weights)
+    assert download.verified_once(weights, file)
+
+    def no_hashing(*args):
+        raise AssertionError("hashed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(hashlib, "file_digest", no_hashing)
+        assert download.verified_once(weights, file)
+
+    weights.write_bytes(b"x" * file.size)  # same size, other content, a new modification time
+    settle(weights, 1800)
+    assert not download.verified_once(weights, file)
+    assert [path.name for path in tmp_path.iterdir()] == ["model.bin"]  # the stale stamp is gone
+
+
+def test_a_file_changed_just_now_is_hashed_every_time(tmp_path):
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(os.urandom(4096))
+    file = remote_file_of(weights)
+    assert download.verified_once(weights, file)
+    assert [path.name for path in tmp_path.iterdir()] == ["model.bin"]  # no stamp for a file this fresh
+
+
 def test_not_found_is_one_line_and_leaves_nothing(world, tmp_path):
     path = world.path_of(f"{SECURITY}.bin")
     del world.server.state.files[path]
