@@ -15,7 +15,7 @@ import pytest
 import heavy_model
 import synthetic
 from conftest import count_frames, iou, read_results, run_demo
-from demo.benchmark import LatencyStats, until
+from demo.benchmark import ROUND_SECONDS, BenchmarkSettings, LatencyStats, Throughput, until
 from demo.instances import Box, Instance
 from demo.model import DeviceConfig, load_segmenter
 from demo.postprocess import to_instances
@@ -169,6 +169,22 @@ def test_until_stops_at_the_count_or_the_time():
     assert list(until(iter(range(100)), 7, None)) == list(range(7))
     assert list(until(iter(range(5)), 7, None)) == list(range(5))
     assert list(until(iter(range(100)), None, 1e-9)) == []
+
+
+def test_rounds_share_out_the_time_and_the_frames():
+    timed = BenchmarkSettings(frames=None, seconds=5.0, report=None)
+    assert timed.next_round(Throughput()) == (None, ROUND_SECONDS)
+    assert timed.next_round(Throughput(120, 4.5, 9.0)) == (None, pytest.approx(0.5))
+    assert timed.next_round(Throughput(130, 5.0, 10.0)) is None
+
+    counted = BenchmarkSettings(frames=300, seconds=None, report=None)
+    assert counted.next_round(Throughput(110, 2.0, 4.0)) == (190, ROUND_SECONDS)
+    assert counted.next_round(Throughput(300, 5.5, 11.0)) is None
+
+
+def test_rounds_add_up_to_one_throughput():
+    total = Throughput(100, 2.0, 3.0) + Throughput(50, 1.0, 1.5)
+    assert (total.frames, total.seconds, total.fps, total.cpu_ms_per_frame) == (150, 3.0, 50.0, 30.0)
 
 
 def test_blend_tints_exactly_the_mask_half_way_to_the_colour():
