@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import resource
 import sys
 import time
@@ -27,11 +26,12 @@ import openvino as ov
 from tqdm import tqdm
 
 from . import app
-from .errors import DemoError, UsageError
+from .errors import UsageError
 from .instances import FrameResult
 from .metrics import RunMetrics
 from .model import CompiledSegmenter
 from .pipeline import AsyncPipeline
+from .sinks import write_json
 from .sources import Frame
 from .tracker import MaskTracker
 
@@ -178,11 +178,6 @@ class BenchmarkReport:
             f"peak memory: {self.peak_rss_mb:.0f} MB",
         ])
 
-    def write_json(self, path: Path) -> None:
-        try:
-            path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
-        except OSError as error:
-            raise DemoError(f"cannot write the report to '{path}': {error.strerror}") from None
 
 
 class MeasuredMetrics(RunMetrics):
@@ -288,5 +283,5 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: Iterable[
                                    model_alone, metrics)
     print(report.text(), flush=True)
     if settings.report:
-        report.write_json(settings.report)
+        write_json(settings.report, asdict(report), "the report", indent=2)
     return report

@@ -29,7 +29,7 @@ from .instances import Instance
 from .model import load_segmenter
 from .pipeline import AsyncPipeline
 from .postprocess import to_instances
-from .sinks import mask_rle, require_writable_folder
+from .sinks import mask_rle, require_writable_folder, write_json
 from .sources import Frame, open_source
 
 log = logging.getLogger(__name__)
@@ -187,13 +187,6 @@ def format_table(scores: Scores) -> str:
     for kind, row in scores.items():
         lines.append(f"{kind:<6}" + "".join(f"{100 * v:8.2f}" if v >= 0 else f"{'-':>8}" for v in row.values()))
     return "\n".join(lines)
-
-
-def write_json(path: Path, content: object, what: str) -> None:
-    try:
-        path.write_text(json.dumps(content), encoding="utf-8")
-    except OSError as error:
-        raise DemoError(f"cannot write {what} to '{path}': {error.strerror or error}") from None
 
 
 def build_parser() -> cli.Parser:

@@ -238,6 +238,14 @@ def _pad_to_even(image: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_CONSTANT, value=0)
 
 
+def write_json(path: Path, content: object, what: str, indent: int | None = None) -> None:
+    """Write ``content`` to ``path`` as JSON; a failure is one line naming ``what`` and why."""
+    try:
+        path.write_text(json.dumps(content, indent=indent) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise DemoError(f"cannot write {what} to '{path}': {error.strerror or error}") from None
+
+
 def require_writable_folder(path: Path) -> None:
     """Fail before a long run, not after it, when ``path`` cannot be written."""
     folder = path.parent
