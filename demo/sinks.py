@@ -120,8 +120,10 @@ class ImageSequenceSink(ClosesOnExit):
     """
 
     def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._numbered = FRAME_NUMBER_FIELD.search(pattern) is not None
         try:
-            first_path = pattern % 0 if FRAME_NUMBER_FIELD.search(pattern) else pattern
+            first_path = self._path(0)
         except (TypeError, ValueError):
             raise UsageError(
                 f"output pattern '{pattern}' must take one frame number, like out_%03d.png"
@@ -129,11 +131,13 @@ class ImageSequenceSink(ClosesOnExit):
         if not cv2.haveImageWriter(first_path):
             raise UsageError(f"output '{pattern}': unsupported image type; use {SUPPORTED_OUTPUTS}")
         require_writable_folder(Path(first_path))
-        self.pattern = pattern
         self._next_number = 0
 
+    def _path(self, number: int) -> str:
+        return self.pattern % number if self._numbered else self.pattern
+
     def write(self, image: np.ndarray) -> None:
-        path = self.pattern % self._next_number if FRAME_NUMBER_FIELD.search(self.pattern) else self.pattern
+        path = self._path(self._next_number)
         try:
             written = cv2.imwrite(path, image)
         except cv2.error:
