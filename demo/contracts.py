@@ -108,6 +108,15 @@ def image_layout(port: ov.Output) -> str | None:
     return None
 
 
+def image_size(port: ov.Output, layout: str) -> tuple[int, int] | None:
+    """The (w, h) of a rank-4 image input laid out as ``layout`` (NCHW or NHWC); None unless static."""
+    dims = _static_dims(port)
+    if dims is None:
+        return None
+    height, width = dims[1:3] if layout == "NHWC" else dims[2:4]
+    return width, height
+
+
 def _keep(scores: np.ndarray, threshold: float, max_det: int) -> np.ndarray:
     """Indices of the best ``max_det`` scores at or above the threshold, best first."""
     # NaN scores compare False, so they are dropped here with everything below threshold.
@@ -232,10 +241,11 @@ class YoloSegContract:
     def match(cls, model: ov.Model, limits: DecodeLimits) -> YoloSegContract | None:
         if len(model.inputs) != 1 or len(model.outputs) != 2:
             return None
-        layout, input_dims = image_layout(model.input(0)), _static_dims(model.input(0))
-        if layout is None or input_dims is None:
+        layout = image_layout(model.input(0))
+        input_size = None if layout is None else image_size(model.input(0), layout)
+        if input_size is None:
             return None
-        height, width = input_dims[1:3] if layout == "NHWC" else input_dims[2:4]
+        width, height = input_size
         outs = list(enumerate(model.outputs))
         anchors = _only([i for i, p in outs if _rank(p) == 3])
         prototypes = _only([i for i, p in outs if _rank(p) == 4])
@@ -245,7 +255,7 @@ class YoloSegContract:
         proto_dims = _static_dims(model.output(prototypes))
         if features.is_dynamic or proto_dims is None:
             return None
-        channels_last = _prototypes_channels_last(proto_dims, (width, height))
+        channels_last = _prototypes_channels_last(proto_dims, input_size)
         if channels_last is None:
             return None
         if channels_last:
@@ -255,7 +265,7 @@ class YoloSegContract:
         num_classes = features.get_length() - 4 - coefficients
         if num_classes < 1:
             return None
-        return cls(anchors, prototypes, num_classes, channels_last, (width, height),
+        return cls(anchors, prototypes, num_classes, channels_last, input_size,
                    (width / plane_width, height / plane_height), limits)
 
     def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:

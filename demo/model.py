@@ -11,7 +11,7 @@ import openvino.properties as properties
 import openvino.properties.hint as hints
 from openvino.preprocess import PrePostProcessor
 
-from .contracts import Contract, DecodeLimits, Preprocessing, image_layout, recognise
+from .contracts import Contract, DecodeLimits, Preprocessing, image_layout, image_size, recognise
 from .download import cache_root, catalogue
 from .errors import DemoError, UsageError, openvino_reason
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
@@ -94,12 +94,11 @@ def catalogue_labels(model_name: str) -> tuple[str, ...]:
 
 
 def _image_size(port: ov.Output, layout: str, path: Path) -> tuple[int, int]:
-    shape = port.get_partial_shape()
-    if shape.is_dynamic:
-        raise DemoError(f"{path}: the image input {shape} must have a static size to fit frames to")
-    dims = shape.to_shape()
-    height, width = (dims[1], dims[2]) if layout == "NHWC" else (dims[2], dims[3])
-    return width, height
+    size = image_size(port, layout)
+    if size is None:
+        raise DemoError(f"{path}: the image input {port.get_partial_shape()} must have a static size to fit "
+                        "frames to")
+    return size
 
 
 def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Preprocessing, policy: ResizePolicy,
