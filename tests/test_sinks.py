@@ -14,23 +14,12 @@ from demo import sinks
 from demo.errors import DemoError, UsageError
 from demo.instances import Box, FrameResult, Instance
 from demo.sinks import ImageSequenceSink, ResultsWriter, VideoSink, Window, open_output
+from synthetic import read_video
 
 
 def random_images(count: int, height: int, width: int) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
-
-
-def read_video(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
-    return frames
 
 
 @pytest.mark.parametrize("extension", [".mkv", ".avi", ".mp4"])

@@ -11,6 +11,7 @@ import pytest
 
 from demo.errors import DemoError
 from demo.sources import Frame, open_source
+from synthetic import write_ffv1_video
 
 HEIGHT, WIDTH = 24, 32
 
@@ -18,15 +19,6 @@ HEIGHT, WIDTH = 24, 32
 def random_images(count: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(count)]
-
-
-def write_ffv1(path: Path, images: list[np.ndarray], fps: float = 10.0) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (WIDTH, HEIGHT))
-    assert writer.isOpened()
-    for image in images:
-        writer.write(image)
-    writer.release()
-    return path
 
 
 def write_mjpg(path: Path, count: int) -> Path:
@@ -81,7 +73,7 @@ def test_folder_without_images_is_an_error(tmp_path: Path) -> None:
 
 def test_ffv1_video_frames_are_pixel_exact(tmp_path: Path) -> None:
     images = random_images(5)
-    video = write_ffv1(tmp_path / "clip.mkv", images, fps=12.0)
+    video = write_ffv1_video(tmp_path / "clip.mkv", images, fps=12.0)
     with open_source(str(video)) as source:
         assert (source.kind, source.fps, source.live, source.frame_count) == ("video", 12.0, False, 5)
         frames = list(source)
@@ -110,7 +102,7 @@ def test_pattern_matching_nothing_is_an_error(tmp_path: Path) -> None:
 
 def test_loop_repeats_video_with_increasing_indices(tmp_path: Path) -> None:
     images = random_images(3)
-    video = write_ffv1(tmp_path / "clip.mkv", images)
+    video = write_ffv1_video(tmp_path / "clip.mkv", images)
     with open_source(str(video), loop=True) as source:
         frames = list(itertools.islice(source, 8))
     assert [f.index for f in frames] == list(range(8))
