@@ -1,4 +1,11 @@
 """Errors the user can act on: printed as one line, never as a traceback."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 
 
 class DemoError(Exception):
@@ -18,3 +25,27 @@ def openvino_reason(error: Exception) -> str:
     lines = [line.strip() for line in str(error).splitlines()
              if line.strip() and not line.startswith(("Exception from", "Check '"))]
     return lines[-1] if lines else type(error).__name__
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[list[str]]:
+    """Collect what C++ libraries (OpenVINO's frontends, OpenCV, FFmpeg, Qt) print to file descriptor 2.
+
+    Their warnings would bury the one line the demo prints for a failure. The lines are handed
+    back in the yielded list once the block ends, for a caller that wants to name the cause.
+    The descriptor is process-wide, so use this only around start-up calls, not while other
+    threads may report.
+    """
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines += capture.read().decode(errors="replace").splitlines()
