@@ -1,7 +1,8 @@
 """Decoding one frame of Ultralytics YOLO-seg outputs: anchor boxes, class-aware NMS, prototype masks.
 
 Plain vectorised NumPy/OpenCV over the anchors that passed the score threshold;
-:class:`demo.contracts.YoloSegContract` composes these steps into Detections.
+:class:`demo.contracts.YoloSegContract` composes these steps into Detections, and the
+end-to-end YOLO and YOLACT contracts reuse the box scale, the NMS and the prototype masks.
 """
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import numpy as np
 
 # Anchors cover the whole input, so a model with boxes in input pixels has centres far
 # beyond 1; normalised centres stay near the unit square, even for boxes over its edge.
+# An end-to-end head's rows are its best detections, whose far corners behave alike.
 NORMALISED_CENTRE_LIMIT = 2.0
 
 
-def box_scale(centres: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
-    """What takes (cx, cy, w, h) to input pixels: the input size (w, h, w, h) when the model
-    gives normalised boxes, else ones. ``centres`` is every anchor's [2, A] (cx, cy)."""
+def box_scale(positions: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """What takes boxes to input pixels: the input size (w, h, w, h) when the model gives
+    normalised boxes, else ones. ``positions`` is every row's [2, A] (x, y): the anchors'
+    centres, or the far corners of an end-to-end head's detections."""
     width, height = input_size
-    normalised = centres.size > 0 and float(np.max(centres)) <= NORMALISED_CENTRE_LIMIT
+    normalised = positions.size > 0 and float(np.max(positions)) <= NORMALISED_CENTRE_LIMIT
     return np.array([width, height, width, height] if normalised else [1, 1, 1, 1], dtype=np.float32)
 
 
