@@ -216,7 +216,7 @@ class PrototypePlane:
         fitting = [last for last, (count, rows, cols) in readings.items()
                    if rows * width == cols * height and coefficients in (None, count)]
         if not fitting:
-            raise Misfit(f"the prototypes {dims} have neither the {width}x{height} input's aspect ratio as "
+            raise Misfit(f"the prototypes {_shape(model.output(output))} have neither the {width}x{height} input's aspect ratio as "
                          f"[1,P,h,w] nor as [1,h,w,P]" + (f" with P = {coefficients}" if coefficients else ""))
         count, rows, cols = readings[fitting[0]]
         return cls(output, fitting[0], count, (width / cols, height / rows))
@@ -571,12 +571,13 @@ def _found(model: ov.Model) -> str:
 
 def _refuse_other_tasks(model: ov.Model, path: str, info: ModelInfo) -> None:
     """Models that say, or show, they find no masks: one line instead of a search for a contract."""
-    if info.task == "detect" or (
-            len(model.inputs) == 1 and len(model.outputs) == 1 and _rank(model.output(0)) == 3
-            and _dims(model.output(0))[0] == 1):
-        raise DemoError(f"{path}: this model has no masks: it looks like a detection model (one output "
-                        f"{_shape(model.output(0))}, no mask prototypes{', task detect' if info.task else ''}); "
-                        "use a segmentation (-seg) model")
+    if info.task == "detect":
+        raise DemoError(f"{path}: this model has no masks: its metadata.yaml says task detect; use a segmentation "
+                        "(-seg) model")
+    if len(model.inputs) == 1 and len(model.outputs) == 1 and _rank(model.output(0)) == 3 \
+            and _dims(model.output(0))[0] == 1:
+        raise DemoError(f"{path}: this model has no masks: its one output {_shape(model.output(0))} is a detection "
+                        "head's (boxes and class scores, no mask prototypes); use a segmentation (-seg) model")
     if info.task not in (None, "segment"):
         raise DemoError(f"{path}: its metadata.yaml says task {info.task}, not segment: not a segmentation model")
 
@@ -610,7 +611,10 @@ def recognise(model: ov.Model, path: str, limits: DecodeLimits = DecodeLimits(),
         reason = misfits.get(model_type, f"expected {CONTRACTS[model_type].expected}")
         raise DemoError(f"{path}: not a {model_type} model: {reason}; {_found(model)}")
     if misfits:
-        reasons = "; ".join(f"as {kind}, {reason}" for kind, reason in misfits.items())
+        kinds_by_reason: dict[str, list[str]] = {}
+        for kind, reason in misfits.items():
+            kinds_by_reason.setdefault(reason, []).append(kind)
+        reasons = "; ".join(f"as {' or '.join(kinds)}, {reason}" for reason, kinds in kinds_by_reason.items())
         raise DemoError(f"{path}: not a supported segmentation model: {reasons}; {_found(model)}")
     expected = "; or ".join(f"{kind}: {contract.expected}" for kind, contract in CONTRACTS.items())
     raise DemoError(f"{path}: not a supported segmentation model: {_found(model)}; expected {expected}")
