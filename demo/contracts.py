@@ -155,7 +155,6 @@ def _keep(scores: np.ndarray, threshold: float, max_det: int) -> np.ndarray:
     return keep[np.argsort(-scores[keep], kind="stable")[:max_det]]
 
 
-
 def _shape(port: ov.Output) -> str:
     return str(port.get_partial_shape())
 
@@ -216,8 +215,9 @@ class PrototypePlane:
         fitting = [last for last, (count, rows, cols) in readings.items()
                    if rows * width == cols * height and coefficients in (None, count)]
         if not fitting:
-            raise Misfit(f"the prototypes {_shape(model.output(output))} have neither the {width}x{height} input's aspect ratio as "
-                         f"[1,P,h,w] nor as [1,h,w,P]" + (f" with P = {coefficients}" if coefficients else ""))
+            raise Misfit(f"the prototypes {_shape(model.output(output))} have neither the {width}x{height} "
+                         "input's aspect ratio as [1,P,h,w] nor as [1,h,w,P]"
+                         + (f" with P = {coefficients}" if coefficients else ""))
         count, rows, cols = readings[fitting[0]]
         return cls(output, fitting[0], count, (width / cols, height / rows))
 
@@ -529,7 +529,8 @@ class YolactContract:
         mask = _pick(model, [i for i in others if _last_dim(model.output(i)) in (plane_dims[1], plane_dims[3])],
                      "mask")
         if mask is None:
-            raise Misfit(f"neither [1,N,k] output has one coefficient per prototype of {_shape(model.output(planes[0]))}")
+            raise Misfit("neither [1,N,k] output has one coefficient per prototype of "
+                         f"{_shape(model.output(planes[0]))}")
         conf = next(i for i in others if i != mask)
         plane = PrototypePlane.of(model, planes[0], input_size, _last_dim(model.output(mask)))
         _expect_class_count(_last_dim(model.output(conf)) - 1, info, f"conf {_shape(model.output(conf))} less the "

@@ -537,7 +537,8 @@ def build_yolact_model(path: Path, detectors: Sequence[Detector], input_hw: tupl
     background = np.zeros((len(priors), YOLACT_CLASSES), dtype=np.float32)
     background[:, 0] = 1.0
     score_rows = ops.concat(scores, 0)  # the class's probability, and the rest on the background
-    conf_rows = ops.add(ops.multiply(score_rows, _f32(in_class - background[: len(used)])), _f32(background[: len(used)]))
+    used_background = background[: len(used)]
+    conf_rows = ops.add(ops.multiply(score_rows, _f32(in_class - used_background)), _f32(used_background))
     coefficients = np.zeros((len(priors), YOLACT_PROTO_CHANNELS), dtype=np.float32)
     coefficients[used, np.tile(np.arange(count), len(used) // count)] = 1.0
     plane_hw = (2 * math.ceil(height / 8), 2 * math.ceil(width / 8))

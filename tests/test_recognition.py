@@ -14,7 +14,7 @@ import openvino as ov
 import pytest
 
 import synthetic
-from conftest import run_demo
+from conftest import SHARED, run_demo
 from demo.contracts import (
     DecodeLimits,
     MaskRCNNContract,
@@ -25,7 +25,7 @@ from demo.contracts import (
     recognise,
 )
 from demo.errors import DemoError
-from demo.model_info import read_model_info
+from demo.model_info import read_metadata, read_model_info
 
 F32, I32 = ov.Type.f32, ov.Type.i32
 COCO = synthetic.coco_names()
@@ -88,7 +88,8 @@ def test_each_contracts_own_shapes_are_recognised_as_it(tmp_path, kind):
 
 HALF_FITS = {
     # name: (shapes, rt_info labels, a fragment the one line must hold)
-    "maskrcnn_four_channels": (changed("maskrcnn", "image", [1, 4, 800, 1344]), (), "the image input is [1,4,800,1344]"),
+    "maskrcnn_four_channels": (changed("maskrcnn", "image", [1, 4, 800, 1344]), (),
+                               "the image input is [1,4,800,1344]"),
     "maskrcnn_batch_of_two": (changed("maskrcnn", "image", [2, 3, 800, 1344]), (), "expected [1,3,H,W]"),
     "maskrcnn_float_labels": (changed("maskrcnn", "labels", element=F32), (), "labels [N] of an integer type"),
     "maskrcnn_no_masks": (changed("maskrcnn", "masks"), (), "2 outputs where 3 are expected"),
@@ -101,7 +102,8 @@ HALF_FITS = {
     "two_input_rows_disagree": (changed("two-input", "scores", [50]), (), "do not agree on the number of rows"),
     "yolo_prototype_aspect": (changed("yolo", "protos", [1, 32, 160, 120]), (), "aspect ratio"),
     "yolo_no_classes": (changed("yolo", "", [1, 36, 8400]), (), "leaves 0 classes"),
-    "yolo_classes_not_its_names": (changed("yolo", "", [1, 120, 8400]), COCO, "gives 84 classes but the model names 80"),
+    "yolo_classes_not_its_names": (changed("yolo", "", [1, 120, 8400]), COCO,
+                                   "gives 84 classes but the model names 80"),
     "yolo_extra_output": (extra_output("yolo"), (), "3 outputs where 2 are expected"),
     "yolo_dynamic_input": (changed("yolo", "images", [1, 3, -1, -1]), (), "no static size"),
     "yolo_end2end_row_width": (changed("yolo-end2end", "", [1, 300, 37]), COCO, "should have 6 + 32 values per row"),
@@ -223,3 +225,18 @@ def test_model_type_flag_through_the_demo(tmp_path):
     errors = [line for line in forced.stderr.splitlines() if line.startswith("error:")]
     assert forced.returncode == 1 and len(errors) == 1 and "not a yolact model" in errors[0], forced.stderr
     assert unknown.returncode == 2 and "ssd" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_metadata_yaml_is_read_as_ultralytics_writes_it(tmp_path):
+    (tmp_path / "metadata.yaml").write_text(
+        "description: Ultralytics YOLO26n-seg model\ntask: segment\nbatch: 1\nimgsz: [480, 640]\n"
+        "names:\n  0: person\n  1: 'traffic light'\nargs:\n  batch: 1\n  nms: false\nend2end: true\n")
+    info = read_metadata(tmp_path / "metadata.yaml")
+    assert (info.task, info.end2end, info.image_size, info.labels) == (
+        "segment", True, (640, 480), ("person", "traffic light"))
+
+    yolo11 = SHARED / "models" / "yolo11n-seg_int8_openvino_model" / "metadata.yaml"
+    if not yolo11.is_file():
+        pytest.skip(f"{yolo11} is absent")
+    real = read_metadata(yolo11)
+    assert (real.task, real.end2end, real.image_size, len(real.labels)) == ("segment", None, (640, 640), 80)
