@@ -155,7 +155,7 @@ def run_instances(args: argparse.Namespace) -> None:
                          loop=args.loop or measure is not None)
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
-                               args.iou_threshold, args.max_det, args.model_type)
+                               args.iou_threshold, args.max_det, args.model_type, args.mode == "background")
     labels = class_names(args, segmenter.labels)
     composer = background.composer_from_args(args, labels) if args.mode == "background" else None
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)

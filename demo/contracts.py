@@ -35,7 +35,8 @@ class Detections:
     ``heatmaps[i]`` is a sigmoid heatmap. With ``plane_stride`` None it spans ``boxes[i]``
     exactly (Mask R-CNN style); otherwise it covers the whole model input, cell (r, c)
     spanning input pixels [c*sx, (c+1)*sx) x [r*sy, (r+1)*sy) for ``plane_stride`` (sx, sy),
-    and only its part inside the box belongs to the instance (YOLO prototypes).
+    and only its part inside the box belongs to the instance (YOLO prototypes). With ``alpha``
+    the plane is a matting model's 0..1 opacity of the person, kept soft.
     """
 
     class_ids: np.ndarray  # [N] int
@@ -43,6 +44,7 @@ class Detections:
     boxes: np.ndarray  # [N, 4] float32, x1, y1, x2, y2
     heatmaps: np.ndarray  # [N, h, w] float32
     plane_stride: tuple[float, float] | None = None
+    alpha: bool = False  # the heatmaps are alpha mattes over the whole input: soft, never thresholded
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -556,8 +558,44 @@ class YolactContract:
                           self.plane_stride)
 
 
+@dataclass(frozen=True)
+class MattingContract:
+    """A portrait matting model as Open Model Zoo converts MODNet: one BGR image in (mean and scale in
+    the graph); one alpha matte [1,1,h,w] in 0..1 over the whole input out. It finds no instances:
+    the matte is the person, for ``--mode background`` only."""
+
+    input_size: tuple[int, int]
+    plane_stride: tuple[float, float]
+    image_input: int = 0
+    kind: ClassVar[str] = "matting"
+    expected: ClassVar[str] = "one image input [1,3,H,W]; one output, an alpha matte [1,1,h,w]"
+    preprocessing: ClassVar[Preprocessing] = Preprocessing(policy=ResizePolicy.STRETCH)
+    person: ClassVar[int] = 0  # COCO's person, which --mode background keeps
+
+    @classmethod
+    def match(cls, model: ov.Model, limits: DecodeLimits, info: ModelInfo) -> MattingContract | None:
+        if len(model.inputs) != 1 or len(model.outputs) != 1 or _rank(model.output(0)) != 4:
+            return None
+        _, input_size = _expect_image(model.input(0))
+        dims = _dims(model.output(0))
+        width, height = input_size
+        if None in dims or dims[:2] != [1, 1] or dims[2] * width != dims[3] * height:
+            raise Misfit(f"the alpha output {_shape(model.output(0))} should be [1,1,h,w] with the {width}x{height} "
+                         "input's aspect ratio")
+        return cls(input_size, (width / dims[3], height / dims[2]))
+
+    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:
+        return {}
+
+    def decode(self, outputs: list[np.ndarray], threshold: float) -> Detections:
+        width, height = self.input_size
+        matte = np.clip(np.nan_to_num(outputs[0][0]), 0.0, 1.0)  # [1, h, w], a copy of the request's buffer
+        return Detections(np.array([self.person]), np.ones(1, np.float32), np.float32([[0, 0, width, height]]),
+                          matte, self.plane_stride, alpha=True)
+
+
 CONTRACTS: dict[str, type] = {contract.kind: contract for contract in (
-    MaskRCNNContract, TwoInputContract, YoloSegContract, YoloEnd2EndContract, YolactContract)}
+    MaskRCNNContract, TwoInputContract, YoloSegContract, YoloEnd2EndContract, YolactContract, MattingContract)}
 MODEL_TYPES = tuple(CONTRACTS)
 
 

@@ -552,6 +552,26 @@ def build_yolact_model(path: Path, detectors: Sequence[Detector], input_hw: tupl
     return _save(ov.Model(named, [image], "synthetic_yolact"), path)
 
 
+def matting_ramp(plane_hw: tuple[int, int]) -> np.ndarray:
+    """[h, w] opacity rising linearly left to right and top to bottom: half of (c+0.5)/w plus
+    half of (r+0.5)/h, so bilinear sampling anywhere inside gives the same linear function."""
+    rows, columns = plane_hw
+    return ((np.arange(columns) + 0.5) / columns / 2 + ((np.arange(rows) + 0.5) / rows / 2)[:, None]).astype(
+        np.float32)
+
+
+def build_matting_model(path: Path, input_hw: tuple[int, int] = (512, 512),
+                        plane_hw: tuple[int, int] | None = None) -> Path:
+    """Shaped as Open Model Zoo converts MODNet: BGR ``input [1,3,H,W]`` in, ``output [1,1,h,w]`` out,
+    an alpha matte that is :func:`matting_ramp` whatever the frame (a known soft answer)."""
+    plane_hw = plane_hw or input_hw
+    image = _image_input([1, 3, *input_hw], "input")
+    # The matte must hang off the input, or the graph would be a constant without it.
+    unused_zero = ops.multiply(ops.reduce_max(image, _i64([1, 2, 3]), keep_dims=True), _f32(0.0))
+    matte = ops.add(_f32(matting_ramp(plane_hw)[None, None]), unused_zero)
+    return _save(ov.Model([_name(matte, "output")], [image], "synthetic_matting"), path)
+
+
 def build_shaped_model(path: Path, inputs: Sequence[tuple[str, Sequence[int]]],
                        outputs: Sequence[tuple[str, Sequence[int], ov.Type]], labels: Sequence[str] = ()) -> Path:
     """A model of exactly these input and output shapes (outputs all zeros, named as given; "" for
