@@ -473,12 +473,18 @@ def _pick(model: ov.Model, candidates: list[int], name: str) -> int | None:
         [i for i in candidates if _name(model.output(i)) == name])
 
 
-def best_per_class(scores: np.ndarray, class_ids: np.ndarray, limit: int) -> np.ndarray:
-    """Indices of at most ``limit`` best scores within each class."""
-    order = np.lexsort((-scores, class_ids))
-    grouped = class_ids[order]
-    rank_in_class = np.arange(len(order)) - np.searchsorted(grouped, grouped)
-    return order[rank_in_class < limit]
+def best_per_class(scores: np.ndarray, threshold: float, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (row, class, score) of every entry of [N, C] ``scores`` at or above the threshold, at most
+    the ``limit`` best rows of each class. A row with a NaN score is dropped whole."""
+    live = np.flatnonzero(scores.max(axis=1) >= threshold)
+    candidates = scores[live]
+    if len(live) > limit:
+        rows = np.argpartition(-candidates, limit - 1, axis=0)[:limit]  # [limit, C]: each class's best rows
+    else:
+        rows = np.broadcast_to(np.arange(len(live))[:, None], candidates.shape)
+    picked = np.take_along_axis(candidates, rows, axis=0)
+    keep = picked >= threshold
+    return live[rows[keep]], np.nonzero(keep)[1], picked[keep]
 
 
 @dataclass(frozen=True)
@@ -543,11 +549,8 @@ class YolactContract:
         return {}
 
     def decode(self, outputs: list[np.ndarray], threshold: float) -> Detections:
-        conf = outputs[self.conf][0]
-        rows, classes = np.nonzero(conf[:, 1:] >= threshold)  # NaN compares False
-        scores = conf[rows, classes + 1]
-        candidates = best_per_class(scores, classes, self.candidates_per_class)
-        rows, classes, scores = rows[candidates], classes[candidates], scores[candidates].astype(np.float32)
+        rows, classes, scores = best_per_class(outputs[self.conf][0][:, 1:], threshold, self.candidates_per_class)
+        scores = scores.astype(np.float32)
         width, height = self.input_size
         boxes = outputs[self.boxes][0][rows].astype(np.float32) * np.float32([width, height, width, height])
         chosen = yolo.class_aware_nms(boxes, scores, classes, self.limits.iou(YOLACT_IOU_THRESHOLD),

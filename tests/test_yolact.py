@@ -144,12 +144,12 @@ def test_background_and_nan_scores_are_never_detections():
 
 
 def test_candidates_are_capped_per_class_best_first():
-    scores = np.array([0.1, 0.9, 0.5, 0.8, 0.7, 0.2], np.float32)
-    classes = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([[0.1, 0.8], [0.9, 0.7], [0.5, 0.2], [0.3, np.nan], [0.6, 0.05]], np.float32)
 
-    kept = best_per_class(scores, classes, 2)
-
-    assert sorted(kept.tolist()) == [1, 2, 3, 4]
+    for limit, expected in ((2, {(1, 0, 0.9), (4, 0, 0.6), (0, 1, 0.8), (1, 1, 0.7)}),
+                            (5, {(1, 0, 0.9), (4, 0, 0.6), (2, 0, 0.5), (0, 1, 0.8), (1, 1, 0.7)})):
+        rows, classes, kept = best_per_class(scores, 0.4, limit)
+        assert {(r, c, round(float(k), 2)) for r, c, k in zip(rows, classes, kept)} == expected
 
 
 def test_eval_scores_yolact_like_the_others(yolact_model, tmp_path):
