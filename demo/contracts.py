@@ -612,7 +612,8 @@ def _found(model: ov.Model) -> str:
 
 
 def _refuse_other_tasks(model: ov.Model, path: str, info: ModelInfo) -> None:
-    """Models that say, or show, they find no masks: one line instead of a search for a contract."""
+    """Models that say, or show, they are of a kind the demo does not run: one line instead of a
+    search for a contract."""
     if info.task == "detect":
         raise DemoError(f"{path}: this model has no masks: its metadata.yaml says task detect; use a segmentation "
                         "(-seg) model")
@@ -620,6 +621,11 @@ def _refuse_other_tasks(model: ov.Model, path: str, info: ModelInfo) -> None:
             and _dims(model.output(0))[0] == 1:
         raise DemoError(f"{path}: this model has no masks: its one output {_shape(model.output(0))} is a detection "
                         "head's (boxes and class scores, no mask prototypes); use a segmentation (-seg) model")
+    channels = {_dims(port)[1] for port in model.outputs if _rank(port) == 4}
+    if len(model.inputs) > 1 and {1, 3} <= channels:
+        raise DemoError(f"{path}: a matting model with {len(model.inputs)} inputs and a foreground output "
+                        "(robust-video-matting's recurrent states, or background-matting's background plate): not "
+                        "supported yet; single-output matting models (MODNet) are, in --mode background")
     if info.task not in (None, "segment"):
         raise DemoError(f"{path}: its metadata.yaml says task {info.task}, not segment: not a segmentation model")
 

@@ -240,3 +240,17 @@ def test_metadata_yaml_is_read_as_ultralytics_writes_it(tmp_path):
         pytest.skip(f"{yolo11} is absent")
     real = read_metadata(yolo11)
     assert (real.task, real.end2end, real.image_size, len(real.labels)) == ("segment", None, (640, 640), 80)
+
+
+@pytest.mark.parametrize("inputs", [
+    [("src", [1, 3, 288, 512]), ("r1i", [1, 16, 144, 256]), ("r2i", [1, 20, 72, 128]), ("r3i", [1, 40, 36, 64]),
+     ("r4i", [1, 64, 18, 32])],
+    [("src", [1, 3, 720, 1280]), ("bgr", [1, 3, 720, 1280])],
+], ids=["robust_video_matting", "background_matting"])
+def test_matting_models_with_more_inputs_are_not_supported_yet(tmp_path, inputs):
+    height, width = inputs[0][1][2:]
+    outputs = [("fgr", [1, 3, height, width], F32), ("pha", [1, 1, height, width], F32)]
+
+    message = refusal(shaped(tmp_path, (inputs, outputs)))
+
+    assert "a matting model with" in message and "not supported yet" in message
