@@ -349,8 +349,7 @@ class _YoloPorts:
         _, input_size = _expect_image(model.input(0), ("NCHW", "NHWC"))
         _expect_outputs(model, 2, "a [1,a,b] table and the mask prototypes")
         if info.image_size is not None and info.image_size != input_size:
-            raise Misfit("metadata.yaml gives imgsz {1}x{0} but the input is {2}x{3}".format(
-                *info.image_size[::-1], *input_size))
+            raise Misfit("metadata.yaml gives imgsz {}x{} but the input is {}x{}".format(*info.image_size, *input_size))
         dims = _dims(model.output(table))
         if dims[0] != 1 or None in dims[1:]:
             raise Misfit(f"the table output {_shape(model.output(table))} is not [1,a,b] of static a, b")
