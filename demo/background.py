@@ -255,9 +255,14 @@ class BackgroundComposer:
         for person in members:
             x, y = person.origin[0] - region.x0, person.origin[1] - region.y0
             height, width = person.mask.shape
-            union[y:y + height, x:x + width][person.mask] = 255
+            if person.alpha is None:
+                union[y:y + height, x:x + width][person.mask] = 255
+            else:
+                np.maximum(union[y:y + height, x:x + width], person.alpha, out=union[y:y + height, x:x + width])
+        # A matting model's opacity is soft already: no median, no edge, no threshold.
+        soft = any(person.alpha is not None for person in members)
         window = region.slices
-        canvas[window] = blend(frame[window], canvas[window], self.edges.alpha(union))
+        canvas[window] = blend(frame[window], canvas[window], union if soft else self.edges.alpha(union))
 
     def close(self) -> None:
         self.replacement.close()

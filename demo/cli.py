@@ -11,7 +11,7 @@ from pathlib import Path
 import openvino as ov
 
 from . import app, background, benchmark, download
-from .contracts import DecodeLimits
+from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, DecodeLimits
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
 from .labels import load_labels
@@ -77,8 +77,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--labels", type=Path, default=DEFAULT_LABELS,
                        help="class names, one per line (default: the names the model carries, else %(default)s)")
     model.add_argument("--iou_threshold", type=probability,
-                       help="YOLO models: overlap above which NMS drops the weaker of two same-class instances "
-                            f"(default: the model's own, else {DecodeLimits.iou_threshold})")
+                       help="YOLO-seg and YOLACT models: overlap above which NMS drops the weaker of two "
+                            f"same-class instances (default: the model's own, else {YOLO_IOU_THRESHOLD} for YOLO, "
+                            f"{YOLACT_IOU_THRESHOLD} for YOLACT)")
+    model.add_argument("--model_type", choices=MODEL_TYPES,
+                       help="decode the model as this kind where its shapes cannot tell (default: recognised)")
     model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
                        help="how frames fit the model input (default: the one the model was measured with)")
     model.add_argument("-nireq", "--num_infer_requests", type=non_negative, default=0,
@@ -152,7 +155,7 @@ def run_instances(args: argparse.Namespace) -> None:
                          loop=args.loop or measure is not None)
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
-                               args.iou_threshold, args.max_det)
+                               args.iou_threshold, args.max_det, args.model_type, args.mode == "background")
     labels = class_names(args, segmenter.labels)
     composer = background.composer_from_args(args, labels) if args.mode == "background" else None
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)

@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> Scores:
             require_writable_folder(output)
     segmenter = load_segmenter(ov.Core(), cli.model_path(args), cli.device_config(args),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
-                               args.iou_threshold, MAX_PER_IMAGE)
+                               args.iou_threshold, MAX_PER_IMAGE, args.model_type)
     labels = cli.class_names(args, segmenter.labels)
     categories = map_categories(coco, labels)
     if categories.unknown:

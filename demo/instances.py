@@ -48,6 +48,7 @@ class Instance:
     mask: np.ndarray  # bool, box-local
     origin: tuple[int, int]  # (x, y) of mask[0, 0] in the frame
     track_id: int | None = None
+    alpha: np.ndarray | None = None  # a matting model's u8 opacity, laid out as the mask (which is alpha >= 128)
 
     @cached_property  # the tracker asks for it once per candidate pair
     def area(self) -> int:

@@ -11,7 +11,7 @@ import openvino.properties as properties
 import openvino.properties.hint as hints
 from openvino.preprocess import PrePostProcessor
 
-from .contracts import Contract, DecodeLimits, Preprocessing, image_layout, image_size, recognise
+from .contracts import Contract, DecodeLimits, MattingContract, Preprocessing, image_layout, image_size, recognise
 from .download import cache_root, catalogue
 from .errors import DemoError, UsageError, openvino_reason
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
@@ -149,15 +149,19 @@ def default_cache_dir() -> Path:
 
 
 def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: ResizePolicy | None = None,
-                   iou_threshold: float | None = None, max_det: int = DecodeLimits.max_det) -> CompiledSegmenter:
-    """Read, recognise, embed the pre-processing and compile. ``policy`` and ``iou_threshold``
-    None: what the model states in its rt_info, else the contract's (or the model name's) default."""
+                   iou_threshold: float | None = None, max_det: int = DecodeLimits.max_det,
+                   model_type: str | None = None, background_mode: bool = False) -> CompiledSegmenter:
+    """Read, recognise (as ``model_type`` if given), embed the pre-processing and compile. ``policy``
+    and ``iou_threshold`` None: what the model states in its rt_info, else the contract's (or the
+    model name's) default. A matting model is refused unless for ``background_mode``."""
     check_device(core, config.device)
     model = read_model(core, path)
     info = read_model_info(model, path)
     fold_weight_decompression(model)
-    iou = next((v for v in (iou_threshold, info.iou_threshold) if v is not None), DecodeLimits.iou_threshold)
-    contract = recognise(model, str(path), DecodeLimits(iou, max_det))
+    iou = iou_threshold if iou_threshold is not None else info.iou_threshold
+    contract = recognise(model, str(path), DecodeLimits(iou, max_det), info, model_type)
+    if isinstance(contract, MattingContract) and not background_mode:
+        raise UsageError(f"{path}: a matting model: use --mode background")
     preprocessing = info.preprocessing(contract.preprocessing)
     policy = policy or preprocessing.policy or default_policy(path.stem)
     input_size = embed_preprocessing(model, contract, preprocessing, policy, path)

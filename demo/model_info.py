@@ -2,13 +2,13 @@
 
 Ultralytics exports (and OpenVINO's model_api) write into the IR's rt_info how the
 network's images were prepared and its class names; an Ultralytics export folder also
-holds ``metadata.yaml`` with the names. All of it is optional: without it the
-contract's defaults hold and the names come from ``--labels``.
+holds ``metadata.yaml`` with the names, the task, the image size and whether the head is
+end-to-end. All of it is optional: without it the contract's defaults hold, recognition
+goes by shape alone and the names come from ``--labels``.
 """
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,7 +29,6 @@ RESIZE_TYPES = {
 }
 BOOLEANS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 METADATA_FILE = "metadata.yaml"
-_NAME_LINE = re.compile(r"\s+(\d+):\s*(.*?)\s*")
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,9 @@ class ModelInfo:
     pad_value: float | None = None
     iou_threshold: float | None = None
     labels: tuple[str, ...] = ()
+    task: str | None = None  # Ultralytics' task: segment, detect, pose, ...
+    end2end: bool | None = None  # rows of final detections (one-to-one head, or exported with nms=True)
+    image_size: tuple[int, int] | None = None  # (w, h) the model was exported for
 
     def preprocessing(self, defaults: Preprocessing) -> Preprocessing:
         """The contract's defaults, with whatever the model states in their place."""
@@ -52,7 +54,8 @@ class ModelInfo:
 
 
 def read_model_info(model: ov.Model, path: Path) -> ModelInfo:
-    """Read ``model_info`` from the model's rt_info, and the class names from it or metadata.yaml beside the model."""
+    """Read ``model_info`` from the model's rt_info, the class names from it or metadata.yaml beside the
+    model, and the task, end2end and image size from metadata.yaml."""
     def text(key: str) -> str | None:
         return model.get_rt_info([SECTION, key]).astype(str).strip() if model.has_rt_info([SECTION, key]) else None
 
@@ -71,26 +74,72 @@ def read_model_info(model: ov.Model, path: Path) -> ModelInfo:
     pad_value, iou_threshold = numbers("pad_value"), numbers("iou_threshold")
     # Names cannot hold spaces in the space-separated list, so exporters write them as underscores.
     labels = tuple(name.replace("_", " ") for name in (text("labels") or "").split())
+    metadata = read_metadata(path.parent / METADATA_FILE)
     return ModelInfo(policy=_resize_policy(text("resize_type"), path),
                      reverse_channels=None if reverse is None else BOOLEANS[reverse.lower()],
                      mean=numbers("mean_values"), scale=numbers("scale_values"),
                      pad_value=_single(pad_value, "pad_value", path),
                      iou_threshold=_single(iou_threshold, "iou_threshold", path),
-                     labels=labels or metadata_names(path.parent / METADATA_FILE))
+                     labels=labels or metadata.labels, task=metadata.task, end2end=metadata.end2end,
+                     image_size=metadata.image_size)
 
 
-def metadata_names(path: Path) -> tuple[str, ...]:
-    """The ``names:`` block of an Ultralytics metadata.yaml (``  0: person`` lines); () if absent or not 0..N-1."""
+Entry = str | list[str] | dict[str, str]
+
+
+def _yaml_entries(text: str) -> dict[str, Entry]:
+    """The top-level keys of a simple YAML file as Ultralytics writes metadata.yaml: each a scalar,
+    or the ``- value`` or indented ``key: value`` lines under it (a flow list ``[a, b]`` stays text)."""
+    entries: dict[str, Entry] = {}
+    key = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("- ") and key is not None:
+            items = entries[key] if isinstance(entries[key], list) else []
+            entries[key] = [*items, _unquote(stripped[2:])]
+        elif ":" in stripped and not stripped.startswith("#"):
+            name, _, value = stripped.partition(":")
+            if line[0] in " \t" and key is not None:
+                if not isinstance(entries[key], dict):
+                    entries[key] = {}
+                entries[key][name.strip()] = _unquote(value)
+            else:
+                key = name.strip()
+                entries[key] = _unquote(value) or {}
+    return entries
+
+
+def _unquote(value: str) -> str:
+    return value.strip().strip("'\"")
+
+
+def read_metadata(path: Path) -> ModelInfo:
+    """Names, task, end2end and image size from an Ultralytics metadata.yaml; nothing if it is absent."""
     if not path.is_file():
-        return ()
-    names: dict[int, str] = {}
-    in_names = False
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line[:1] not in (" ", "\t"):
-            in_names = line.strip() == "names:"
-        elif in_names and (entry := _NAME_LINE.fullmatch(line)):
-            names[int(entry[1])] = entry[2].strip("'\"")
-    return tuple(names[i] for i in range(len(names))) if sorted(names) == list(range(len(names))) else ()
+        return ModelInfo()
+    entries = _yaml_entries(path.read_text(encoding="utf-8", errors="replace"))
+    names, args = (entry if isinstance(entry := entries.get(key), dict) else {} for key in ("names", "args"))
+    in_order = [names.get(str(i)) for i in range(len(names))]
+    task = entries.get("task")
+    return ModelInfo(labels=tuple(in_order) if None not in in_order else (),
+                     task=task if isinstance(task, str) and task else None,
+                     end2end=_end2end(entries.get("end2end"), args.get("nms")),
+                     image_size=_image_size(entries.get("imgsz")))
+
+
+def _end2end(end2end: Entry | None, nms: str | None) -> bool | None:
+    """Whether the outputs are rows of final detections: a one-to-one head (``end2end: true``) or an
+    export with NMS built in (``nms: true``; YOLO26's own export says ``end2end: true, nms: false``)."""
+    stated = [BOOLEANS.get(value.lower()) if isinstance(value, str) else None for value in (end2end, nms)]
+    return True if True in stated else stated[0]
+
+
+def _image_size(imgsz: Entry | None) -> tuple[int, int] | None:
+    """Ultralytics' imgsz, [h, w] or one number, as (w, h); None unless it is one of those."""
+    sizes = imgsz.strip("[]").replace(",", " ").split() if isinstance(imgsz, str) else imgsz or []
+    if len(sizes) not in (1, 2) or not all(size.isdigit() for size in sizes):
+        return None
+    return int(sizes[-1]), int(sizes[0])
 
 
 def _resize_policy(resize_type: str | None, path: Path) -> ResizePolicy | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from .contracts import Detections
@@ -75,9 +76,47 @@ def paste_mask(heatmap: np.ndarray, box: Box, frame_shape: tuple[int, ...],
     return warp_heatmap(heatmap, frame_to_heatmap, region), (region[0], region[1])
 
 
+def matte_to_frame(matte: np.ndarray, frame_to_plane: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
+    """A 0..1 alpha matte over the model input, sampled bilinearly at every frame pixel's centre,
+    as a 0..255 u8 opacity. Unlike a mask's heatmap it is never thresholded, and it continues
+    its edge values outward (as a resize of the matte to the frame does) rather than fading."""
+    (sx, _, tx), (_, sy, ty) = frame_to_plane
+    height, width = frame_shape[:2]
+    plane_height, plane_width = matte.shape
+    if (tx, ty) == (0, 0) and np.allclose((sx * width, sy * height), (plane_width, plane_height)):
+        # The frame spans the whole plane (stretch): the same samples, about 8x cheaper than warpAffine here.
+        sampled = cv2.resize(matte, (width, height), interpolation=cv2.INTER_LINEAR)
+    else:
+        # warpAffine's samples sit on whole numbers; continuous coordinates put pixel centres at +0.5.
+        centres = np.float64([[sx, 0, tx + 0.5 * sx - 0.5], [0, sy, ty + 0.5 * sy - 0.5]])
+        sampled = cv2.warpAffine(matte, centres, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    return cv2.convertScaleAbs(sampled, alpha=255)  # rounded and saturated, about 4x cheaper than NumPy here
+
+
+def matte_instance(detections: Detections, geometry: Geometry, frame_shape: tuple[int, ...],
+                   labels: list[str]) -> list[Instance]:
+    """A matting model's person: its opacity over the whole frame, its mask where that is at least
+    half and its box around the mask (the whole frame if none); nothing if the matte is empty."""
+    alpha = matte_to_frame(detections.heatmaps[0], geometry.frame_to_plane(detections.plane_stride), frame_shape)
+    if not alpha.any():
+        return []
+    mask = alpha >= 128
+    height, width = frame_shape[:2]
+    box = Box(0.0, 0.0, float(width), float(height))
+    if mask.any():
+        columns, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
+        box = Box(float(columns[0]), float(rows[0]), float(columns[-1] + 1), float(rows[-1] + 1))
+    class_id = int(detections.class_ids[0])
+    return [Instance(class_id, label_name(labels, class_id), float(detections.scores[0]), box, mask, (0, 0),
+                     alpha=alpha)]
+
+
 def to_instances(detections: Detections, geometry: Geometry, frame_shape: tuple[int, ...],
                  labels: list[str]) -> list[Instance]:
     """Map detections to the frame, paste their masks, and clip their boxes to the frame."""
+    if detections.alpha:
+        return matte_instance(detections, geometry, frame_shape, labels)
     height, width = frame_shape[:2]
     boxes = geometry.boxes_to_frame(detections.boxes.astype(np.float64))
     plane = None if detections.plane_stride is None else geometry.frame_to_plane(detections.plane_stride)

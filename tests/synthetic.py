@@ -8,6 +8,7 @@ without any real network or data set.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -375,6 +376,214 @@ def _set_yolo_rt_info(model: ov.Model) -> None:
     }
     for key, value in info.items():
         model.set_rt_info(value, ["model_info", key])
+
+
+def _end2end_rows(boxes: ov.Node, present: ov.Node, detectors: list[Detector], duplicates: bool) -> ov.Node:
+    """[R, 6+32]: per detection x1, y1, x2, y2 (input pixels), score, class, one-hot coefficients.
+
+    With ``duplicates`` the weaker copies (2 px right, 0.8 x the score) come first: an
+    end-to-end head has suppressed already, so a decoder must keep them, and rank by score.
+    """
+    count = len(detectors)
+    scores = ops.multiply(present, _f32([[d.score] for d in detectors]))
+    classes = _f32([[d.class_id] for d in detectors])
+    coefficients = _f32(np.eye(YOLO_MASK_COEFFICIENTS, dtype=np.float32)[:count])
+    rows = [ops.concat([boxes, scores, classes, coefficients], 1)]
+    if duplicates:
+        shifted = ops.add(boxes, ops.multiply(present, _f32([YOLO_DUPLICATE_SHIFT_PX, 0, YOLO_DUPLICATE_SHIFT_PX, 0])))
+        weaker = ops.multiply(scores, _f32(YOLO_DUPLICATE_SCORE_FACTOR))
+        rows.insert(0, ops.concat([shifted, weaker, classes, coefficients], 1))
+    return ops.concat(rows, 0)
+
+
+def build_yolo_end2end_seg_model(
+    path: Path,
+    detectors: Sequence[Detector],
+    input_hw: tuple[int, int] = (640, 640),
+    max_det: int = 300,
+    duplicates: bool = False,
+    proto_layout: str = "NCHW",
+    rt_info: bool = True,
+) -> Path:
+    """Ultralytics YOLO26-seg's one-to-one head: RGB 0..1 in; detections ``[1,max_det,6+32]``
+    (x1, y1, x2, y2 in input pixels, score, class, coefficients; zero rows after the found
+    ones) and prototypes ``[1,32,h/4,w/4]`` (or ``[1,h/4,w/4,32]``) out: the shapes that read
+    as a 264-class anchor table when taken for the grid head.
+    """
+    detectors = _check_detectors(detectors)
+    if len(detectors) * (2 if duplicates else 1) > max_det or len(detectors) > YOLO_MASK_COEFFICIENTS:
+        raise ValueError(f"{len(detectors)} detectors do not fit {max_det} rows and 32 prototypes")
+    image, bgr = _yolo_input(input_hw, "NCHW")
+    maps = _blob_maps(bgr, detectors)
+    boxes, present = _blob_boxes(maps, *input_hw)
+    rows = _end2end_rows(boxes, present, detectors, duplicates)
+    real_rows = len(detectors) * (2 if duplicates else 1)
+    table = ops.unsqueeze(_pad_rows(rows, max_det, real_rows), _i64(0))
+    protos = _name(_yolo_prototypes(maps, len(detectors), proto_layout), "protos")
+    model = ov.Model([table, protos], [image], "synthetic_yolo26_seg")
+    model.outputs[0].get_tensor().set_names(set())
+    if rt_info:
+        _set_yolo_rt_info(model)
+    return _save(model, path)
+
+
+def write_ultralytics_metadata(folder: Path, task: str = "segment", end2end: bool | None = None,
+                               imgsz: tuple[int, int] = (640, 640), nms: bool = False,
+                               names: Sequence[str] | None = None) -> Path:
+    """A metadata.yaml as Ultralytics writes it beside an export (``end2end`` None: the key left out)."""
+    names = coco_names() if names is None else names
+    lines = ["description: synthetic", "author: Ultralytics", f"task: {task}", "batch: 1", "imgsz:",
+             *(f"- {size}" for size in imgsz), "names:", *(f"  {i}: {name}" for i, name in enumerate(names)),
+             "args:", "  batch: 1", "  half: false", f"  nms: {str(nms).lower()}", "channels: 3"]
+    if end2end is not None:
+        lines.append(f"end2end: {str(end2end).lower()}")
+    path = Path(folder) / "metadata.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# YOLACT as yolact_resnet50_config lays out its priors: five levels from stride 8, three
+# aspect ratios per cell; the conversion decodes box offsets against them with these variances.
+YOLACT_SCALES = (24, 48, 96, 192, 384)
+YOLACT_ASPECT_RATIOS = (1.0, 0.5, 2.0)
+YOLACT_VARIANCES = (0.1, 0.2)
+YOLACT_PROTO_CHANNELS = 32
+YOLACT_CLASSES = 81  # background + the 80 COCO classes
+
+
+def yolact_priors(input_hw: tuple[int, int]) -> np.ndarray:
+    """[N, 4] prior boxes (cx, cy, w, h), normalised: 19248 of them for a 550x550 input."""
+    height, width = input_hw
+    rows, columns = math.ceil(height / 8), math.ceil(width / 8)
+    levels = []
+    for scale in YOLACT_SCALES:
+        cy, cx = np.meshgrid((np.arange(rows) + 0.5) / rows, (np.arange(columns) + 0.5) / columns, indexing="ij")
+        ratios = np.sqrt(YOLACT_ASPECT_RATIOS)
+        sizes = np.stack([scale * ratios / width, scale / ratios / height], axis=1)  # [3, 2]
+        centres = np.stack([cx.ravel(), cy.ravel()], axis=1)  # [cells, 2]
+        levels.append(np.concatenate([np.repeat(centres, len(ratios), 0), np.tile(sizes, (len(centres), 1))], 1))
+        rows, columns = math.ceil(rows / 2), math.ceil(columns / 2)
+    return np.concatenate(levels).astype(np.float32)
+
+
+def _yolact_encode(corners: ov.Node, priors: np.ndarray) -> ov.Node:
+    """[K,4] normalised corners as YOLACT's offsets from ``priors`` [K,4]: what its head would predict."""
+    top_left, bottom_right = ops.split(corners, _i64(1), 2).outputs()
+    centre = ops.multiply(ops.add(top_left, bottom_right), _f32(0.5))
+    size = ops.maximum(ops.subtract(bottom_right, top_left), _f32(1e-6))  # an absent blob has no size
+    offset = ops.divide(ops.subtract(centre, _f32(priors[:, :2])), _f32(YOLACT_VARIANCES[0] * priors[:, 2:]))
+    log_scale = ops.divide(ops.log(ops.divide(size, _f32(priors[:, 2:]))), _f32(YOLACT_VARIANCES[1]))
+    return ops.concat([offset, log_scale], 1)
+
+
+def _yolact_decode(offsets: ov.Node, priors: np.ndarray) -> ov.Node:
+    """[N,4] corners x1, y1, x2, y2 from offsets against every prior, as the conversion's own graph does."""
+    shift, log_scale = ops.split(offsets, _i64(1), 2).outputs()
+    centre = ops.add(_f32(priors[:, :2]), ops.multiply(shift, _f32(YOLACT_VARIANCES[0] * priors[:, 2:])))
+    size = ops.multiply(_f32(priors[:, 2:]), ops.exp(ops.multiply(log_scale, _f32(YOLACT_VARIANCES[1]))))
+    top_left = ops.subtract(centre, ops.multiply(size, _f32(0.5)))
+    return ops.concat([top_left, ops.add(top_left, size)], 1)
+
+
+def _yolact_prototypes(maps: ov.Node, count: int, plane_hw: tuple[int, int]) -> ov.Node:
+    """[1,h,w,32] logits: positive where a prototype cell (the plane spans the input) is mostly blob."""
+    coverage = ops.interpolate(ops.unsqueeze(maps, _i64(0)), _i64(plane_hw), "linear", "sizes", axes=_i64([2, 3]),
+                               coordinate_transformation_mode="half_pixel", antialias=True)
+    logits = ops.multiply(ops.subtract(coverage, _f32(0.5)), _f32(YOLO_PROTO_LOGIT_GAIN))
+    padded = ops.pad(logits, _i64([0, 0, 0, 0]), _i64([0, YOLACT_PROTO_CHANNELS - count, 0, 0]), "constant",
+                     np.float32(0))
+    return ops.transpose(padded, _i64([0, 2, 3, 1]))
+
+
+def yolact_rows(count: int, priors: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which prior rows hold detector k's detection, and its weaker copy: spread over the levels."""
+    step = priors // (2 * count + 1)
+    return np.arange(1, count + 1) * step, np.arange(count + 1, 2 * count + 1) * step
+
+
+def build_yolact_model(path: Path, detectors: Sequence[Detector], input_hw: tuple[int, int] = (550, 550),
+                       duplicates: bool = True) -> Path:
+    """YOLACT as Open Model Zoo converts yolact-resnet50-fpn-pytorch: BGR ``input.1 [1,3,H,W]`` in;
+    ``conf [1,N,81]``, ``mask [1,N,32]``, ``proto [1,h,w,32]`` and ``boxes [1,N,4]`` out.
+
+    Detector k's blob is encoded as offsets from one prior and decoded in the graph, as the
+    conversion does, to x1, y1, x2, y2 in 0..1; every other row is its prior, background
+    only. With ``duplicates`` a copy 2 input pixels right with 0.8 x the score sits at
+    another prior, which per-class NMS must suppress. Detector k owns prototype k.
+    """
+    detectors = _check_detectors(detectors)
+    if len(detectors) > YOLACT_PROTO_CHANNELS:
+        raise ValueError(f"at most {YOLACT_PROTO_CHANNELS} detectors fit the prototypes")
+    height, width = input_hw
+    priors = yolact_priors(input_hw)
+    count = len(detectors)
+    exact_rows, copy_rows = yolact_rows(count, len(priors))
+    used = np.concatenate([exact_rows, copy_rows]) if duplicates else exact_rows
+    image = _image_input([1, 3, height, width], "input.1")
+    maps = _blob_maps(image, detectors)
+    boxes, present = _blob_boxes(maps, height, width)
+    corners = ops.multiply(boxes, _f32([1 / width, 1 / height] * 2))
+    found_scores = ops.multiply(present, _f32([[d.score] for d in detectors]))
+    offsets, scores = [_yolact_encode(corners, priors[exact_rows])], [found_scores]
+    if duplicates:
+        shift = ops.multiply(present, _f32([YOLO_DUPLICATE_SHIFT_PX / width, 0, YOLO_DUPLICATE_SHIFT_PX / width, 0]))
+        offsets.append(_yolact_encode(ops.add(corners, shift), priors[copy_rows]))
+        scores.append(ops.multiply(found_scores, _f32(YOLO_DUPLICATE_SCORE_FACTOR)))
+    indices = _i64(used[:, None])
+    all_offsets = ops.scatter_nd_update(_f32(np.zeros((len(priors), 4))), indices, ops.concat(offsets, 0))
+    in_class = np.zeros((count, YOLACT_CLASSES), dtype=np.float32)
+    in_class[np.arange(count), [d.class_id + 1 for d in detectors]] = 1.0
+    in_class = np.tile(in_class, (len(used) // count, 1))
+    background = np.zeros((len(priors), YOLACT_CLASSES), dtype=np.float32)
+    background[:, 0] = 1.0
+    score_rows = ops.concat(scores, 0)  # the class's probability, and the rest on the background
+    used_background = background[: len(used)]
+    conf_rows = ops.add(ops.multiply(score_rows, _f32(in_class - used_background)), _f32(used_background))
+    coefficients = np.zeros((len(priors), YOLACT_PROTO_CHANNELS), dtype=np.float32)
+    coefficients[used, np.tile(np.arange(count), len(used) // count)] = 1.0
+    plane_hw = (2 * math.ceil(height / 8), 2 * math.ceil(width / 8))
+    outputs = {
+        "conf": ops.scatter_nd_update(_f32(background), indices, conf_rows),
+        "mask": _f32(coefficients),
+        "proto": _yolact_prototypes(maps, count, plane_hw),
+        "boxes": _yolact_decode(all_offsets, priors),
+    }
+    named = [_name(ops.unsqueeze(node, _i64(0)) if name != "proto" else node, name) for name, node in outputs.items()]
+    return _save(ov.Model(named, [image], "synthetic_yolact"), path)
+
+
+def matting_ramp(plane_hw: tuple[int, int]) -> np.ndarray:
+    """[h, w] opacity rising linearly left to right and top to bottom: half of (c+0.5)/w plus
+    half of (r+0.5)/h, so bilinear sampling anywhere inside gives the same linear function."""
+    rows, columns = plane_hw
+    return ((np.arange(columns) + 0.5) / columns / 2 + ((np.arange(rows) + 0.5) / rows / 2)[:, None]).astype(
+        np.float32)
+
+
+def build_matting_model(path: Path, input_hw: tuple[int, int] = (512, 512),
+                        plane_hw: tuple[int, int] | None = None) -> Path:
+    """Shaped as Open Model Zoo converts MODNet: BGR ``input [1,3,H,W]`` in, ``output [1,1,h,w]`` out,
+    an alpha matte that is :func:`matting_ramp` whatever the frame (a known soft answer)."""
+    plane_hw = plane_hw or input_hw
+    image = _image_input([1, 3, *input_hw], "input")
+    # The matte must hang off the input, or the graph would be a constant without it.
+    unused_zero = ops.multiply(ops.reduce_max(image, _i64([1, 2, 3]), keep_dims=True), _f32(0.0))
+    matte = ops.add(_f32(matting_ramp(plane_hw)[None, None]), unused_zero)
+    return _save(ov.Model([_name(matte, "output")], [image], "synthetic_matting"), path)
+
+
+def build_shaped_model(path: Path, inputs: Sequence[tuple[str, Sequence[int]]],
+                       outputs: Sequence[tuple[str, Sequence[int], ov.Type]], labels: Sequence[str] = ()) -> Path:
+    """A model of exactly these input and output shapes (outputs all zeros, named as given; "" for
+    none), for recognition to accept or refuse: it finds nothing. ``labels`` go into its rt_info."""
+    parameters = [_image_input(list(shape), name) for name, shape in inputs]
+    results = [ops.constant(np.zeros(shape, dtype=element.to_dtype())) for _, shape, element in outputs]
+    model = ov.Model(results, parameters, "shaped")
+    for port, (name, _, _) in zip(model.outputs, outputs):
+        port.get_tensor().set_names({name} if name else set())
+    if labels:
+        model.set_rt_info(" ".join(name.replace(" ", "_") for name in labels), ["model_info", "labels"])
+    return _save(model, path)
 
 
 # ---------------------------------------------------------------------------
