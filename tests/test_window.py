@@ -227,3 +227,17 @@ def test_no_window_warns_once_and_returns_none(monkeypatch, caplog):
 ])
 def test_fitted_size(size, screen, expected):
     assert fitted_size(size, screen) == expected
+
+
+def test_an_opencv_that_cannot_load_its_system_libraries_is_one_line(tmp_path):
+    # A system without libGL cannot be made here: a stand-in cv2 fails to import the way the GUI
+    # build does there (its real message), ahead of the real one on the path.
+    (tmp_path / "cv2").mkdir()
+    (tmp_path / "cv2" / "__init__.py").write_text(
+        'raise ImportError("libGL.so.1: cannot open shared object file: No such file or directory")\n')
+    done = subprocess.run([sys.executable, "-m", "demo", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=WAIT_S, env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(
+        "error: a library the demo needs cannot load (libGL.so.1: cannot open shared object file")
+    assert "apt install libgl1 libglib2.0-0" in done.stderr
