@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import colorsys
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -85,22 +86,20 @@ class Rect(NamedTuple):
         return self.x1 < other.x2 and other.x1 < self.x2 and self.y1 < other.y2 and other.y1 < self.y2
 
 
-def label_candidates(box: Box, size: tuple[int, int], frame: tuple[int, int]) -> list[Rect]:
+def label_candidates(box: Box, size: tuple[int, int], frame: tuple[int, int]) -> Iterator[Rect]:
     """Where a label of ``size`` (w, h) may go for ``box``, best first, each moved inside ``frame`` (w, h).
 
     Above the box, inside its top, below it, at its left and then its right edge; then stacked
-    down inside the box and up above it, for crowds.
+    down inside the box and up above it, for crowds. Made one by one: most labels take the first.
     """
     (width, height), (frame_width, frame_height) = size, frame
     left, top, right, bottom = round(box.x1), round(box.y1), round(box.x2), round(box.y2)
-    corners = [(x, y) for x in (left, right - width) for y in (top - height, top, bottom)]
-    corners += [(left, top + step * height) for step in range(1, 4)]
-    corners += [(left, top - step * height) for step in range(2, 5)]
-    rects = []
+    corners = itertools.chain(((x, y) for x in (left, right - width) for y in (top - height, top, bottom)),
+                              ((left, top + step * height) for step in range(1, 4)),
+                              ((left, top - step * height) for step in range(2, 5)))
     for x, y in corners:
         x, y = min(max(x, 0), max(frame_width - width, 0)), min(max(y, 0), max(frame_height - height, 0))
-        rects.append(Rect(x, y, x + width, y + height))
-    return rects
+        yield Rect(x, y, x + width, y + height)
 
 
 def place_labels(boxes: list[Box], sizes: list[tuple[int, int]], frame: tuple[int, int],
@@ -111,7 +110,9 @@ def place_labels(boxes: list[Box], sizes: list[tuple[int, int]], frame: tuple[in
     taken = [keep_out] if keep_out else []
     for box, size in zip(boxes, sizes):
         candidates = label_candidates(box, size, frame)
-        rect = next((c for c in candidates if not any(c.overlaps(t) for t in taken)), candidates[0])
+        first = next(candidates)
+        free = (c for c in itertools.chain([first], candidates) if not any(c.overlaps(t) for t in taken))
+        rect = next(free, first)
         placed.append(rect)
         taken.append(rect)
     return placed

@@ -124,9 +124,7 @@ class Window(ClosesOnExit):
         if not self._opened:
             cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
             self._opened = True
-        size = fitted_size((image.shape[1], image.shape[0]), self.screen)
-        cv2.imshow(self.title, image if size == (image.shape[1], image.shape[0])
-                   else cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+        cv2.imshow(self.title, self._fitted(image))
         key = cv2.waitKey(1)
         if key_code(key) == PAUSE_KEY:
             self._pause()
@@ -139,6 +137,12 @@ class Window(ClosesOnExit):
         while self._opened and not self.stopped and self._visible():
             if cv2.waitKey(POLL_MS) != -1:
                 return
+
+    def _fitted(self, image: np.ndarray) -> np.ndarray:
+        size = (image.shape[1], image.shape[0])
+        fitted = fitted_size(size, self.screen)
+        # INTER_AREA averages the pixels a scaled-down pixel covers: no aliasing on thin outlines and text.
+        return image if fitted == size else cv2.resize(image, fitted, interpolation=cv2.INTER_AREA)
 
     def _pause(self) -> None:
         self._set_title(f"{self.title} - paused (space resumes)")
