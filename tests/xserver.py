@@ -69,7 +69,12 @@ class XServer:
         return self.tool("xdotool", "getwindowname", window, check=False).strip()
 
     def key(self, window: str, key: str) -> None:
-        self.tool("xdotool", "key", "--window", window, key)
+        """Type ``key`` into ``window`` as the keyboard does, through XTEST, once the window has the focus.
+
+        ``xdotool key --window`` would send a synthetic event instead, which carries no modifiers:
+        its ``Q`` arrives as a plain ``q``.
+        """
+        self.tool("xdotool", "windowactivate", "--sync", window, "key", key)
 
     def geometry(self, window: str) -> Geometry:
         info = self.tool("xwininfo", "-id", window)
