@@ -121,10 +121,10 @@ class Window(ClosesOnExit):
         """Show ``image``; False once the user has asked to stop, True to go on."""
         if self.stopped:
             return False  # showing again would bring back a window closed by its button
+        picture = self._fitted(image)
         if not self._opened:
-            cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
-            self._opened = True
-        cv2.imshow(self.title, self._fitted(image))
+            self._open(picture.shape[1], picture.shape[0])
+        cv2.imshow(self.title, picture)
         key = cv2.waitKey(1)
         if key_code(key) == PAUSE_KEY:
             self._pause()
@@ -137,6 +137,14 @@ class Window(ClosesOnExit):
         while self._opened and not self.stopped and self._visible():
             if cv2.waitKey(POLL_MS) != -1:
                 return
+
+    def _open(self, width: int, height: int) -> None:
+        cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
+        self._opened = True
+        if self.screen:
+            # Centred for the picture's size: placed by the window manager while it still has Qt's
+            # first, small size, it would hang off the screen's edge once grown to the picture's.
+            cv2.moveWindow(self.title, max((self.screen[0] - width) // 2, 0), max((self.screen[1] - height) // 2, 0))
 
     def _fitted(self, image: np.ndarray) -> np.ndarray:
         size = (image.shape[1], image.shape[0])

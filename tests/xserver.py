@@ -8,9 +8,11 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import cv2
 import numpy as np
@@ -101,6 +103,14 @@ class XServer:
         return cv2.imdecode(np.frombuffer(done.stdout, np.uint8), cv2.IMREAD_COLOR)
 
 
+def window_manager_ready(server: XServer, manager: subprocess.Popen, said: IO[str]) -> bool:
+    """openbox announces itself on the root window once it manages windows; fail if it gave up."""
+    if manager.poll() is not None:
+        said.seek(0)
+        pytest.fail(f"openbox on {server.display} exited ({manager.returncode}): {said.read().strip()}")
+    return "window id" in server.tool("xprop", "-root", "_NET_SUPPORTING_WM_CHECK", check=False)
+
+
 @contextlib.contextmanager
 def x_server(screen: tuple[int, int] = (1024, 768)) -> Iterator[XServer]:
     """Xvfb on a display number it picks itself (-displayfd), with openbox managing its windows."""
@@ -116,11 +126,10 @@ def x_server(screen: tuple[int, int] = (1024, 768)) -> Iterator[XServer]:
         if not number:
             pytest.skip("Xvfb did not start")
         server = XServer(f":{number}", screen)
-        managers.append(subprocess.Popen(["openbox"], env={**os.environ, "DISPLAY": server.display},
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        # openbox announces itself on the root window once it manages windows.
-        wait_for(lambda: "window id" in server.tool("xprop", "-root", "_NET_SUPPORTING_WM_CHECK", check=False),
-                 "openbox to manage the display")
+        with tempfile.TemporaryFile("w+") as said:
+            managers.append(subprocess.Popen(["openbox"], env={**os.environ, "DISPLAY": server.display},
+                                             stdout=said, stderr=said))
+            wait_for(lambda: window_manager_ready(server, managers[0], said), "openbox to manage the display")
         yield server
     finally:
         for process in [*managers, xvfb]:
