@@ -15,11 +15,10 @@ from .model import CompiledSegmenter
 from .pipeline import AsyncPipeline
 from .postprocess import to_instances
 from .render import draw_status
-from .sinks import ResultsWriter, Sink, Window
+from .sinks import ResultsWriter, Sink
 from .sources import Frame
 from .tracker import MaskTracker
-
-ESCAPE_KEYS = {27, ord("q"), ord("Q")}
+from .window import Window
 
 
 @dataclass
@@ -61,7 +60,7 @@ def status_lines(metrics: RunMetrics, latency_so_far_ms: float) -> list[str]:
 def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame], labels: list[str],
         render: Callable[[FrameResult], np.ndarray], outputs: Outputs, tracker: MaskTracker | None,
         metrics: RunMetrics) -> None:
-    """Run until the frames end, the user presses Esc/q, or Ctrl-C.
+    """Run until the frames end, the user quits in the window (Esc, q, its close button), or Ctrl-C.
 
     The outputs stay open, so that several runs can write to them; whoever made them closes
     them, which leaves every sink whole however the run ended.
@@ -81,16 +80,17 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
-            key = _deliver(result, picture, outputs)
+            going_on = _deliver(result, picture, outputs)
             clock.lap("write")
             metrics.add(result.timings_ms, 1000 * (time.perf_counter() - inferred.started), inferred.cpu_ms)
-            if key in ESCAPE_KEYS:
+            if not going_on:
                 break
     finally:
         results.close()
 
 
-def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> int:
+def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> bool:
+    """Hand the frame to every output; False when the user has asked to stop."""
     if outputs.print_raw:
         print(format_raw(result), file=sys.stdout, flush=True)
     if not outputs.limit or outputs.delivered < outputs.limit:
@@ -99,4 +99,4 @@ def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> int:
         for sink in outputs.sinks:
             sink.write(picture)
         outputs.delivered += 1
-    return outputs.window.show(picture) if outputs.window else -1
+    return outputs.window.show(picture) if outputs.window else True

@@ -19,9 +19,10 @@ from .metrics import RunMetrics
 from .model import DeviceConfig, default_cache_dir, load_segmenter
 from .pipeline import AsyncPipeline
 from .render import InstanceRenderer
-from .sinks import ResultsWriter, Window, open_output
+from .sinks import ResultsWriter, open_output
 from .sources import open_source
 from .tracker import MaskTracker
+from .window import open_window
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_LABELS = ASSETS / "coco_labels.txt"
@@ -160,15 +161,15 @@ def run_instances(args: argparse.Namespace) -> None:
     composer = background.composer_from_args(args, labels) if args.mode == "background" else None
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
     metrics = RunMetrics()
+    single_frame = source.frame_count == 1 and not args.loop
     try:
         if args.output:
-            outputs.sinks.append(open_output(args.output, source.fps or 25.0,
-                                             single_frame=source.frame_count == 1 and not args.loop))
+            outputs.sinks.append(open_output(args.output, source.fps or 25.0, single_frame))
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:
             title = "Background subtraction" if composer else "Instance segmentation"
-            outputs.window = Window(f"{title} (Esc to quit)")
+            outputs.window = open_window(f"{title} (q or Esc quits, space pauses)")
         tracker = None if args.no_track or composer or source.kind in ("image", "folder") else MaskTracker()
         pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold)
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
@@ -178,6 +179,8 @@ def run_instances(args: argparse.Namespace) -> None:
             benchmark.run(segmenter, pipeline, source, labels, render, outputs, tracker, measure, args.device)
         else:
             app.run(segmenter, pipeline, source, labels, render, outputs, tracker, metrics)
+            if single_frame and outputs.window:
+                outputs.window.hold()
     finally:
         outputs.close()
         if composer:

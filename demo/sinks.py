@@ -1,11 +1,9 @@
-"""Where results go: a video file, numbered images, a preview window and JSON Lines."""
+"""Where results go: a video file, numbered images and JSON Lines."""
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any, Protocol, Self, TypeVar
 
@@ -150,42 +148,6 @@ class ImageSequenceSink(ClosesOnExit):
         pass  # every image is complete once imwrite returns
 
 
-class Window(ClosesOnExit):
-    """A preview window that becomes a no-op, after one warning, where there is no display."""
-
-    def __init__(self, title: str) -> None:
-        self.title = title
-        self._opened = False
-        self._headless = False
-        if not _display_available():
-            self._go_headless()
-
-    def show(self, image: np.ndarray) -> int:
-        """Shows ``image`` and returns the key pressed meanwhile (0-255), or -1 for none."""
-        if self._headless:
-            return -1
-        try:
-            cv2.imshow(self.title, image)
-            key = cv2.waitKey(1)
-        except cv2.error:
-            # opencv-python-headless has no GUI backend and raises here.
-            self._go_headless()
-            return -1
-        self._opened = True
-        return -1 if key == -1 else key & 0xFF
-
-    def _go_headless(self) -> None:
-        logger.warning("no display: running headless")
-        self._headless = True
-
-    def close(self) -> None:
-        if self._opened:
-            # The user may already have closed the window, which makes destroyWindow raise.
-            with contextlib.suppress(cv2.error):
-                cv2.destroyWindow(self.title)
-            self._opened = False
-
-
 class ResultsWriter(ClosesOnExit):
     """Writes one JSON line per frame: ``{"frame": i, "instances": [...]}``.
 
@@ -258,8 +220,3 @@ def require_writable_folder(path: Path) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise DemoError(f"cannot write '{path}': folder '{folder}' is not writable")
 
-
-def _display_available() -> bool:
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import cv2
@@ -13,7 +12,7 @@ from pycocotools import mask as mask_utils
 from demo import sinks
 from demo.errors import DemoError, UsageError
 from demo.instances import Box, FrameResult, Instance
-from demo.sinks import ImageSequenceSink, ResultsWriter, VideoSink, Window, open_output
+from demo.sinks import ImageSequenceSink, ResultsWriter, VideoSink, open_output
 from synthetic import read_video
 
 
@@ -164,32 +163,3 @@ def test_results_in_missing_folder(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "results.jsonl"
     with pytest.raises(DemoError, match="results.jsonl"):
         ResultsWriter(path)
-
-
-def shown_twice(caplog: pytest.LogCaptureFixture) -> list[str]:
-    image = np.zeros((8, 8, 3), dtype=np.uint8)
-    with caplog.at_level(logging.WARNING), Window("preview") as window:
-        assert window.show(image) == -1
-        assert window.show(image) == -1
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-
-
-def test_window_without_display_warns_once(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    assert shown_twice(caplog) == ["no display: running headless"]
-
-
-def test_window_on_headless_opencv_warns_once(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    # A display is advertised but OpenCV has no GUI backend (opencv-python-headless raises).
-    monkeypatch.setenv("DISPLAY", ":0")
-
-    def imshow_without_gui(title: str, image: np.ndarray) -> None:
-        raise cv2.error("The function is not implemented")
-
-    monkeypatch.setattr(cv2, "imshow", imshow_without_gui)
-    assert shown_twice(caplog) == ["no display: running headless"]
