@@ -1,6 +1,7 @@
 """Faults and long runs: interrupted runs keep what they wrote, memory stays flat."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -33,10 +34,13 @@ def start_demo(*args) -> subprocess.Popen:
 
 
 def wait_for_lines(path: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    # Until the run ends the lines are in a hidden file beside the target (.NAME.XXXXXXXX.EXT).
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        if path.exists() and len(path.read_text().splitlines()) >= count:
-            return
+        for written in path.parent.glob(f".{path.name}.*{path.suffix}"):
+            with contextlib.suppress(FileNotFoundError):
+                if len(written.read_text().splitlines()) >= count:
+                    return
         time.sleep(0.2)
     raise AssertionError(f"the demo did not write {count} results in time: {process.communicate()[1]}")
 
