@@ -20,9 +20,6 @@ from demo.errors import DemoError, UsageError
 # A printf integer field such as %d or %04d: the frame number in image-sequence file names.
 FRAME_NUMBER_FIELD = re.compile(r"%\d*d")
 
-# FFmpeg reads a name that starts with "word:" as a URL of that protocol ("concat:a.avi", "pipe:1").
-_URL_SCHEME = re.compile(r"[A-Za-z0-9+.-]+:")
-
 # Below this much free space, a video file that stopped growing is taken to be on a full disk.
 FULL_DISK_BYTES = 64 * 1024
 
@@ -35,16 +32,16 @@ def shown(path: str | os.PathLike[str]) -> str:
 # --- Names OpenCV cannot take ---------------------------------------------------------------
 
 def opencv_takes(name: str) -> bool:
-    """Whether OpenCV (and FFmpeg behind it) can open ``name`` as it is.
+    """Whether OpenCV can take ``name`` as it is.
 
     A name whose bytes are not UTF-8 reaches Python as a str with surrogates, and OpenCV's
-    binding crashes on it; a relative name starting with a protocol-like word is a URL to FFmpeg.
+    binding crashes on it (a segmentation fault, not an exception).
     """
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return _URL_SCHEME.match(name) is None
+    return True
 
 
 class _Aliases:

@@ -18,7 +18,7 @@ from demo import files
 from demo.errors import DemoError, UsageError
 from demo.files import shown
 from demo.instances import FrameResult, Instance
-from demo.sources import FRAME_NUMBER_FIELD, ClosesOnExit
+from demo.sources import FRAME_NUMBER_FIELD, ClosesOnExit, _opencv_warnings_silenced
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ class VideoSink(ClosesOnExit):
         elif size != self._size:
             self._fail(f"a frame is {size[0]}x{size[1]} but the video is {self._size[0]}x{self._size[1]}; "
                        "write mixed sizes to an image pattern instead")
-        self._writer.write(image)
+        with _opencv_warnings_silenced():  # "Failed to write frame" once a frame: the growth check reports it once
+            self._writer.write(image)
         self._written += 1
         if self._written % self.CHECK_EVERY == 0:
             self._check_growth()

@@ -5,11 +5,8 @@ The test itself never hands one to OpenCV either: it reads files back through AS
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -94,15 +91,3 @@ def test_such_a_name_in_an_error_is_printed_readably(models, tmp_path):
     run = demo(models, "-i", missing)
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1] == f"error: input '{tmp_path}/missing\\xe9.png' does not exist"
-
-
-def test_an_input_named_like_an_ffmpeg_protocol_is_read_as_a_file(models, tmp_path):
-    clip = tmp_path / "concat:clip.avi"
-    shutil.copy(CLIP, clip)
-    # Relative, from the folder holding it: FFmpeg would read "concat:" as its concatenating protocol.
-    command = [sys.executable, "-m", "demo", "-m", str(models["person-0007"].xml), "--no_show", "--no_cache",
-               "-i", "concat:clip.avi", "--results", "r.jsonl"]
-    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert run.returncode == 0, run.stderr
-    assert [json.loads(line)["frame"] for line in (tmp_path / "r.jsonl").read_text().splitlines()] == list(range(30))

@@ -62,6 +62,7 @@ def assert_failed_and_kept(run, target: Path, what: str, unit: str) -> None:
     assert run.returncode == 1, run.stderr
     pattern = rf"error: cannot write {what} '{re.escape(str(target))}': No space left on device \(\d+ {unit}s? written\); {KEPT}"
     assert [re.fullmatch(pattern, line) is not None for line in error_lines(run.stderr)] == [True], run.stderr
+    assert not [line for line in run.stderr.splitlines() if line.startswith(("[ WARN", "[ERROR"))], run.stderr
     assert target.read_bytes() == PREVIOUS
     assert sorted(p.name for p in target.parent.iterdir()) == sorted(["filler", target.name])
 
