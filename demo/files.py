@@ -45,7 +45,7 @@ def opencv_takes(name: str) -> bool:
 
 
 class _Aliases:
-    """ASCII-named symbolic links to files whose own names OpenCV cannot take.
+    """Symbolic links with UTF-8 names (bytes escaped as \\xNN) to files whose own names OpenCV cannot take.
 
     A symlink rather than /proc/self/fd/N: it keeps the extension (OpenCV picks the container
     and FFmpeg guesses the format from it), a capture can reopen it to loop, a writer writes
@@ -70,7 +70,10 @@ class _Aliases:
     def _link(self, name: str, suffix: str) -> str:
         if self._folder is None:
             self._folder = tempfile.TemporaryDirectory(prefix="demo-names-")
-        alias = os.path.join(self._folder.name, f"{len(self._by_name)}{suffix if opencv_takes(suffix) else ''}")
+        # The readable name in the link's own, for the messages that name what OpenCV opened.
+        readable = shown(os.path.basename(name))
+        label = readable if len(readable) <= 200 else (suffix if opencv_takes(suffix) else "")
+        alias = os.path.join(self._folder.name, f"{len(self._by_name)}-{label}")
         os.symlink(os.path.abspath(name), alias)
         return alias
 

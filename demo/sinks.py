@@ -220,6 +220,8 @@ class ImageSequenceSink(ClosesOnExit):
             try:
                 with aside.open() as file:
                     file.write(data)
+                if not aside.in_place and aside.size() != data.size:
+                    raise OSError(errno.EIO, "the file on disk is shorter than the image")
             except OSError as error:
                 raise files.failed_write("image", path, files.reason(error), done) from None
             aside.commit(done)

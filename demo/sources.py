@@ -249,12 +249,17 @@ def _open_sequence(pattern: str, loop: bool) -> FrameSource:
     if not files.opencv_takes(name):
         raise DemoError(f"input pattern '{shown(pattern)}': FFmpeg cannot take this file name; "
                         "give the folder of images instead")
-    opened = _open_capture(os.path.join(files.opencv_name(Path(folder)), name) if folder else pattern)
+    target = os.path.join(files.opencv_name(Path(folder)), name) if folder else pattern
+    opened = _open_capture(target)
     if opened is None:
         raise DemoError(
             f"no images match '{shown(pattern)}' (FFmpeg expects the first number to be 0-4, with no gaps)"
         )
-    return _Capture("sequence", pattern, opened, loop)
+    source = _Capture("sequence", target, opened, loop)
+    # FFmpeg reads only up to the first gap in the numbers, and its count is a guess: the files
+    # are counted here, so that those after a gap are reported as not read.
+    source.frame_count = len(files.pattern_files(pattern))
+    return source
 
 
 def _open_capture(target: str | int) -> tuple[cv2.VideoCapture, np.ndarray] | None:

@@ -5,6 +5,7 @@ The test itself never hands one to OpenCV either: it reads files back through AS
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, count_frames, run_demo
+from demo.sources import open_source
 
 CLIP = ROOT / "assets" / "sample_clip.avi"  # 30 frames, 640x360
 
@@ -91,3 +93,21 @@ def test_such_a_name_in_an_error_is_printed_readably(models, tmp_path):
     run = demo(models, "-i", missing)
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1] == f"error: input '{tmp_path}/missing\\xe9.png' does not exist"
+
+
+def test_a_looped_video_with_such_a_name_reopens(tmp_path):
+    clip = odd(tmp_path, b"loop\xe9.avi")
+    shutil.copy(CLIP, clip)
+    with open_source(str(clip), loop=True) as source:
+        frames = list(itertools.islice(source, 45))
+    assert [frame.index for frame in frames] == list(range(45))
+    assert np.array_equal(frames[30].image, frames[0].image)
+
+
+def test_an_image_sequence_in_a_folder_with_such_a_name(tmp_path):
+    folder = odd(tmp_path, b"seq\xe9")
+    folder.mkdir()
+    for number in range(3):
+        (folder / f"img_{number:03d}.png").write_bytes(cv2.imencode(".png", np.full((8, 8, 3), number, np.uint8))[1])
+    with open_source(str(folder / "img_%03d.png")) as source:
+        assert [int(frame.image[0, 0, 0]) for frame in source] == [0, 1, 2]

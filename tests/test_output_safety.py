@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -16,10 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from conftest import ROOT, count_frames, run_demo
 from demo.files import pattern_matches
+from demo.sources import open_source
 from test_evaluate import write_coco_set
 
 CLIP = ROOT / "assets" / "sample_clip.avi"  # 30 frames, 640x360
@@ -330,3 +334,34 @@ def test_pattern_matches_exactly_the_names_it_writes(pattern, name, expected):
     assert pattern_matches(pattern, name) is expected
     if expected:
         assert any(pattern % n == name for n in range(10_000))
+
+
+# --- An input is read whole, or the user is told what was not read ---------------------------
+
+def write_png(path: Path, value: int) -> None:
+    path.write_bytes(cv2.imencode(".png", np.full((8, 8, 3), value, np.uint8))[1].tobytes())
+
+
+def warnings_of(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_an_image_sequence_with_a_gap_warns_of_the_files_after_it(tmp_path, caplog):
+    for number in (0, 1, 2, 4, 5):
+        write_png(tmp_path / f"img_{number:03d}.png", number)
+    pattern = str(tmp_path / "img_%03d.png")
+    with caplog.at_level(logging.WARNING), open_source(pattern) as source:
+        assert [int(frame.image[0, 0, 0]) for frame in source] == [0, 1, 2]
+    assert warnings_of(caplog) == [f"sequence '{pattern}' ended early: read 3 of 5 frames"]
+
+
+def test_a_folder_names_every_file_it_does_not_read(tmp_path, caplog):
+    write_png(tmp_path / "a.png", 1)
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    os.mkfifo(tmp_path / "pipe.png")  # opening it to look for an image signature would block forever
+    (tmp_path / "notes.txt").write_text("not an image")
+    with caplog.at_level(logging.WARNING), open_source(str(tmp_path)) as source:
+        assert [frame.name for frame in source] == ["a.png"]
+    assert warnings_of(caplog) == [f"skipping '{tmp_path / 'gone.png'}': a link to nothing",
+                                   f"skipping '{tmp_path / 'notes.txt'}': not an image",
+                                   f"skipping '{tmp_path / 'pipe.png'}': not a regular file"]
