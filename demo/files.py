@@ -82,7 +82,7 @@ _aliases = _Aliases()
 
 
 def opencv_name(path: Path) -> str:
-    """A name for ``path`` that OpenCV can open: its own, or an ASCII-named link to it."""
+    """A name for ``path`` that OpenCV can open: its own, or a link to it with a name OpenCV takes."""
     return _aliases.name_for(path)
 
 
@@ -142,7 +142,9 @@ class WriteAside:
         except OSError as error:
             raise DemoError(f"cannot write {what} '{shown(target)}': {_folder_problem(self.target.parent, error)}"
                             ) from None
-        os.fchmod(descriptor, _mode_for(self.target))
+        # mkstemp makes 0600 whatever the umask; a file system without modes (FAT) keeps its own.
+        with contextlib.suppress(OSError):
+            os.fchmod(descriptor, _mode_for(self.target))
         os.close(descriptor)
         self.path = Path(name)
 
@@ -162,10 +164,12 @@ class WriteAside:
         try:
             _sync(self.path)
             os.replace(self.path, self.target)
-            _sync(self.target.parent)
         except OSError as error:
             self.discard()
             raise failed_write(self.what, self.named, reason(error), written) from None
+        # The rename is done; a file system that cannot sync folders only loses the crash guarantee.
+        with contextlib.suppress(OSError):
+            _sync(self.target.parent)
 
     def discard(self) -> None:
         if not self.in_place:
