@@ -50,7 +50,7 @@ class Outputs:
                 close()
             except DemoError as error:
                 failures.append(error)
-        raise_first = not isinstance(sys.exception(), DemoError)
+        raise_first = not isinstance(sys.exc_info()[1], DemoError)
         for failure in failures[1 if raise_first else 0:]:
             log.error("%s", failure)
         if failures and raise_first:
