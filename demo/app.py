@@ -1,6 +1,7 @@
 """The demo's main loop: inferred frames in order, to instances, to a picture, to the sinks."""
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .errors import DemoError
 from .instances import FrameResult
 from .metrics import RunMetrics, StageClock
 from .model import CompiledSegmenter
@@ -19,6 +21,8 @@ from .sinks import ResultsWriter, Sink
 from .sources import Frame
 from .tracker import MaskTracker
 from .window import Window
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,12 +38,23 @@ class Outputs:
     delivered: int = 0  # frames given to the sinks so far, counted across runs for the limit
 
     def close(self) -> None:
-        for sink in self.sinks:
-            sink.close()
-        if self.results:
-            self.results.close()
-        if self.window:
-            self.window.close()
+        """Close every output, even after one fails to finish, so none is left half-done.
+
+        The first failure is raised; others are logged. When the run is already ending on an
+        error, that error stays the one reported and every failure here is logged.
+        """
+        closers = [sink.close for sink in self.sinks] + [part.close for part in (self.results, self.window) if part]
+        failures: list[DemoError] = []
+        for close in closers:
+            try:
+                close()
+            except DemoError as error:
+                failures.append(error)
+        raise_first = not isinstance(sys.exc_info()[1], DemoError)
+        for failure in failures[1 if raise_first else 0:]:
+            log.error("%s", failure)
+        if failures and raise_first:
+            raise failures[0]
 
 
 def format_raw(result: FrameResult) -> str:

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import openvino as ov
 
-from . import app, background, benchmark, download
+from . import app, background, benchmark, download, files
 from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, DecodeLimits
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
 from .labels import load_labels
 from .metrics import RunMetrics
 from .model import DeviceConfig, default_cache_dir, load_segmenter
+from .model_info import METADATA_FILE
 from .pipeline import AsyncPipeline
 from .render import InstanceRenderer
 from .sinks import ResultsWriter, open_output
-from .sources import open_source
+from .sources import files_read, open_source
 from .tracker import MaskTracker
 from .window import open_window
 
@@ -149,11 +150,29 @@ def class_names(args: argparse.Namespace, model_labels: tuple[str, ...]) -> list
     return load_labels(args.labels)
 
 
+def model_inputs(args: argparse.Namespace, model: Path) -> list[files.Named]:
+    """The files the model and its class names are read from, which no output may replace."""
+    paths = [model, model.with_suffix(".bin")] if model.suffix.lower() == ".xml" else [model]
+    return ([files.Named("-m", path) for path in [*paths, model.parent / METADATA_FILE] if path.exists()]
+            + [files.Named("--labels", args.labels)])
+
+
+def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -> None:
+    """Before anything is opened: no output may be an input or another output."""
+    inputs = [files.Named("-i", path) for path in files_read(spec)] + model_inputs(args, model)
+    if args.target_bgr:
+        inputs += [files.Named("--target_bgr", path) for path in files_read(args.target_bgr)]
+    outputs = [files.Named(flag, Path(value)) for flag, value in
+               (("-o", args.output), ("--results", args.results), ("--report", args.report)) if value]
+    files.refuse_overlaps(inputs, outputs)
+
+
 def run_instances(args: argparse.Namespace) -> None:
     measure = benchmark.settings_from_args(args)
     model = model_path(args)  # before the source, so that a wrong name never opens a camera
-    source = open_source(args.input or str(download.fetch_sample_clip(fetcher(args))),
-                         loop=args.loop or measure is not None)
+    spec = args.input or str(download.fetch_sample_clip(fetcher(args)))
+    refuse_overlapping_files(args, model, spec)
+    source = open_source(spec, loop=args.loop or measure is not None)
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
                                args.iou_threshold, args.max_det, args.model_type, args.mode == "background")

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from . import cli
 from .errors import DemoError
+from .files import Named, refuse_overlaps
 from .geometry import ResizePolicy
 from .instances import Instance
 from .model import load_segmenter
@@ -208,10 +209,15 @@ def build_parser() -> cli.Parser:
 def run(args: argparse.Namespace) -> Scores:
     coco = load_annotations(args.annotations)
     images = select_images(coco, args.images, args.limit)
+    model = cli.model_path(args)
+    refuse_overlaps([Named("--annotations", args.annotations), *(Named("--images", i.path) for i in images),
+                     *cli.model_inputs(args, model)],
+                    [Named(flag, path) for flag, path in (("--results", args.results), ("--metrics", args.metrics))
+                     if path is not None])
     for output in (args.results, args.metrics):
         if output is not None:
             require_writable_folder(output)
-    segmenter = load_segmenter(ov.Core(), cli.model_path(args), cli.device_config(args),
+    segmenter = load_segmenter(ov.Core(), model, cli.device_config(args),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
                                args.iou_threshold, MAX_PER_IMAGE, args.model_type)
     labels = cli.class_names(args, segmenter.labels)

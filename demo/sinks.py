@@ -1,19 +1,23 @@
 """Where results go: a video file, numbered images and JSON Lines."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, BinaryIO, NoReturn, Protocol, Self, TypeVar
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from demo import files
 from demo.errors import DemoError, UsageError
+from demo.files import shown
 from demo.instances import FrameResult, Instance
-from demo.sources import FRAME_NUMBER_FIELD, ClosesOnExit
+from demo.sources import FRAME_NUMBER_FIELD, ClosesOnExit, _opencv_warnings_silenced
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +48,9 @@ def open_output(path: str, fps: float, single_frame: bool = False) -> Sink[np.nd
     """
     if FRAME_NUMBER_FIELD.search(path):
         return ImageSequenceSink(path)
-    if Path(path).suffix.lower() not in FOURCC_BY_EXTENSION and cv2.haveImageWriter(path):
+    if Path(path).suffix.lower() not in FOURCC_BY_EXTENSION and _image_type(path):
         if not single_frame:
-            raise UsageError(f"output '{path}' is one image but the input has several frames; "
+            raise UsageError(f"output '{shown(path)}' is one image but the input has several frames; "
                              f"use {SUPPORTED_OUTPUTS}")
         return ImageSequenceSink(path)
     return VideoSink(Path(path), fps)
@@ -59,56 +63,120 @@ class VideoSink(ClosesOnExit):
     silently drop the last column/row of odd-sized frames, so an odd width or height is
     padded with one black column/row at the right/bottom: the video is then 1 px larger,
     never smaller, and every original pixel keeps its place.
+
+    The video is written to a hidden file beside the target and put in place at ``close``
+    only once it plays every frame written. OpenCV's writer reports no write errors, so
+    every ``CHECK_EVERY`` frames a file that stopped growing on a full disk ends the run.
     """
+
+    CHECK_EVERY = 16
 
     def __init__(self, path: Path, fps: float) -> None:
         fourcc = FOURCC_BY_EXTENSION.get(path.suffix.lower())
         if fourcc is None:
-            raise UsageError(f"output '{path}': unsupported type; use {SUPPORTED_OUTPUTS}")
+            raise UsageError(f"output '{shown(path)}': unsupported type; use {SUPPORTED_OUTPUTS}")
         if not fps > 0:
-            raise UsageError(f"output '{path}': fps must be positive, got {fps}")
+            raise UsageError(f"output '{shown(path)}': fps must be positive, got {fps}")
         require_writable_folder(path)
         self.path = path
         self._fourcc = fourcc
         self._fps = fps
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] = (0, 0)
+        self._written = 0
+        self._bytes_at_check = 0
+        self._aside = files.WriteAside(path, "video")
         self._closed = False
 
     def write(self, image: np.ndarray) -> None:
         if self._closed:
             # Reopening would silently overwrite the finished video.
-            raise ValueError(f"write to closed video '{self.path}'")
+            raise ValueError(f"write to closed video '{shown(self.path)}'")
         image = _pad_to_even(image)
         size = (image.shape[1], image.shape[0])
         if self._writer is None:
             self._writer = self._open_writer(size)
             self._size = size
         elif size != self._size:
-            raise DemoError(
-                f"output '{self.path}': a frame is {size[0]}x{size[1]} but the video is "
-                f"{self._size[0]}x{self._size[1]}; write mixed sizes to an image pattern instead"
-            )
-        self._writer.write(image)
+            self._fail(f"a frame is {size[0]}x{size[1]} but the video is {self._size[0]}x{self._size[1]}; "
+                       "write mixed sizes to an image pattern instead")
+        with _opencv_warnings_silenced():  # "Failed to write frame" once a frame: the growth check reports it once
+            self._writer.write(image)
+        self._written += 1
+        if self._written % self.CHECK_EVERY == 0:
+            self._check_growth()
 
     def _open_writer(self, size: tuple[int, int]) -> cv2.VideoWriter:
         fourcc = cv2.VideoWriter_fourcc(*self._fourcc)
         try:
-            writer = cv2.VideoWriter(str(self.path), fourcc, self._fps, size)
+            writer = cv2.VideoWriter(files.opencv_name(self._aside.path), fourcc, self._fps, size)
         except cv2.error:
             writer = None
         if writer is None or not writer.isOpened():
-            raise DemoError(
-                f"could not open video writer for '{self.path}' ({self._fourcc}, {size[0]}x{size[1]})"
-            )
+            self._fail(f"the {self._fourcc} encoder cannot take {size[0]}x{size[1]} frames")
         return writer
 
-    def close(self) -> None:
+    def _check_growth(self) -> None:
+        grown = self._aside.size()
+        if grown == self._bytes_at_check and self._aside.free_bytes() < files.FULL_DISK_BYTES:
+            self._fail(os.strerror(errno.ENOSPC))
+        self._bytes_at_check = grown
+
+    def _fail(self, cause: str) -> NoReturn:
+        """Stop writing, remove the unfinished file and raise: a failed video never replaces the target."""
+        self._release()
+        self._aside.discard()
+        self._closed = True
+        raise files.failed_write("video", self.path, cause, _count(self._written, "frame"))
+
+    def _release(self) -> None:
         # Releasing writes the container's index; without it the file does not play.
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._release()
         self._closed = True
+        if not self._written:
+            self._aside.discard()  # nothing to show for the run: whatever was there stays
+            return
+        with self._aside.finishing():
+            # More frames than counted play when an interruption came between a write and its count.
+            played = self._written if self._aside.in_place else frames_that_play(
+                files.opencv_name(self._aside.path), self._written)
+            if played < self._written:
+                full = self._aside.free_bytes() < files.FULL_DISK_BYTES
+                self._fail(os.strerror(errno.ENOSPC) if full else f"the finished file plays only {played} frames")
+            self._aside.commit(_count(self._written, "frame"))
+
+
+def frames_that_play(name: str, expected: int) -> int:
+    """How many frames the video at ``name`` plays, checked cheaply when it says it holds ``expected``.
+
+    The container's own count, the last frame and nothing after it; only when these disagree
+    is every frame decoded and counted (a seek is not trusted to prove a file broken).
+    """
+    capture = cv2.VideoCapture(name)
+    try:
+        if int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == expected and expected > 0:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, expected - 1)
+            if capture.grab() and not capture.grab():
+                return expected
+        capture.release()
+        capture = cv2.VideoCapture(name)
+        played = 0
+        while capture.grab():
+            played += 1
+        return played
+    finally:
+        capture.release()
+
+
+def _count(number: int, unit: str) -> str:
+    return f"{number} {unit}{'' if number == 1 else 's'}"
 
 
 class ImageSequenceSink(ClosesOnExit):
@@ -126,26 +194,46 @@ class ImageSequenceSink(ClosesOnExit):
             raise UsageError(
                 f"output pattern '{pattern}' must take one frame number, like out_%03d.png"
             ) from None
-        if not cv2.haveImageWriter(first_path):
-            raise UsageError(f"output '{pattern}': unsupported image type; use {SUPPORTED_OUTPUTS}")
+        if not _image_type(first_path):
+            raise UsageError(f"output '{shown(pattern)}': unsupported image type; use {SUPPORTED_OUTPUTS}")
         require_writable_folder(Path(first_path))
+        self._extension = Path(first_path).suffix
         self._next_number = 0
 
-    def _path(self, number: int) -> str:
-        return self.pattern % number if self._numbered else self.pattern
+    def _path(self, number: int) -> Path:
+        return Path(self.pattern % number if self._numbered else self.pattern)
 
     def write(self, image: np.ndarray) -> None:
+        """Encode in memory and write the bytes through Python, which reports a full disk as OSError
+        and takes any file name; each image is put in place only once whole."""
         path = self._path(self._next_number)
+        done = _count(self._next_number, "image")
         try:
-            written = cv2.imwrite(path, image)
+            encoded, data = cv2.imencode(self._extension, image)
         except cv2.error:
-            written = False
-        if not written:
-            raise DemoError(f"could not write image '{path}'")
+            encoded = False
+        if not encoded:
+            raise files.failed_write("image", path, f"{self._extension} cannot hold this frame", done)
+        aside = files.WriteAside(path, "image")
+        with aside.finishing():
+            try:
+                with aside.open() as file:
+                    file.write(data)
+                if not aside.in_place and aside.size() != data.size:
+                    raise OSError(errno.EIO, "the file on disk is shorter than the image")
+            except OSError as error:
+                raise files.failed_write("image", path, files.reason(error), done) from None
+            aside.commit(done)
         self._next_number += 1
 
     def close(self) -> None:
-        pass  # every image is complete once imwrite returns
+        pass  # every image is in place once write returns
+
+
+def _image_type(path: str) -> bool:
+    """Whether OpenCV writes images with ``path``'s extension (asked with a name it can take)."""
+    extension = Path(path).suffix
+    return files.opencv_takes(extension) and cv2.haveImageWriter("image" + extension)
 
 
 class ResultsWriter(ClosesOnExit):
@@ -158,25 +246,69 @@ class ResultsWriter(ClosesOnExit):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._aside = files.WriteAside(path, "results")
         try:
-            self._file = path.open("w", encoding="utf-8")
+            self._file: BinaryIO | None = self._aside.open()
         except OSError as error:
-            raise DemoError(f"cannot write results to '{path}': {error.strerror}") from None
+            self._aside.discard()
+            raise files.failed_write("results", path, files.reason(error)) from None
+        self._lines = 0
 
     def write(self, result: FrameResult) -> None:
+        if self._file is None:
+            raise ValueError(f"write to closed results '{shown(self.path)}'")
         record = {
             "frame": result.index,
             "instances": [_instance_record(i, result.frame.shape) for i in result.instances],
         }
         # The whole line in one call, then flush: an interrupted run leaves only whole lines.
         try:
-            self._file.write(json.dumps(record) + "\n")
+            self._file.write((json.dumps(record) + "\n").encode("ascii"))
             self._file.flush()
         except OSError as error:
-            raise DemoError(f"cannot write results to '{self.path}': {error.strerror}") from None
+            self._fail(files.reason(error))
+        self._lines += 1
+
+    def _fail(self, cause: str) -> NoReturn:
+        """Remove the unfinished file and raise: failed results never replace the target."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()  # its buffer may still hold what the disk refused
+            self._file = None
+        self._aside.discard()
+        raise files.failed_write("results", self.path, cause, _count(self._lines, "line"))
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is None:
+            return
+        try:
+            self._file.close()
+        except OSError as error:
+            self._fail(files.reason(error))
+        self._file = None
+        if not self._lines:
+            self._aside.discard()  # nothing to show for the run: whatever was there stays
+            return
+        with self._aside.finishing():
+            # More lines than counted are there when an interruption came between a write and its count.
+            whole = self._lines if self._aside.in_place else _json_lines(self._aside.path)
+            if whole is None or whole < self._lines:
+                self._fail("the finished file does not read back as whole JSON lines")
+            self._aside.commit(_count(self._lines, "line"))
+
+
+def _json_lines(path: Path) -> int | None:
+    """How many lines ``path`` holds when every one is a whole JSON value; None if one is not."""
+    with path.open("rb") as file:
+        lines = file.read().split(b"\n")
+    if lines[-1]:
+        return None  # a last line without its end
+    try:
+        for line in lines[:-1]:
+            json.loads(line)
+    except ValueError:
+        return None
+    return len(lines) - 1
 
 
 def mask_rle(instance: Instance, frame_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -205,18 +337,26 @@ def _pad_to_even(image: np.ndarray) -> np.ndarray:
 
 
 def write_json(path: Path, content: object, what: str, indent: int | None = None) -> None:
-    """Write ``content`` to ``path`` as JSON; a failure is one line naming ``what`` and why."""
-    try:
-        path.write_text(json.dumps(content, indent=indent) + "\n", encoding="utf-8")
-    except OSError as error:
-        raise DemoError(f"cannot write {what} to '{path}': {error.strerror or error}") from None
+    """Write ``content`` to ``path`` as JSON, put in place only once it reads back; a failure is
+    one line naming ``what`` and why."""
+    aside = files.WriteAside(path, what)
+    with aside.finishing():
+        try:
+            with aside.open() as file:
+                file.write((json.dumps(content, indent=indent) + "\n").encode("ascii"))
+            if not aside.in_place:
+                json.loads(aside.path.read_bytes())
+        except (OSError, ValueError) as error:
+            cause = files.reason(error) if isinstance(error, OSError) else "it does not read back as JSON"
+            raise files.failed_write(what, path, cause) from None
+        aside.commit()
 
 
 def require_writable_folder(path: Path) -> None:
     """Fail before a long run, not after it, when ``path`` cannot be written."""
     folder = path.parent
     if not folder.is_dir():
-        raise DemoError(f"cannot write '{path}': folder '{folder}' does not exist")
+        raise DemoError(f"cannot write '{shown(path)}': folder '{shown(folder)}' does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise DemoError(f"cannot write '{path}': folder '{folder}' is not writable")
+        raise DemoError(f"cannot write '{shown(path)}': folder '{shown(folder)}' is not writable")
 

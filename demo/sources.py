@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,16 +13,15 @@ from typing import Literal, Self
 import cv2
 import numpy as np
 
+from demo import files
 from demo.errors import DemoError
+from demo.files import FRAME_NUMBER_FIELD, shown
 
 logger = logging.getLogger(__name__)
 
 # FFmpeg's chatter about a broken file would only repeat the one-line errors raised here.
 # It is read when OpenCV first starts FFmpeg; users who want it can set the variable themselves.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-# A printf integer field such as %d or %04d: the frame number in image-sequence file names.
-FRAME_NUMBER_FIELD = re.compile(r"%\d*d")
 
 SourceKind = Literal["image", "folder", "sequence", "video", "camera"]
 
@@ -108,9 +106,10 @@ class _ImageFolder(FrameSource):
 
     def _one_pass(self) -> Iterator[tuple[np.ndarray, str]]:
         for path in self._paths:
-            image = _read_image(path)
-            if image is None:
-                logger.warning("skipping '%s': not a readable image", path)
+            try:
+                image = _read_image(path)
+            except UnreadableImage as error:
+                logger.warning("skipping '%s': %s", shown(path), error)
                 continue
             yield image, path.name
 
@@ -184,7 +183,7 @@ def open_source(spec: str, loop: bool = False) -> FrameSource:
         return _open_file(path, loop)
     if FRAME_NUMBER_FIELD.search(spec):
         return _open_sequence(spec, loop)
-    raise DemoError(f"input '{spec}' does not exist")
+    raise DemoError(f"input '{shown(spec)}' does not exist")
 
 
 def _open_camera(index: int) -> FrameSource:
@@ -195,38 +194,72 @@ def _open_camera(index: int) -> FrameSource:
 
 
 def _open_folder(folder: Path, loop: bool) -> FrameSource:
+    images, skipped = folder_images(folder)
+    for path, why in skipped:
+        logger.warning("skipping '%s': %s", shown(path), why)
+    if not images:
+        raise DemoError(f"folder '{shown(folder)}' contains no images")
+    return _ImageFolder(images, loop)
+
+
+def folder_images(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The folder's images in name order, and every other file with why it is not read.
+
+    Folders inside it are not read and not reported: the input is the folder's own files.
+    """
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as error:
+        raise DemoError(f"folder '{shown(folder)}' cannot be listed: {files.reason(error)}") from None
     images: list[Path] = []
-    for path in sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.name):
-        # haveImageReader only checks the file signature, so this stays cheap for big folders.
-        if cv2.haveImageReader(str(path)):
+    skipped: list[tuple[Path, str]] = []
+    for path in entries:
+        if path.is_dir():
+            continue
+        if not path.is_file():
+            skipped.append((path, "not a regular file" if path.exists() else "a link to nothing"))
+        elif _is_image(path):
             images.append(path)
         else:
-            logger.warning("skipping '%s': not an image", path)
-    if not images:
-        raise DemoError(f"folder '{folder}' contains no images")
-    return _ImageFolder(images, loop)
+            skipped.append((path, "not an image"))
+    return images, skipped
+
+
+def _is_image(path: Path) -> bool:
+    # haveImageReader only checks the file signature, so this stays cheap for big folders.
+    return cv2.haveImageReader(files.opencv_name(path))
 
 
 def _open_file(path: Path, loop: bool) -> FrameSource:
     if not os.access(path, os.R_OK):
-        raise DemoError(f"input '{path}' is not readable (permission denied)")
+        raise DemoError(f"input '{shown(path)}' is not readable (permission denied)")
     # Try the image reader first: FFmpeg would also open a single image, as a one-frame video.
-    image = _read_image(path) if path.is_file() else None
-    if image is not None:
-        return _StillImage(image, path.name, loop)
-    opened = _open_capture(str(path))
+    if path.is_file() and _is_image(path):
+        with contextlib.suppress(UnreadableImage):
+            return _StillImage(_read_image(path), path.name, loop)
+    name = files.opencv_name(path)
+    opened = _open_capture(name)
     if opened is None:
-        raise DemoError(f"input '{path}' is neither a readable image nor a readable video")
-    return _Capture("video", str(path), opened, loop)
+        raise DemoError(f"input '{shown(path)}' is neither a readable image nor a readable video")
+    return _Capture("video", name, opened, loop)
 
 
 def _open_sequence(pattern: str, loop: bool) -> FrameSource:
-    opened = _open_capture(pattern)
+    folder, name = os.path.split(pattern)
+    if not files.opencv_takes(name):
+        raise DemoError(f"input pattern '{shown(pattern)}': FFmpeg cannot take this file name; "
+                        "give the folder of images instead")
+    target = os.path.join(files.opencv_name(Path(folder)), name) if folder else pattern
+    opened = _open_capture(target)
     if opened is None:
         raise DemoError(
-            f"no images match '{pattern}' (FFmpeg expects the first number to be 0-4, with no gaps)"
+            f"no images match '{shown(pattern)}' (FFmpeg expects the first number to be 0-4, with no gaps)"
         )
-    return _Capture("sequence", pattern, opened, loop)
+    source = _Capture("sequence", target, opened, loop)
+    # FFmpeg reads only up to the first gap in the numbers, and its count is a guess: the files
+    # are counted here, so that those after a gap are reported as not read.
+    source.frame_count = len(files.pattern_files(pattern))
+    return source
 
 
 def _open_capture(target: str | int) -> tuple[cv2.VideoCapture, np.ndarray] | None:
@@ -259,14 +292,28 @@ def _opencv_warnings_silenced() -> Iterator[None]:
         cv2.utils.logging.setLogLevel(previous)
 
 
-def _read_image(path: Path) -> np.ndarray | None:
-    """The image at ``path`` as 8-bit BGR, or None if it is not an 8- or 16-bit image."""
+class UnreadableImage(Exception):
+    """Why a file could not be read as an image."""
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """The image at ``path`` as 8-bit BGR; UnreadableImage if it is not a readable 8- or 16-bit image.
+
+    The bytes are read by Python and decoded from memory, so that any file name works and a
+    read error says what it is.
+    """
     try:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    except OSError as error:
+        raise UnreadableImage(files.reason(error)) from None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     except cv2.error:
-        return None
-    if image is None or image.dtype not in (np.uint8, np.uint16):
-        return None
+        image = None
+    if image is None:
+        raise UnreadableImage("not a readable image")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise UnreadableImage(f"{image.dtype} pixels; only 8- and 16-bit images are read")
     return _to_bgr8(image)
 
 
@@ -284,3 +331,15 @@ def _to_bgr8(image: np.ndarray) -> np.ndarray:
 def _positive_or_none(value: float) -> float | None:
     # OpenCV reports unknown properties as 0, -1 or NaN; `value > 0` is False for all of them.
     return value if value > 0 else None
+
+
+def files_read(spec: str) -> list[Path]:
+    """The files that opening ``spec`` as in ``open_source`` reads, to check outputs against them."""
+    path = Path(spec)
+    if spec.isdigit():
+        return []
+    if path.is_dir():
+        return folder_images(path)[0]
+    if path.exists():
+        return [path]
+    return files.pattern_files(spec) if FRAME_NUMBER_FIELD.search(spec) else []

@@ -1,6 +1,7 @@
 """Shared fixtures: synthetic models of each contract, and running the demo as a user does."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -76,3 +77,12 @@ def count_frames(path: Path) -> int:
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.count_nonzero(a | b)
     return np.count_nonzero(a & b) / union if union else 1.0
+
+
+def lines_written(path: Path) -> int:
+    """How many lines a run has written to ``path`` so far. Until the run ends they are in a hidden
+    file beside it (.NAME.XXXXXXXX.EXT), which is put in place when the run ends."""
+    for candidate in [path, *path.parent.glob(f".{path.name}.*{path.suffix}")]:
+        with contextlib.suppress(FileNotFoundError):
+            return len(candidate.read_text().splitlines())
+    return 0

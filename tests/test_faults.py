@@ -15,7 +15,7 @@ import openvino as ov
 import pytest
 
 import synthetic
-from conftest import ROOT, count_frames
+from conftest import ROOT, count_frames, lines_written
 from demo import app
 from demo.metrics import RunMetrics
 from demo.model import DeviceConfig, load_segmenter
@@ -35,7 +35,7 @@ def start_demo(*args) -> subprocess.Popen:
 def wait_for_lines(path: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        if path.exists() and len(path.read_text().splitlines()) >= count:
+        if lines_written(path) >= count:
             return
         time.sleep(0.2)
     raise AssertionError(f"the demo did not write {count} results in time: {process.communicate()[1]}")

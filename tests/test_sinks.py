@@ -152,11 +152,15 @@ def test_results_lines_decode_back_to_the_exact_masks(tmp_path: Path) -> None:
 
 
 def test_results_lines_are_on_disk_before_close(tmp_path: Path) -> None:
+    # Before close the lines are in the hidden file beside the target, which close puts in place.
     path = tmp_path / "results.jsonl"
     writer = ResultsWriter(path)
     writer.write(FrameResult(0, np.zeros((4, 4, 3), np.uint8), []))
-    assert json.loads(path.read_text(encoding="utf-8")) == {"frame": 0, "instances": []}
+    [aside] = tmp_path.glob(".results.jsonl.*.jsonl")
+    assert json.loads(aside.read_text(encoding="utf-8")) == {"frame": 0, "instances": []}
     writer.close()
+    assert json.loads(path.read_text(encoding="utf-8")) == {"frame": 0, "instances": []}
+    assert list(tmp_path.iterdir()) == [path]
 
 
 def test_results_in_missing_folder(tmp_path: Path) -> None:

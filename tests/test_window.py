@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import synthetic
-from conftest import ROOT, count_frames, run_demo
+from conftest import ROOT, count_frames, lines_written, run_demo
 from demo.render import status_box
 from demo.window import DisplayCheck, check_display, fitted_size, open_window
 from xserver import WAIT_S, XServer, wait_for, x_server
@@ -66,10 +66,6 @@ def demos() -> Iterator[list[Demo]]:
         demo.stop()
 
 
-def line_count(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
-
-
 def start_on_clip(display: XServer, demos: list[Demo], models, tmp_path: Path, *outputs: str | Path) -> Demo:
     demo = Demo(display, tmp_path, "-m", models["person-0007"].xml, "-i", CLIP, "--loop", *outputs)
     demos.append(demo)
@@ -81,7 +77,7 @@ def playing_video_run(display: XServer, demos: list[Demo], models, tmp_path: Pat
     video, results = tmp_path / "out.avi", tmp_path / "frames.jsonl"
     demo = start_on_clip(display, demos, models, tmp_path, "-o", video, "--results", results)
     window = display.find_window(TITLE)
-    wait_for(lambda: line_count(results) >= 3, "three frames")
+    wait_for(lambda: lines_written(results) >= 3, "three frames")
     return demo, window, video, results
 
 
@@ -96,7 +92,7 @@ def test_a_quit_key_ends_the_run_with_a_playing_video(display, demos, models, tm
     demo, window, video, results = playing_video_run(display, demos, models, tmp_path)
     display.key(window, key)
     assert demo.finish() == 0, demo.stderr
-    assert count_frames(video) == line_count(results) >= 3
+    assert count_frames(video) == lines_written(results) >= 3
     assert "WARNING" not in demo.stderr and "error" not in demo.stderr
 
 
@@ -104,22 +100,22 @@ def test_the_close_button_ends_the_run_like_q(display, demos, models, tmp_path):
     demo, window, video, results = playing_video_run(display, demos, models, tmp_path)
     display.click_close_button(window)
     assert demo.finish() == 0, demo.stderr
-    assert count_frames(video) == line_count(results) >= 3
+    assert count_frames(video) == lines_written(results) >= 3
     assert not display.tool("xdotool", "search", "--name", TITLE, check=False).split()
 
 
 def test_space_pauses_and_resumes(display, demos, models, tmp_path):
     demo, window, video, results = playing_video_run(display, demos, models, tmp_path)
     pause(display, window)
-    paused_at = line_count(results)
+    paused_at = lines_written(results)
     time.sleep(1.0)  # a frame a second would be far slower than this machine at its worst
-    assert line_count(results) == paused_at
+    assert lines_written(results) == paused_at
     display.key(window, "space")
-    wait_for(lambda: line_count(results) > paused_at, "frames after resuming")
+    wait_for(lambda: lines_written(results) > paused_at, "frames after resuming")
     assert "paused" not in display.window_name(window)
     display.key(window, "q")
     assert demo.finish() == 0, demo.stderr
-    assert count_frames(video) == line_count(results)
+    assert count_frames(video) == lines_written(results)
 
 
 def test_sigterm_stops_a_paused_run_cleanly(display, demos, models, tmp_path):
@@ -128,16 +124,16 @@ def test_sigterm_stops_a_paused_run_cleanly(display, demos, models, tmp_path):
     demo.process.send_signal(signal.SIGTERM)
     assert demo.finish() == 130
     assert "interrupted: output files were closed" in demo.stderr
-    assert count_frames(video) == line_count(results) >= 3
+    assert count_frames(video) == lines_written(results) >= 3
 
 
 def test_the_window_shows_the_frame_the_demo_wrote(display, demos, models, tmp_path):
     results = tmp_path / "frames.jsonl"
     demo = start_on_clip(display, demos, models, tmp_path, "-o", tmp_path / "out_%03d.png", "--results", results)
     window = display.find_window(TITLE)
-    wait_for(lambda: line_count(results) >= 3, "three frames")
+    wait_for(lambda: lines_written(results) >= 3, "three frames")
     pause(display, window)
-    shown = line_count(results) - 1  # paused on the frame it was showing, the last one delivered
+    shown = lines_written(results) - 1  # paused on the frame it was showing, the last one delivered
     screenshot = display.screenshot(window)
     written = cv2.imread(str(tmp_path / f"out_{shown:03d}.png"))
     earlier = cv2.imread(str(tmp_path / f"out_{shown - 2:03d}.png"))

@@ -1,0 +1,305 @@
+"""The file system, safely: which names are one file, writing aside and putting in place, names OpenCV cannot take.
+
+Stage-neutral: the sources, the sinks and the command line use it alike.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from demo.errors import DemoError, UsageError
+
+# A printf integer field such as %d or %04d: the frame number in image-sequence file names.
+FRAME_NUMBER_FIELD = re.compile(r"%\d*d")
+
+# Below this much free space, a video file that stopped growing is taken to be on a full disk.
+FULL_DISK_BYTES = 64 * 1024
+
+
+def shown(path: str | os.PathLike[str]) -> str:
+    """``path`` as text that always prints: bytes of the name that are not UTF-8 appear as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+# --- Names OpenCV cannot take ---------------------------------------------------------------
+
+def opencv_takes(name: str) -> bool:
+    """Whether OpenCV can take ``name`` as it is.
+
+    A name whose bytes are not UTF-8 reaches Python as a str with surrogates, and OpenCV's
+    binding crashes on it (a segmentation fault, not an exception).
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Aliases:
+    """Symbolic links with UTF-8 names (bytes escaped as \\xNN) to files whose own names OpenCV cannot take.
+
+    A symlink rather than /proc/self/fd/N: it keeps the extension (OpenCV picks the container
+    and FFmpeg guesses the format from it), a capture can reopen it to loop, a writer writes
+    through it, and it needs no descriptor held open. The links live in one private folder
+    that is removed when the process ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._by_name: dict[str, str] = {}
+
+    def name_for(self, path: Path) -> str:
+        name = str(path)
+        if opencv_takes(name):
+            return name
+        with self._lock:
+            if name not in self._by_name:
+                self._by_name[name] = self._link(name, path.suffix)
+            return self._by_name[name]
+
+    def _link(self, name: str, suffix: str) -> str:
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="demo-names-")
+        # The readable name in the link's own, for the messages that name what OpenCV opened.
+        readable = shown(os.path.basename(name))
+        label = readable if len(readable) <= 200 else (suffix if opencv_takes(suffix) else "")
+        alias = os.path.join(self._folder.name, f"{len(self._by_name)}-{label}")
+        os.symlink(os.path.abspath(name), alias)
+        return alias
+
+
+_aliases = _Aliases()
+
+
+def opencv_name(path: Path) -> str:
+    """A name for ``path`` that OpenCV can open: its own, or a link to it with a name OpenCV takes."""
+    return _aliases.name_for(path)
+
+
+# --- Writing aside, putting in place --------------------------------------------------------
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import, before any thread runs: os.umask can only be read by setting it.
+_UMASK = _read_umask()
+
+
+def reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def free_bytes(path: Path) -> int:
+    """Free space on ``path``'s file system for this user (root may also use the reserved blocks)."""
+    info = os.statvfs(path)
+    return (info.f_bfree if os.geteuid() == 0 else info.f_bavail) * info.f_frsize
+
+
+def failed_write(what: str, target: Path, cause: str, written: str | None = None) -> DemoError:
+    """The one line for an output that could not be completed: which file, why, how far it got."""
+    so_far = f" ({written} written)" if written is not None else ""
+    return DemoError(f"cannot write {what} '{shown(target)}': {cause}{so_far}; "
+                     "the file is left as it was before the run")
+
+
+class WriteAside:
+    """A hidden temporary file beside ``target``, put in its place by ``commit`` only when whole.
+
+    Beside it, on the same file system, so that the rename is atomic: whoever reads the target
+    sees the previous file or the finished one, never a part. The name (.NAME.XXXXXXXX.EXT)
+    keeps the extension, from which OpenCV picks the container. A symlink at the target is
+    followed: the file it points to is replaced and the link stays. A target that is not a
+    regular file (/dev/null, a pipe, a terminal) cannot be replaced by renaming, so it is
+    written directly. A new file gets the mode the umask gives; a replaced one keeps its own.
+    """
+
+    def __init__(self, target: Path, what: str) -> None:
+        self.what = what
+        self.named = target
+        if target.is_dir():
+            raise DemoError(f"cannot write {what} '{shown(target)}': it is a folder")
+        self.in_place = target.exists() and not target.is_file()
+        self.target = target if self.in_place else Path(os.path.realpath(target))
+        if self.in_place:
+            self.path = target
+            return
+        try:
+            descriptor, name = tempfile.mkstemp(prefix=f".{_short(self.target.name)}.", suffix=self.target.suffix,
+                                                dir=self.target.parent)
+        except OSError as error:
+            raise DemoError(f"cannot write {what} '{shown(target)}': {_folder_problem(self.target.parent, error)}"
+                            ) from None
+        # mkstemp makes 0600 whatever the umask; a file system without modes (FAT) keeps its own.
+        with contextlib.suppress(OSError):
+            os.fchmod(descriptor, _mode_for(self.target))
+        os.close(descriptor)
+        self.path = Path(name)
+
+    def open(self) -> BinaryIO:
+        return self.path.open("ab" if self.in_place else "wb")
+
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def free_bytes(self) -> int:
+        return free_bytes(self.path.parent)
+
+    def commit(self, written: str | None = None) -> None:
+        """Put the finished file in place; on failure remove it and raise the one-line error."""
+        if self.in_place:
+            return
+        try:
+            _sync(self.path)
+            os.replace(self.path, self.target)
+        except OSError as error:
+            self.discard()
+            raise failed_write(self.what, self.named, reason(error), written) from None
+        # The rename is done; a file system that cannot sync folders only loses the crash guarantee.
+        with contextlib.suppress(OSError):
+            _sync(self.target.parent)
+
+    def discard(self) -> None:
+        if not self.in_place:
+            self.path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def finishing(self) -> Iterator[None]:
+        """Around the checks and the commit: whatever escapes (a failure, a second Ctrl-C) removes the file."""
+        try:
+            yield
+        except BaseException:
+            self.discard()
+            raise
+
+
+def _short(name: str) -> str:
+    # The hidden name adds 10 characters and the extension; a long name would exceed NAME_MAX.
+    return name if len(os.fsencode(name)) <= 100 else "output"
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
+
+
+def _folder_problem(folder: Path, error: OSError) -> str:
+    if not folder.is_dir():
+        return f"folder '{shown(folder)}' does not exist"
+    return f"folder '{shown(folder)}': {reason(error)}"
+
+
+def _sync(path: Path) -> None:
+    """Flush ``path`` (a file or a folder) to the disk, so a rename never publishes unwritten data."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# --- Which names are one file ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Named:
+    """A file the run reads or writes, with the flag that named it (for the message)."""
+
+    flag: str
+    path: Path
+
+
+def pattern_matches(pattern: str, name: str) -> bool:
+    """Whether ``pattern % n == name`` for some n >= 0; ``pattern`` is a file name with one number field."""
+    field = FRAME_NUMBER_FIELD.search(pattern)
+    if field is None:
+        return pattern == name
+    head, tail = (part.replace("%%", "%") for part in (pattern[:field.start()], pattern[field.end():]))
+    if not (name.startswith(head) and name.endswith(tail) and len(name) > len(head) + len(tail)):
+        return False
+    number = name[len(head):len(name) - len(tail)]
+    return number.strip().isdigit() and field.group() % int(number) == number
+
+
+def pattern_files(pattern: str) -> list[Path]:
+    """The existing files that ``pattern`` (like frames/img_%04d.png) names, in name order."""
+    folder, name = os.path.split(pattern)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return []
+    return [Path(folder, entry) for entry in sorted(names) if pattern_matches(name, entry)]
+
+
+Identity = tuple[object, ...]
+
+
+def _identity(path: Path) -> Identity | None:
+    """The same for every name of one file: device and inode where it exists, else the resolved name.
+
+    None for what is not a regular file (/dev/null, a pipe): writing there destroys no file.
+    """
+    try:
+        info = path.stat()
+    except OSError:
+        return ("name", os.path.realpath(path))
+    return ("inode", info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
+def _targets(output: Named) -> list[Path]:
+    """The files an output may replace: its own, or the existing files its number pattern names."""
+    text = str(output.path)
+    if not FRAME_NUMBER_FIELD.search(text):
+        return [output.path]
+    if FRAME_NUMBER_FIELD.search(os.path.dirname(text)):
+        raise UsageError(f"{output.flag} '{shown(text)}': the frame number must be in the file name, "
+                         "not in a folder name")
+    return pattern_files(text)
+
+
+def refuse_overlaps(inputs: Iterable[Named], outputs: Sequence[Named]) -> None:
+    """A UsageError when an output would replace a file the run reads, or another output.
+
+    One file is one whatever its names: symlinks, hard links and relative paths all lead to
+    the same device and inode; a file that does not exist yet is known by its resolved name.
+    """
+    read = {key: named for named in inputs if (key := _identity(named.path)) is not None}
+    written: dict[Identity, Named] = {}
+    for output in outputs:
+        for target in _targets(output):
+            key = _identity(target)
+            if key in read:
+                source = read[key]
+                raise UsageError(f"{output.flag} '{shown(output.path)}' would overwrite {source.flag} "
+                                 f"'{shown(source.path)}', which this run reads; choose another output")
+            if key in written:
+                raise UsageError(f"{written[key].flag} and {output.flag} both write '{shown(target)}'; "
+                                 "give each output its own file")
+            if key is not None:
+                written[key] = output
+    _refuse_names_in_pattern(outputs)
+
+
+def _refuse_names_in_pattern(outputs: Sequence[Named]) -> None:
+    """An output file that a number pattern will write later, though it does not exist yet."""
+    patterns = [o for o in outputs if FRAME_NUMBER_FIELD.search(o.path.name)]
+    for pattern in patterns:
+        folder = os.path.realpath(pattern.path.parent)
+        for other in outputs:
+            if other is not pattern and os.path.realpath(other.path.parent) == folder \
+                    and pattern_matches(pattern.path.name, other.path.name):
+                raise UsageError(f"{pattern.flag} '{shown(pattern.path)}' would write {other.flag} "
+                                 f"'{shown(other.path)}'; give each output its own file")
