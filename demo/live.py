@@ -33,6 +33,18 @@ HIDDEN = "***"
 # Frames a --no_drop reader may hold before it stops reading: about a second of a camera.
 NO_DROP_QUEUE = 30
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 8.0
+# A healthy source's read returns within a frame; a stalled one's only at the read time-out.
+CLOSE_GRACE_S = 0.5
+_readers: set[threading.Thread] = set()  # reader threads not finished yet
+
+
+def reading_threads_left() -> bool:
+    """Whether a reader may still be inside a read in OpenCV.
+
+    Such a thread aborts the interpreter's shutdown ("FATAL: exception not rethrown") when
+    its read returns, so the process must then end without one, once its files are closed.
+    """
+    return any(thread.is_alive() for thread in _readers)
 
 
 def is_stream_url(spec: str) -> bool:
@@ -103,6 +115,7 @@ class LiveReader:
         self._ended: BaseException | None = None  # why no more frames will come
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name=f"read {label}", daemon=True)
+        _readers.add(self._thread)
         self._thread.start()
 
     def wait_opened(self) -> bool | None:
@@ -125,10 +138,14 @@ class LiveReader:
             return None
 
     def close(self) -> None:
-        """Stop reading; the thread releases the capture itself once its current read returns."""
+        """Stop reading; the thread releases the capture itself once its current read returns.
+
+        It is given a moment to, but never waited for longer: the read may be stalled.
+        """
         self._stop.set()
         with self._ready:
             self._ready.notify_all()
+        self._thread.join(CLOSE_GRACE_S)
 
     def _read(self) -> None:
         try:
@@ -143,6 +160,8 @@ class LiveReader:
             self._end(error)
         else:
             self._end(StopIteration())
+        finally:
+            _readers.discard(threading.current_thread())
 
     def _deliver(self, capture: Capture, image: np.ndarray | None) -> int:
         """Publishes frames until the source stops delivering or the reader is closed; returns how many."""
