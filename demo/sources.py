@@ -257,14 +257,15 @@ def open_source(spec: str, loop: bool = False, live: LiveSettings | None = None)
     raise DemoError(f"input '{spec}' does not exist")
 
 
-def _open_live(source: _LiveSource, failure: str, asked: str = "") -> _LiveSource:
-    """Waits, interruptibly, for the source's first frame; one line if none comes."""
+def _open_live(source: _LiveSource, failure: str, asked: str = "", silent: str = "") -> _LiveSource:
+    """Waits, interruptibly, for the source's first frame; one line if none comes: ``failure``
+    when opening failed, ``silent`` when it is still waiting after the time-outs."""
     # Backends print their own diagnosis of a failed open; the one line below says it for them.
     with native_stderr_captured():
         opened = source.wait_opened()
     if not opened:
         source.close()
-        raise DemoError(failure if opened is False else f"{source.label} gave no frame within the time-out")
+        raise DemoError(failure if opened is False else silent or f"{source.label} gave no frame in time")
     logger.info("%s: %s%s", source.label, source.description, f" (asked for {asked})" if asked else "")
     return source
 
@@ -325,9 +326,8 @@ def _open_special(path: Path, settings: LiveSettings) -> FrameSource:
 
     label = f"named pipe '{path}'"
     waited = settings.open_timeout + settings.read_timeout + 1
-    source = _LiveSource("stream", label, connect, settings)
-    return _open_live(source, f"{label} gave no readable video within {waited:g} s (is a writer sending a "
-                              "video stream into it?)")
+    return _open_live(_LiveSource("stream", label, connect, settings), f"{label} is not a readable video stream",
+                      silent=f"no writer opened {label} within {waited:g} s")
 
 
 def _set_ffmpeg_option(name: str, value: str) -> None:
