@@ -231,9 +231,15 @@ def test_a_named_pipe_is_read_as_a_stream_and_ctrl_c_works(frames, light_model, 
     assert_numbered_without_gaps(results)
 
 
+def waits_for_a_pipe_writer(pid: int) -> bool:
+    """Whether a thread of the process is in the kernel's wait for a FIFO's other end."""
+    return any((task / "wchan").read_text() == "wait_for_partner" for task in Path(f"/proc/{pid}/task").iterdir())
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to see where the demo waits")
 def test_ctrl_c_while_waiting_for_a_pipe_writer(light_model, fifo):
     reader = RawReader(start_demo("-m", light_model, "-i", fifo, "--open_timeout", "60", *DEMO_FLAGS))
-    time.sleep(2)  # the demo has started and waits for a writer
+    reader.wait_for(lambda: waits_for_a_pipe_writer(reader.process.pid), "waiting for a writer")
     reader.process.send_signal(signal.SIGINT)
     assert reader.finish(timeout=5) == 130, reader.stderr
 
