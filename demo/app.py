@@ -66,7 +66,12 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
     The outputs stay open, so that several runs can write to them; whoever made them closes
     them, which leaves every sink whole however the run ended.
     """
-    results = pipeline.run(frames)
+    shown: list[np.ndarray] = []  # the last picture shown, shown again while no new one comes
+
+    def quit_while_waiting() -> bool:
+        return bool(outputs.window and shown) and outputs.window.show(shown[0]) in ESCAPE_KEYS
+
+    results = pipeline.run(frames, quit_while_waiting)
     live = pipeline.live
     try:
         for inferred in results:
@@ -84,6 +89,7 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
             key = _deliver(result, picture, outputs)
+            shown[:] = [picture]
             clock.lap("write")
             metrics.add(result.timings_ms, 1000 * (time.perf_counter() - frame.captured), inferred.cpu_ms,
                         frame.dropped_before)

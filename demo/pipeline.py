@@ -11,7 +11,7 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import openvino as ov
@@ -26,6 +26,9 @@ _END = object()
 # decoding, but may be waiting on a live source that has stalled. Then it is left to end by
 # itself; it submits nothing once stopped.
 PRODUCER_GRACE_S = 0.5
+# While no result comes (a stalled stream), the consumer is called back this often, so that a
+# window stays responsive and a key can still stop the run.
+IDLE_S = 0.1
 
 
 @dataclass
@@ -68,8 +71,11 @@ class AsyncPipeline:
     def nireq(self) -> int:
         return len(self.requests)
 
-    def run(self, frames: Iterable[Frame]) -> Iterator[InferredFrame]:
-        """Yield every frame's result in order; closing the iterator stops the producer cleanly."""
+    def run(self, frames: Iterable[Frame], idle: Callable[[], bool] | None = None) -> Iterator[InferredFrame]:
+        """Yield every frame's result in order; closing the iterator stops the producer cleanly.
+
+        ``idle`` is called while no result has come for a moment; when it returns True the run ends.
+        """
         results: queue.SimpleQueue = queue.SimpleQueue()  # (sequence, InferredFrame), an error, or _END
         slots = threading.Semaphore(self.capacity)
         stop = threading.Event()
@@ -80,7 +86,7 @@ class AsyncPipeline:
         waiting: dict[int, InferredFrame] = {}
         next_sequence = 0
         try:
-            while (item := results.get()) is not _END:
+            while (item := self._next_result(results, idle)) is not _END:
                 if isinstance(item, BaseException):
                     raise item
                 sequence, result = item
@@ -95,6 +101,15 @@ class AsyncPipeline:
             slots.release()  # wake a producer that waits for a slot, so it sees the stop
             producer.join(PRODUCER_GRACE_S)
             self.requests.wait_all()
+
+    @staticmethod
+    def _next_result(results: queue.SimpleQueue, idle: Callable[[], bool] | None) -> object:
+        while True:
+            try:
+                return results.get(timeout=IDLE_S)
+            except queue.Empty:
+                if idle and idle():
+                    return _END
 
     def _produce(self, frames: Iterator[Frame], slots: threading.Semaphore, stop: threading.Event,
                  submitting: threading.Lock, results: queue.SimpleQueue) -> None:

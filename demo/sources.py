@@ -218,7 +218,9 @@ class _LiveSource(FrameSource):
     def __iter__(self) -> Iterator[Frame]:
         index = 0
         while (taken := self._reader.take()) is not None:
-            yield Frame(index, _to_bgr8(taken.image), "", taken.captured, taken.dropped_before)
+            # Frames that came while the demo was starting up were never the pipeline's to take.
+            dropped = taken.dropped_before if index else 0
+            yield Frame(index, _to_bgr8(taken.image), "", taken.captured, dropped)
             index += 1
 
     def close(self) -> None:
