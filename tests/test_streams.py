@@ -5,6 +5,7 @@ through a reconnection, quitting works while the source is stalled, and failures
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -268,3 +269,18 @@ def test_latency_percentiles_in_constant_memory_match_numpy():
         histogram.add(value)
     for percent in (50, 95):
         assert histogram.percentile(percent) == pytest.approx(np.percentile(values, percent), rel=0.01)
+
+
+def test_benchmark_on_a_stream_reports_drops_and_ages(frames, light_model, tmp_path):
+    report = tmp_path / "report.json"
+    with rtsp_server(frames, 60) as server:
+        run = run_demo("-m", light_model, "-i", server.url, "--no_cache", "--benchmark", "--time", "3",
+                       "--report", report, timeout=120)
+    assert run.returncode == 0, run.stderr
+
+    figures = json.loads(report.read_text())
+    live = figures["live"]
+    assert live["dropped_frames"] >= 0 and 0 < live["age_ms"]["median"] <= live["age_ms"]["p95"]
+    # Frames taken plus frames dropped cannot exceed what a 60 fps server sent in the measured time.
+    assert figures["frames"] + live["dropped_frames"] <= 60 * figures["seconds"] * 1.2 + 60
+    assert "frames dropped" in run.stdout
