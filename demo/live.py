@@ -32,7 +32,7 @@ _SECRET_PARAMETER = re.compile(r"user|pass|pwd|token|key|secret|auth|sig", re.IG
 HIDDEN = "***"
 # Frames a --no_drop reader may hold before it stops reading: about a second of a camera.
 NO_DROP_QUEUE = 30
-BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 8.0
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 5.0
 # A healthy source's read returns within a frame; a stalled one's only at the read time-out.
 CLOSE_GRACE_S = 0.5
 _readers: set[threading.Thread] = set()  # reader threads not finished yet

@@ -269,6 +269,9 @@ def _open_live(source: _LiveSource, failure: str, asked: str = "", silent: str =
         source.close()
         raise DemoError(failure if opened is False else silent or f"{source.label} gave no frame in time")
     logger.info("%s: %s%s", source.label, source.description, f" (asked for {asked})" if asked else "")
+    # For the rest of the run: OpenCV's warning about a stalled read ("Stream timeout triggered")
+    # would only repeat, from another thread, the line the reader says about it.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     return source
 
 

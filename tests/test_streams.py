@@ -18,7 +18,7 @@ import pytest
 
 import heavy_model
 import synthetic
-from conftest import read_results, run_demo
+from conftest import count_frames, read_results, run_demo
 from demo.live import redact
 from demo.metrics import LatencyHistogram
 from stream_servers import LOOP, RawReader, free_port, http_server, rtsp_server, start_demo, write_numbered_jpegs
@@ -151,9 +151,9 @@ def test_a_server_that_goes_away_and_comes_back(frames, light_model, tmp_path):
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 @pytest.mark.parametrize("moment", ["stalled", "reconnecting"])
 def test_quitting_while_the_server_is_frozen(frames, light_model, tmp_path, stop, moment):
-    results = tmp_path / "results.jsonl"
+    results, video = tmp_path / "results.jsonl", tmp_path / "out.avi"
     with rtsp_server(frames, 30) as server:
-        reader = RawReader(start_demo("-m", light_model, "-i", server.url, "--results", results,
+        reader = RawReader(start_demo("-m", light_model, "-i", server.url, "--results", results, "-o", video,
                                       "--read_timeout", "1", "--open_timeout", "30", *DEMO_FLAGS))
         reader.wait_frames(10)
         server.freeze()
@@ -165,8 +165,26 @@ def test_quitting_while_the_server_is_frozen(frames, light_model, tmp_path, stop
         assert reader.finish(timeout=5) == 130, reader.stderr
 
     assert any(line.startswith("frames: ") for line in reader.stderr)
+    assert not any(line.startswith("[ WARN") for line in reader.stderr), reader.stderr  # OpenCV's own
     assert_numbered_without_gaps(results)
-    assert len(read_results(results)) >= 10
+    assert count_frames(video) == len(read_results(results)) >= 10
+
+
+def test_a_server_that_stays_away_ends_the_run_after_the_attempts_allowed(frames, light_model, tmp_path):
+    results, video = tmp_path / "results.jsonl", tmp_path / "out.avi"
+    server = rtsp_server(frames, 30).start()
+    try:
+        reader = RawReader(start_demo("-m", light_model, "-i", server.url, "--results", results, "-o", video,
+                                      "--reconnect", "2", *DEMO_FLAGS))
+        reader.wait_frames(10)
+        server.kill()
+        assert reader.finish(timeout=60) == 1, reader.stderr
+    finally:
+        server.stop()
+
+    errors = [line for line in reader.stderr if line.startswith("error: ")]
+    assert len(errors) == 1 and "did not come back after 2 reconnection attempts" in errors[0], reader.stderr
+    assert count_frames(video) == len(read_results(results)) >= 10
 
 
 def test_a_dead_address_is_one_line_without_the_password(light_model):
@@ -216,7 +234,8 @@ def test_a_named_pipe_without_a_writer_is_one_line(light_model, fifo):
 
 def test_a_named_pipe_is_read_as_a_stream_and_ctrl_c_works(frames, light_model, fifo, tmp_path):
     results = tmp_path / "results.jsonl"
-    writer = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-re", "-framerate", "30",
+    writer = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-re", "-stream_loop", "-1",
+                               "-framerate", "30",
                                "-i", str(frames[0].parent / "%05d.jpg"), "-c:v", "copy", "-f", "mpjpeg", str(fifo)])
     try:
         reader = RawReader(start_demo("-m", light_model, "-i", fifo, "--results", results, *DEMO_FLAGS))
