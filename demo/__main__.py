@@ -1,7 +1,9 @@
+import os
 import sys
 
 try:
     from .cli import main
+    from .live import reading_threads_left
 except ImportError as error:
     if "cannot open shared object file" not in str(error):
         raise
@@ -12,4 +14,11 @@ except ImportError as error:
           "opencv-python-headless in place of opencv-python)", file=sys.stderr)
     sys.exit(1)
 
-sys.exit(main())
+code = main()
+if reading_threads_left():
+    # A camera or stream read still blocked in OpenCV would abort the interpreter's shutdown
+    # when it returns; everything the run wrote is closed by now, so end without that shutdown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+sys.exit(code)

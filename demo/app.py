@@ -65,11 +65,11 @@ def format_raw(result: FrameResult) -> str:
     return "\n".join(lines)
 
 
-def status_lines(metrics: RunMetrics, latency_so_far_ms: float) -> list[str]:
-    """FPS once there is a rate to show; the mean latency, or this frame's own for the first."""
-    latency = metrics.mean_latency_ms if metrics.frames else latency_so_far_ms
+def status_lines(metrics: RunMetrics, age_ms: float, dropped: int | None = None) -> list[str]:
+    """FPS once there is a rate to show; the age of the frame shown; a live source's dropped frames."""
     fps = [f"FPS: {metrics.live_fps:.1f}"] if metrics.live_fps > 0 else []
-    return fps + [f"latency: {latency:.0f} ms"]
+    drops = [] if dropped is None else [f"dropped: {dropped}"]
+    return fps + [f"latency: {age_ms:.0f} ms"] + drops
 
 
 def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame], labels: list[str],
@@ -80,7 +80,13 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
     The outputs stay open, so that several runs can write to them; whoever made them closes
     them, which leaves every sink whole however the run ended.
     """
-    results = pipeline.run(frames)
+    shown: list[np.ndarray] = []  # the last picture shown, shown again while no new one comes
+
+    def quit_while_waiting() -> bool:
+        return bool(outputs.window and shown) and not outputs.window.show(shown[0])
+
+    results = pipeline.run(frames, quit_while_waiting)
+    live = pipeline.live
     try:
         for inferred in results:
             frame = inferred.frame
@@ -91,13 +97,16 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
             result = FrameResult(frame.index, frame.image, instances, inferred.timings_ms, frame.name)
             clock.lap("postprocess")
             picture = render(result)
-            draw_status(picture, status_lines(metrics, 1000 * (time.perf_counter() - inferred.started)))
+            draw_status(picture, status_lines(metrics, 1000 * (time.perf_counter() - frame.captured),
+                                              metrics.dropped + frame.dropped_before if live else None))
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
             going_on = _deliver(result, picture, outputs)
+            shown[:] = [picture]
             clock.lap("write")
-            metrics.add(result.timings_ms, 1000 * (time.perf_counter() - inferred.started), inferred.cpu_ms)
+            metrics.add(result.timings_ms, 1000 * (time.perf_counter() - frame.captured), inferred.cpu_ms,
+                        frame.dropped_before)
             if not going_on:
                 break
     finally:

@@ -32,7 +32,7 @@ from .metrics import RunMetrics
 from .model import CompiledSegmenter
 from .pipeline import AsyncPipeline
 from .sinks import write_json
-from .sources import Frame
+from .sources import Frame, FrameSource
 from .tracker import MaskTracker
 
 DEFAULT_SECONDS = 10.0
@@ -144,15 +144,16 @@ class BenchmarkReport:
     host_cpu_ms: dict[str, float]  # CPU time per frame of each stage the demo runs itself
     process_cpu_ms: dict[str, float]  # the process's CPU time per frame: end_to_end, inference_only
     peak_rss_mb: float
+    live: LiveFigures | None = None  # for a camera or stream
 
     @classmethod
     def build(cls, device: str, config: dict[str, str], infer_requests: int, pipeline: Throughput,
-              model_alone: Throughput, metrics: MeasuredMetrics) -> BenchmarkReport:
+              model_alone: Throughput, metrics: MeasuredMetrics, live: bool = False) -> BenchmarkReport:
         return cls(device, config, infer_requests, pipeline.frames, pipeline.seconds, pipeline.fps, model_alone.fps,
                    pipeline.fps / model_alone.fps if model_alone.fps else 0.0, LatencyStats.of(metrics.latencies_ms),
                    metrics.stage_means_ms(), metrics.host_cpu_means_ms(),
                    {"end_to_end": pipeline.cpu_ms_per_frame, "inference_only": model_alone.cpu_ms_per_frame},
-                   peak_rss_mb())
+                   peak_rss_mb(), LiveFigures.of(metrics) if live else None)
 
     @property
     def host_cpu_total_ms(self) -> float:
@@ -175,7 +176,24 @@ class BenchmarkReport:
             f"host CPU per frame (ms): {figures(self.host_cpu_ms)}; total {self.host_cpu_total_ms:.2f}",
             f"process CPU per frame (ms): {figures(self.process_cpu_ms)}",
             f"peak memory: {self.peak_rss_mb:.0f} MB",
-        ])
+        ] + ([self.live.text()] if self.live else []))
+
+
+@dataclass(frozen=True)
+class LiveFigures:
+    """A live source's: the frames it delivered that the pipeline never took, and the age of those shown."""
+
+    dropped_frames: int
+    age_ms: dict[str, float]  # median, p95: from capture to the frame shown
+
+    @classmethod
+    def of(cls, metrics: MeasuredMetrics) -> LiveFigures:
+        median, p95 = np.percentile(metrics.latencies_ms, [50, 95]) if metrics.latencies_ms else (np.nan,) * 2
+        return cls(metrics.dropped, {"median": float(median), "p95": float(p95)})
+
+    def text(self) -> str:
+        return (f"live source: {self.dropped_frames} frames dropped; age of the frames shown (ms): median "
+                f"{self.age_ms['median']:.2f}, p95 {self.age_ms['p95']:.2f}")
 
 
 
@@ -186,9 +204,17 @@ class MeasuredMetrics(RunMetrics):
         super().__init__()
         self.latencies_ms: list[float] = []
         self.progress = progress
+        self._round_started = False
 
-    def add(self, timings_ms: dict[str, float], latency_ms: float, cpu_ms: dict[str, float] | None = None) -> None:
-        super().add(timings_ms, latency_ms, cpu_ms)
+    def new_round(self) -> None:
+        # The first frame of a round counts as dropped what a live source delivered while the
+        # model ran alone: that is the benchmark's doing, not the pipeline's.
+        self._round_started = True
+
+    def add(self, timings_ms: dict[str, float], latency_ms: float, cpu_ms: dict[str, float] | None = None,
+            dropped_before: int = 0) -> None:
+        super().add(timings_ms, latency_ms, cpu_ms, 0 if self._round_started else dropped_before)
+        self._round_started = False
         self.latencies_ms.append(latency_ms)
         self.progress.update()
 
@@ -252,7 +278,7 @@ def measure_inference_only(requests: ov.AsyncInferQueue, inputs: dict[int, np.nd
     return Throughput(frames, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
-def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: Iterable[Frame], labels: list[str],
+def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: FrameSource, labels: list[str],
         render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs, tracker: MaskTracker | None,
         settings: BenchmarkSettings, device: str) -> BenchmarkReport:
     """Warm up, then measure the pipeline and the model alone in turns; print and maybe write the report."""
@@ -270,6 +296,7 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: Iterable[
     with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
         metrics = MeasuredMetrics(progress)
         while round_ := settings.next_round(end_to_end):
+            metrics.new_round()
             measured = measure_pipeline(segmenter, pipeline, until(frames, *round_), labels, render, outputs,
                                         tracker, metrics)
             if not measured.frames:  # the input ran dry, or the time was too short for one frame
@@ -277,7 +304,7 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: Iterable[
             end_to_end += measured
             model_alone += measure_inference_only(alone, inputs, measured.seconds)
     report = BenchmarkReport.build(device, compiled_config(segmenter.compiled), pipeline.nireq, end_to_end,
-                                   model_alone, metrics)
+                                   model_alone, metrics, source.live)
     print(report.text(), flush=True)
     if settings.report:
         write_json(settings.report, asdict(report), "the report", indent=2)

@@ -15,6 +15,7 @@ from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, De
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
 from .labels import load_labels
+from .live import LiveSettings
 from .metrics import RunMetrics
 from .model import DeviceConfig, default_cache_dir, load_segmenter
 from .model_info import METADATA_FILE
@@ -63,6 +64,44 @@ def positive(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 3600, got {text}")
+    return value
+
+
+def frame_rate(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected frames per second between 0 and 1000, got {text}")
+    return value
+
+
+def add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    live = parser.add_argument_group("cameras and network streams")
+    live.add_argument("--rtsp_transport", choices=["tcp", "udp"], default="tcp",
+                      help="how RTSP streams carry their packets (default: %(default)s)")
+    live.add_argument("--open_timeout", type=positive_seconds, default=LiveSettings.open_timeout, metavar="SECONDS",
+                      help="give up opening a stream after this long (default: %(default)g)")
+    live.add_argument("--read_timeout", type=positive_seconds, default=LiveSettings.read_timeout, metavar="SECONDS",
+                      help="a stream that delivers nothing for this long is lost and reconnected "
+                           "(default: %(default)g)")
+    live.add_argument("--reconnect", type=non_negative, metavar="N",
+                      help="attempts to reconnect a lost camera or stream, 0 to end the run instead "
+                           "(default: keep trying)")
+    live.add_argument("--no_drop", action="store_true",
+                      help="process every frame of a camera or stream instead of always the newest: what is "
+                           "shown falls behind when the model is slower than the source")
+    live.add_argument("--camera_resolution", type=resolution, metavar="WxH", help="ask the camera for this size")
+    live.add_argument("--camera_fps", type=frame_rate, metavar="N", help="ask the camera for this frame rate")
+
+
+def live_settings(args: argparse.Namespace) -> LiveSettings:
+    return LiveSettings(args.rtsp_transport, args.open_timeout, args.read_timeout, args.reconnect, args.no_drop,
+                        args.camera_resolution, args.camera_fps)
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Model and device flags, shared by every command that runs a model."""
     model = parser.add_argument_group("model and device")
@@ -102,8 +141,8 @@ def build_parser() -> Parser:
     add_model_arguments(parser)
     io = parser.add_argument_group("input and output")
     io.add_argument("-i", "--input",
-                    help="image, folder of images, video, image pattern (img_%%04d.png) or camera index "
-                         "(default: the sample clip, downloaded on first use)")
+                    help="image, folder of images, video, image pattern (img_%%04d.png), camera index, stream URL "
+                         "(rtsp://, http://, ...) or named pipe (default: the sample clip, downloaded on first use)")
     io.add_argument("--loop", action="store_true", help="repeat the input forever")
     io.add_argument("-o", "--output", help="write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)")
     io.add_argument("-limit", "--output_limit", type=non_negative, default=0,
@@ -112,6 +151,7 @@ def build_parser() -> Parser:
     io.add_argument("--no_show", action="store_true", help="do not open a window")
     io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
     io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
+    add_live_arguments(parser)
     view = parser.add_argument_group("what is drawn")
     view.add_argument("-t", "--prob_threshold", type=probability, default=0.5, help="minimum score to keep")
     view.add_argument("--max_det", type=positive, default=DecodeLimits.max_det,
@@ -172,7 +212,8 @@ def run_instances(args: argparse.Namespace) -> None:
     model = model_path(args)  # before the source, so that a wrong name never opens a camera
     spec = args.input or str(download.fetch_sample_clip(fetcher(args)))
     refuse_overlapping_files(args, model, spec)
-    source = open_source(spec, loop=args.loop or measure is not None)
+    source = open_source(spec, loop=args.loop or measure is not None,
+                         live=live_settings(args))
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
                                args.iou_threshold, args.max_det, args.model_type, args.mode == "background")
@@ -190,7 +231,8 @@ def run_instances(args: argparse.Namespace) -> None:
             title = "Background subtraction" if composer else "Instance segmentation"
             outputs.window = open_window(f"{title} (q or Esc quits, space pauses)")
         tracker = None if args.no_track or composer or source.kind in ("image", "folder") else MaskTracker()
-        pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold)
+        pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold,
+                                 live=source.live and not args.no_drop)
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
                  segmenter.policy.value, pipeline.nireq)
         render = composer or InstanceRenderer(args.show_boxes, args.show_scores)
@@ -206,7 +248,7 @@ def run_instances(args: argparse.Namespace) -> None:
             composer.close()
         source.close()
         if metrics.frames:
-            print(metrics.summary(), file=sys.stderr)
+            print(metrics.summary(live=source.live), file=sys.stderr)
 
 
 def run_evaluation(argv: list[str]) -> None:

@@ -11,7 +11,7 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import openvino as ov
@@ -22,13 +22,19 @@ from .model import CompiledSegmenter
 from .sources import Frame
 
 _END = object()
+# How long a stopping consumer waits for the producer: it normally finishes within a frame's
+# decoding, but may be waiting on a live source that has stalled. Then it is left to end by
+# itself; it submits nothing once stopped.
+PRODUCER_GRACE_S = 0.5
+# While no result comes (a stalled stream), the consumer is called back this often, so that a
+# window stays responsive and a key can still stop the run.
+IDLE_S = 0.1
 
 
 @dataclass
 class InferredFrame:
     frame: Frame
     detections: Detections
-    started: float  # perf_counter() when decoding of this frame began
     timings_ms: dict[str, float] = field(default_factory=dict)  # wall time per stage
     cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU time per host stage
 
@@ -37,39 +43,50 @@ class InferredFrame:
 class _Submitted:
     sequence: int
     frame: Frame
-    started: float
     submitted: float
     timings_ms: dict[str, float]
     cpu_ms: dict[str, float]
+    results: queue.SimpleQueue  # the queue of the run that submitted it
 
 
 class AsyncPipeline:
-    def __init__(self, segmenter: CompiledSegmenter, nireq: int, threshold: float):
+    """Frames in, detections out, in frame order.
+
+    For a ``live`` source a frame is taken only once a request is free to infer it, and
+    fewer results wait for the consumer, so that each frame taken is as new as it can be.
+    """
+
+    def __init__(self, segmenter: CompiledSegmenter, nireq: int, threshold: float, live: bool = False):
         self.segmenter = segmenter
         self.threshold = threshold
+        self.live = live
         self.requests = ov.AsyncInferQueue(segmenter.compiled, nireq)
         self.requests.set_callback(self._on_done)
         # Frames decoded but not yet consumed: enough to keep every request busy while the
-        # consumer works, few enough that a slow consumer cannot pile up memory.
-        self.capacity = 2 * len(self.requests) + 2
-        self._results: queue.SimpleQueue = queue.SimpleQueue()  # (sequence, InferredFrame), an error, or _END
+        # consumer works, few enough that a slow consumer cannot pile up memory (or, for a
+        # live source, age).
+        self.capacity = len(self.requests) + 1 if live else 2 * len(self.requests) + 2
 
     @property
     def nireq(self) -> int:
         return len(self.requests)
 
-    def run(self, frames: Iterable[Frame]) -> Iterator[InferredFrame]:
-        """Yield every frame's result in order; closing the iterator stops the producer cleanly."""
-        self._results = queue.SimpleQueue()
+    def run(self, frames: Iterable[Frame], idle: Callable[[], bool] | None = None) -> Iterator[InferredFrame]:
+        """Yield every frame's result in order; closing the iterator stops the producer cleanly.
+
+        ``idle`` is called while no result has come for a moment; when it returns True the run ends.
+        """
+        results: queue.SimpleQueue = queue.SimpleQueue()  # (sequence, InferredFrame), an error, or _END
         slots = threading.Semaphore(self.capacity)
         stop = threading.Event()
-        producer = threading.Thread(target=self._produce, args=(iter(frames), slots, stop),
+        submitting = threading.Lock()  # held from the last check of ``stop`` to the submission
+        producer = threading.Thread(target=self._produce, args=(iter(frames), slots, stop, submitting, results),
                                     name="decode-submit", daemon=True)
         producer.start()
         waiting: dict[int, InferredFrame] = {}
         next_sequence = 0
         try:
-            while (item := self._results.get()) is not _END:
+            while (item := self._next_result(results, idle)) is not _END:
                 if isinstance(item, BaseException):
                     raise item
                 sequence, result = item
@@ -79,16 +96,28 @@ class AsyncPipeline:
                     next_sequence += 1
                     slots.release()
         finally:
-            stop.set()
+            with submitting:
+                stop.set()
             slots.release()  # wake a producer that waits for a slot, so it sees the stop
-            producer.join()
+            producer.join(PRODUCER_GRACE_S)
             self.requests.wait_all()
 
-    def _produce(self, frames: Iterator[Frame], slots: threading.Semaphore, stop: threading.Event) -> None:
+    @staticmethod
+    def _next_result(results: queue.SimpleQueue, idle: Callable[[], bool] | None) -> object:
+        while True:
+            try:
+                return results.get(timeout=IDLE_S)
+            except queue.Empty:
+                if idle and idle():
+                    return _END
+
+    def _produce(self, frames: Iterator[Frame], slots: threading.Semaphore, stop: threading.Event,
+                 submitting: threading.Lock, results: queue.SimpleQueue) -> None:
         try:
             for sequence in itertools.count():
                 slots.acquire()
-                started = time.perf_counter()
+                if self.live:
+                    self.requests.get_idle_request_id()  # then take the newest frame, not one that waited
                 timings: dict[str, float] = {}
                 cpu: dict[str, float] = {}
                 clock = StageClock(timings, cpu)
@@ -99,21 +128,22 @@ class AsyncPipeline:
                 inputs = self.segmenter.inputs(frame.image)
                 clock.lap("preprocess")
                 self.requests.get_idle_request_id()  # wait here, so inference time excludes the wait
-                submitted = time.perf_counter()
-                # Shared, not copied: nothing writes to a frame before its result comes back.
-                self.requests.start_async(inputs, _Submitted(sequence, frame, started, submitted, timings, cpu),
-                                          share_inputs=True)
+                with submitting:
+                    if stop.is_set():
+                        break
+                    # Shared, not copied: nothing writes to a frame before its result comes back.
+                    self.requests.start_async(inputs, _Submitted(sequence, frame, time.perf_counter(), timings, cpu,
+                                                                 results), share_inputs=True)
             self.requests.wait_all()
-            self._results.put(_END)
+            results.put(_END)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread to raise
-            self._results.put(error)
+            results.put(error)
 
     def _on_done(self, request: ov.InferRequest, job: _Submitted) -> None:
         try:
             outputs = [tensor.data for tensor in request.output_tensors]
             detections = self.segmenter.contract.decode(outputs, self.threshold)
             job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
-            self._results.put((job.sequence, InferredFrame(job.frame, detections, job.started, job.timings_ms,
-                                                            job.cpu_ms)))
+            job.results.put((job.sequence, InferredFrame(job.frame, detections, job.timings_ms, job.cpu_ms)))
         except BaseException as error:  # noqa: BLE001 - an exception must not die in OpenVINO's thread
-            self._results.put(error)
+            job.results.put(error)

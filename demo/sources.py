@@ -1,11 +1,13 @@
-"""Where frames come from: a camera, an image, a folder of images, an image sequence or a video."""
+"""Where frames come from: an image, a folder of images, an image sequence, a video, a camera or a stream."""
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import stat
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Self
@@ -14,8 +16,9 @@ import cv2
 import numpy as np
 
 from demo import files
-from demo.errors import DemoError
+from demo.errors import DemoError, native_stderr_captured
 from demo.files import FRAME_NUMBER_FIELD, shown
+from demo.live import STREAM_SCHEMES, Capture, LiveReader, LiveSettings, is_stream_url, redact
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +26,23 @@ logger = logging.getLogger(__name__)
 # It is read when OpenCV first starts FFmpeg; users who want it can set the variable themselves.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-SourceKind = Literal["image", "folder", "sequence", "video", "camera"]
+SourceKind = Literal["image", "folder", "sequence", "video", "camera", "stream"]
 
 
 @dataclass
 class Frame:
-    """One input frame: ``image`` is contiguous HxWx3 uint8 BGR; ``name`` is its file name or ""."""
+    """One input frame: ``image`` is contiguous HxWx3 uint8 BGR; ``name`` is its file name or "".
+
+    ``captured`` is the perf_counter() time the frame was read from a live source, or when
+    its decoding began for a file: the age of what is shown counts from it.
+    ``dropped_before`` counts the frames a live source dropped since the previous frame.
+    """
 
     index: int
     image: np.ndarray
     name: str
+    captured: float = 0.0
+    dropped_before: int = 0
 
 
 class ClosesOnExit(ABC):
@@ -49,16 +59,27 @@ class ClosesOnExit(ABC):
 
 
 class FrameSource(ClosesOnExit):
-    """The frames of one input, numbered 0, 1, 2, … across loops.
+    """The frames of one input, numbered 0, 1, 2, … without gaps, across loops and reconnections.
 
     ``fps`` is the input's own frame rate when it has one, ``frame_count`` the number of
-    frames in one pass when known, and ``live`` is True for cameras (which never loop).
+    frames in one pass when known, and ``live`` is True for cameras and streams, which
+    deliver at their own pace, never loop, and drop the frames nobody took in time.
     """
 
     kind: SourceKind
     fps: float | None = None
     live: bool = False
     frame_count: int | None = None
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None:
+        pass
+
+
+class _FileSource(FrameSource):
+    """Files, read on demand, pass after pass when looping."""
 
     def __init__(self, loop: bool) -> None:
         self._loop = loop
@@ -67,22 +88,24 @@ class FrameSource(ClosesOnExit):
         index = 0
         while True:
             pass_start = index
-            for image, name in self._one_pass():
-                yield Frame(index, image, name)
+            frames = self._one_pass()
+            while True:
+                captured = time.perf_counter()  # before decoding: a file frame's age includes it
+                item = next(frames, None)
+                if item is None:
+                    break
+                yield Frame(index, *item, captured)
                 index += 1
             # An empty pass (files gone, every image unreadable) would otherwise loop forever.
-            if not self._loop or self.live or index == pass_start:
+            if not self._loop or index == pass_start:
                 return
 
     @abstractmethod
     def _one_pass(self) -> Iterator[tuple[np.ndarray, str]]:
         """Yields (image, name) for each frame of one pass over the input."""
 
-    def close(self) -> None:
-        pass
 
-
-class _StillImage(FrameSource):
+class _StillImage(_FileSource):
     kind = "image"
     frame_count = 1
 
@@ -96,7 +119,7 @@ class _StillImage(FrameSource):
         yield (self._image.copy() if self._loop else self._image), self._name
 
 
-class _ImageFolder(FrameSource):
+class _ImageFolder(_FileSource):
     kind = "folder"
 
     def __init__(self, paths: list[Path], loop: bool) -> None:
@@ -114,32 +137,30 @@ class _ImageFolder(FrameSource):
             yield image, path.name
 
 
-class _Capture(FrameSource):
-    """Frames decoded by cv2.VideoCapture: a video, an image sequence or a camera."""
+class _Capture(_FileSource):
+    """Frames decoded by cv2.VideoCapture from a file: a video or an image sequence."""
 
     def __init__(
         self,
         kind: SourceKind,
-        target: str | int,
+        target: str,
         opened: tuple[cv2.VideoCapture, np.ndarray],
         loop: bool,
     ) -> None:
         super().__init__(loop)
         self.kind = kind
-        self.live = kind == "camera"
         self._target = target
         self._capture, first_image = opened
         self._first_image: np.ndarray | None = first_image
-        # FFmpeg reports a made-up 25 fps for image sequences, so only trust it for videos/cameras.
+        # FFmpeg reports a made-up 25 fps for image sequences, so only trust it for videos.
         if kind != "sequence":
             self.fps = _positive_or_none(self._capture.get(cv2.CAP_PROP_FPS))
-        if not self.live:
-            frame_count = _positive_or_none(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
-            self.frame_count = None if frame_count is None else int(frame_count)
+        frame_count = _positive_or_none(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count = None if frame_count is None else int(frame_count)
 
     @property
     def _label(self) -> str:
-        return f"camera {self._target}" if self.live else f"{self.kind} '{self._target}'"
+        return f"{self.kind} '{self._target}'"
 
     def _one_pass(self) -> Iterator[tuple[np.ndarray, str]]:
         if self._first_image is None:
@@ -152,9 +173,7 @@ class _Capture(FrameSource):
             ok, image = self._capture.read()
             if not ok:
                 break
-        if self.live:
-            logger.warning("%s stopped delivering frames after %d frames", self._label, frames_read)
-        elif self.frame_count is not None and frames_read < self.frame_count:
+        if self.frame_count is not None and frames_read < self.frame_count:
             logger.warning(
                 "%s ended early: read %d of %d frames", self._label, frames_read, self.frame_count
             )
@@ -171,26 +190,156 @@ class _Capture(FrameSource):
         self._capture.release()
 
 
-def open_source(spec: str, loop: bool = False) -> FrameSource:
-    """Opens a camera index ("0"), an image, a folder of images, a pattern like
-    ``frames/img_%04d.png`` or a video; ``loop`` repeats it forever (cameras ignore it)."""
+class _LiveSource(FrameSource):
+    """A camera, stream or named pipe, read by a LiveReader: the newest frame each time one is taken."""
+
+    live = True
+
+    def __init__(self, kind: SourceKind, label: str, connect: Callable[[], tuple[Capture, np.ndarray] | None],
+                 settings: LiveSettings) -> None:
+        self.kind = kind
+        self.label = label
+        self.description = ""  # what the source delivers, as its first connection found it
+        self._connect = connect
+        self._reader = LiveReader(label, self._connect_and_describe, settings)
+
+    def _connect_and_describe(self) -> tuple[Capture, np.ndarray] | None:
+        opened = self._connect()
+        if opened is not None and not self.description:
+            capture, image = opened
+            self.fps = _positive_or_none(capture.get(cv2.CAP_PROP_FPS))
+            self.description = describe_capture(capture, image)
+        return opened
+
+    def wait_opened(self) -> bool | None:
+        return self._reader.wait_opened()
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        while (taken := self._reader.take()) is not None:
+            # Frames that came while the demo was starting up were never the pipeline's to take.
+            dropped = taken.dropped_before if index else 0
+            yield Frame(index, _to_bgr8(taken.image), "", taken.captured, dropped)
+            index += 1
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def describe_capture(capture: cv2.VideoCapture, image: np.ndarray) -> str:
+    """What a capture actually delivers: size, frame rate and, for a camera, its pixel format."""
+    height, width = image.shape[:2]
+    fps = _positive_or_none(capture.get(cv2.CAP_PROP_FPS))
+    fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("ascii", "replace").strip("\0 ")
+    rate = f" at {fps:g} fps" if fps else ""
+    return f"{width}x{height}{rate}" + (f", {fourcc}" if fourcc.isprintable() and fourcc else "")
+
+
+def open_source(spec: str, loop: bool = False, live: LiveSettings | None = None) -> FrameSource:
+    """Opens a camera index ("0"), a stream URL, an image, a folder of images, a pattern like
+    ``frames/img_%04d.png``, a video or a named pipe; ``loop`` repeats a file forever."""
+    live = live or LiveSettings()
     if spec.isdigit():
-        return _open_camera(int(spec))
+        return _open_camera(int(spec), live)
+    if is_stream_url(spec):
+        return _open_stream(spec, live)
     path = Path(spec)
     if path.is_dir():
         return _open_folder(path, loop)
+    if path.exists() and not path.is_file():
+        return _open_special(path, live)
     if path.exists():
         return _open_file(path, loop)
     if FRAME_NUMBER_FIELD.search(spec):
         return _open_sequence(spec, loop)
+    if "://" in spec:
+        raise DemoError(f"input '{redact(spec)}': unknown URL scheme (the demo reads "
+                        f"{', '.join(scheme + '://' for scheme in STREAM_SCHEMES)})")
     raise DemoError(f"input '{shown(spec)}' does not exist")
 
 
-def _open_camera(index: int) -> FrameSource:
-    opened = _open_capture(index)
-    if opened is None:
-        raise DemoError(f"camera {index} could not be opened or gave no frame (is it connected and free?)")
-    return _Capture("camera", index, opened, loop=False)
+def _open_live(source: _LiveSource, failure: str, asked: str = "", silent: str = "") -> _LiveSource:
+    """Waits, interruptibly, for the source's first frame; one line if none comes: ``failure``
+    when opening failed, ``silent`` when it is still waiting after the time-outs."""
+    # Backends print their own diagnosis of a failed open; the one line below says it for them.
+    with native_stderr_captured():
+        opened = source.wait_opened()
+    if not opened:
+        source.close()
+        raise DemoError(failure if opened is False else silent or f"{source.label} gave no frame in time")
+    logger.info("%s: %s%s", source.label, source.description, f" (asked for {asked})" if asked else "")
+    # For the rest of the run: OpenCV's warning about a stalled read ("Stream timeout triggered")
+    # would only repeat, from another thread, the line the reader says about it.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    return source
+
+
+def _open_camera(index: int | str, settings: LiveSettings) -> FrameSource:
+    def connect() -> tuple[cv2.VideoCapture, np.ndarray] | None:
+        return _open_capture(index, properties=_camera_properties(settings))
+
+    source = _LiveSource("camera", f"camera {index}", connect, settings)
+    failure = f"camera {index} could not be opened or gave no frame (is it connected and free?)"
+    return _open_live(source, failure, _camera_request(settings))
+
+
+def _camera_properties(settings: LiveSettings) -> list[tuple[int, float]]:
+    """Set in this order: the pixel format decides which sizes and rates the driver offers."""
+    # MJPG is how most USB cameras give high resolutions at full rate; one that lacks it keeps its own.
+    properties = [(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))]
+    if settings.camera_resolution:
+        width, height = settings.camera_resolution
+        properties += [(cv2.CAP_PROP_FRAME_WIDTH, width), (cv2.CAP_PROP_FRAME_HEIGHT, height)]
+    if settings.camera_fps:
+        properties.append((cv2.CAP_PROP_FPS, settings.camera_fps))
+    # One buffer: what is shown is what the camera sees now, not what it saw a few frames ago.
+    properties.append((cv2.CAP_PROP_BUFFERSIZE, 1))
+    return properties
+
+
+def _camera_request(settings: LiveSettings) -> str:
+    size = "x".join(map(str, settings.camera_resolution)) if settings.camera_resolution else ""
+    rate = f"{settings.camera_fps:g} fps" if settings.camera_fps else ""
+    return " at ".join(part for part in (size, rate) if part)
+
+
+def _open_stream(url: str, settings: LiveSettings) -> FrameSource:
+    _set_ffmpeg_option("rtsp_transport", settings.rtsp_transport)
+    timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(1000 * settings.open_timeout),
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC, round(1000 * settings.read_timeout)]
+
+    def connect() -> tuple[cv2.VideoCapture, np.ndarray] | None:
+        return _open_capture(url, cv2.CAP_FFMPEG, timeouts)
+
+    label = f"stream '{redact(url)}'"
+    failure = f"{label} could not be opened within {settings.open_timeout:g} s or gave no frame"
+    return _open_live(_LiveSource("stream", label, connect, settings), failure)
+
+
+def _open_special(path: Path, settings: LiveSettings) -> FrameSource:
+    """A named pipe is read as a stream; a device as a camera (V4L2 takes /dev/video0); nothing else."""
+    mode = path.stat().st_mode
+    if stat.S_ISCHR(mode):
+        return _open_camera(str(path), settings)
+    if not stat.S_ISFIFO(mode):
+        raise DemoError(f"input '{shown(path)}' is neither a file, a folder, a named pipe nor a camera device")
+
+    def connect() -> tuple[cv2.VideoCapture, np.ndarray] | None:
+        # Opening a pipe blocks until a writer opens it: on the reader thread, which nobody joins.
+        return _open_capture(files.opencv_name(path), cv2.CAP_FFMPEG)
+
+    label = f"named pipe '{shown(path)}'"
+    waited = settings.open_timeout + settings.read_timeout + 1
+    return _open_live(_LiveSource("stream", label, connect, settings), f"{label} is not a readable video stream",
+                      silent=f"no writer opened {label} within {waited:g} s")
+
+
+def _set_ffmpeg_option(name: str, value: str) -> None:
+    """Adds an FFmpeg option to those OpenCV passes to every capture, unless the user set it already."""
+    variable = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+    options = [option for option in os.environ.get(variable, "").split("|") if option]
+    if not any(option.partition(";")[0] == name for option in options):
+        os.environ[variable] = "|".join([*options, f"{name};{value}"])
 
 
 def _open_folder(folder: Path, loop: bool) -> FrameSource:
@@ -262,10 +411,17 @@ def _open_sequence(pattern: str, loop: bool) -> FrameSource:
     return source
 
 
-def _open_capture(target: str | int) -> tuple[cv2.VideoCapture, np.ndarray] | None:
-    """A capture that has already delivered its first frame, with that frame; None if it cannot."""
+def _open_capture(target: str | int, api: int = cv2.CAP_ANY, parameters: Sequence[int] = (),
+                  properties: Sequence[tuple[int, float]] = ()) -> tuple[cv2.VideoCapture, np.ndarray] | None:
+    """A capture that has already delivered its first frame, with that frame; None if it cannot.
+
+    ``parameters`` are given at opening (OpenCV's time-outs), ``properties`` set once open
+    (a camera's format, size and rate).
+    """
     with _opencv_warnings_silenced():
-        capture = cv2.VideoCapture(target)
+        capture = cv2.VideoCapture(target, api, list(parameters))
+        for name, value in properties:
+            capture.set(name, value)
         ok, first_image = capture.read() if _plays_pictures(capture) else (False, None)
     if not ok:
         capture.release()
