@@ -14,7 +14,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from demo import files
-from demo.errors import DemoError, UsageError
+from demo.errors import DemoError, UsageError, native_stderr_captured
 from demo.files import shown
 from demo.instances import FrameResult, Instance
 from demo.sources import FRAME_NUMBER_FIELD, ClosesOnExit, _opencv_warnings_silenced
@@ -22,6 +22,10 @@ from demo.sources import FRAME_NUMBER_FIELD, ClosesOnExit, _opencv_warnings_sile
 logger = logging.getLogger(__name__)
 
 FOURCC_BY_EXTENSION = {".avi": "MJPG", ".mp4": "mp4v", ".mkv": "FFV1"}
+# OpenCV opens FFmpeg inputs one at a time: a stream reconnecting to a server that accepts but does
+# not answer holds that lock for its whole open time-out. MJPG AVIs (which OpenCV writes itself)
+# are checked by OpenCV's own reader, so finishing one never waits on a camera.
+READER_BY_FOURCC = {"MJPG": cv2.CAP_OPENCV_MJPEG}
 SUPPORTED_OUTPUTS = ".avi, .mp4, .mkv, or an image pattern like out_%03d.png with .png/.jpg/.bmp"
 
 Item = TypeVar("Item", contravariant=True)
@@ -146,33 +150,35 @@ class VideoSink(ClosesOnExit):
         with self._aside.finishing():
             # More frames than counted play when an interruption came between a write and its count.
             played = self._written if self._aside.in_place else frames_that_play(
-                files.opencv_name(self._aside.path), self._written)
+                files.opencv_name(self._aside.path), self._written, READER_BY_FOURCC.get(self._fourcc, cv2.CAP_FFMPEG))
             if played < self._written:
                 full = self._aside.free_bytes() < files.FULL_DISK_BYTES
                 self._fail(os.strerror(errno.ENOSPC) if full else f"the finished file plays only {played} frames")
             self._aside.commit(_count(self._written, "frame"))
 
 
-def frames_that_play(name: str, expected: int) -> int:
+def frames_that_play(name: str, expected: int, backend: int = cv2.CAP_FFMPEG) -> int:
     """How many frames the video at ``name`` plays, checked cheaply when it says it holds ``expected``.
 
     The container's own count, the last frame and nothing after it; only when these disagree
     is every frame decoded and counted (a seek is not trusted to prove a file broken).
     """
-    capture = cv2.VideoCapture(name)
-    try:
-        if int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == expected and expected > 0:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, expected - 1)
-            if capture.grab() and not capture.grab():
-                return expected
-        capture.release()
-        capture = cv2.VideoCapture(name)
-        played = 0
-        while capture.grab():
-            played += 1
-        return played
-    finally:
-        capture.release()
+    # A broken file makes the readers print their diagnosis; the error line says it for them.
+    with _opencv_warnings_silenced(), native_stderr_captured():
+        capture = cv2.VideoCapture(name, backend)
+        try:
+            if int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == expected and expected > 0:
+                capture.set(cv2.CAP_PROP_POS_FRAMES, expected - 1)
+                if capture.grab() and not capture.grab():
+                    return expected
+            capture.release()
+            capture = cv2.VideoCapture(name, backend)
+            played = 0
+            while capture.grab():
+                played += 1
+            return played
+        finally:
+            capture.release()
 
 
 def _count(number: int, unit: str) -> str:
