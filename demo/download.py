@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
+from .textfile import read_lines, read_text
 
 BUNDLED_CATALOGUE = Path(__file__).with_name("omz_models.json")
 DEFAULT_MODEL = "instance-segmentation-person-0007"
@@ -139,7 +140,7 @@ def catalogue() -> Catalogue:
 @lru_cache(maxsize=4)
 def load_catalogue(path: Path) -> Catalogue:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text(path, "model catalogue"))
         models = {name: _model_info(name, entry) for name, entry in data["models"].items()}
         return Catalogue(models, _remote_file(data["sample_clip"]))
     except (OSError, ValueError, KeyError, TypeError, StopIteration) as error:
@@ -316,12 +317,8 @@ def matching_models(pattern: str, known: Iterable[str], where: str) -> list[str]
 
 def read_model_list(path: Path, known: Iterable[str]) -> list[str]:
     """Names from an Open Model Zoo style list: one per line, ``#`` comments, ``?``/``*`` wildcards."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as error:
-        raise DemoError(f"cannot read the model list {path}: {error.strerror or error}") from None
     names = []
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(read_lines(path, "model list"), 1):
         pattern = line.partition("#")[0].strip()
         if pattern:
             names += matching_models(pattern, known, f"{path}:{number}")
