@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from .pipeline import AsyncPipeline
 from .render import InstanceRenderer
 from .sinks import ResultsWriter, Window, open_output
 from .sources import open_source
+from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
 from .tracker import MaskTracker
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -176,12 +176,13 @@ def run_instances(args: argparse.Namespace) -> None:
         else:
             app.run(segmenter, pipeline, source, labels, render, outputs, tracker, metrics)
     finally:
-        outputs.close()
-        if composer:
-            composer.close()
-        source.close()
-        if metrics.frames:
-            print(metrics.summary(), file=sys.stderr)
+        with STOP.shielded():
+            outputs.close()
+            if composer:
+                composer.close()
+            source.close()
+            if metrics.frames:
+                print(metrics.summary(), file=sys.stderr)
 
 
 def run_evaluation(argv: list[str]) -> None:
@@ -200,19 +201,11 @@ def run_download(argv: list[str]) -> None:
 SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {"eval": run_evaluation, "download": run_download}
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM (a service manager, `kill`) stops the run the same clean way as Ctrl-C."""
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s", stream=sys.stderr)
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
-    stop_on_sigterm()
+    STOP.install()  # again, for callers of main() other than `python -m demo`
     try:
         if argv and argv[0] in SUBCOMMANDS:
             SUBCOMMANDS[argv[0]](argv[1:])
@@ -224,12 +217,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("interrupted: output files were closed", file=sys.stderr)
-        return 130
+        return interrupted()
     except Exception as error:  # noqa: BLE001 - a bug still gets one line; --debug shows the traceback
+        if isinstance(error, BrokenPipeError) and stdout_reader_gone():
+            return STDOUT_CLOSED  # the reader has what it wanted: nothing to report, as `seq 9 | head -1`
         if debug:
             raise
         print(f"error: unexpected {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
-    return 0
+    return interrupted() if STOP.signal is not None else 0  # a signal in the clean-up of a finished run
+
+
+def interrupted() -> int:
+    print(INTERRUPTED_LINE, file=sys.stderr)
+    return INTERRUPTED
