@@ -10,6 +10,7 @@ from pathlib import Path
 import openvino as ov
 
 from . import app, background, benchmark, download
+from .argtypes import whole_number
 from .contracts import DecodeLimits
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
@@ -26,6 +27,9 @@ from .tracker import MaskTracker
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_LABELS = ASSETS / "coco_labels.txt"
 log = logging.getLogger("demo")
+MAX_SIDE = 65500
+MAX_PIXELS = 2**30
+MAX_REQUESTS = 64
 
 
 class Parser(argparse.ArgumentParser):
@@ -34,9 +38,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def resolution(text: str) -> tuple[int, int]:
+    """WxH within OpenCV's image limits: the JPEG/MJPEG codec's 65500 a side, CV_IO_MAX_IMAGE_PIXELS in all
+    (2^30; a larger frame fails to allocate or to encode)."""
     width, _, height = text.lower().partition("x")
     if not (width.isdigit() and height.isdigit()) or int(width) < 1 or int(height) < 1:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at least 1, got {text!r}")
+    if max(int(width), int(height)) > MAX_SIDE or int(width) * int(height) > MAX_PIXELS:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at most {MAX_SIDE} and at most "
+                                         f"{MAX_PIXELS} pixels in all, got {text!r}")
     return int(width), int(height)
 
 
@@ -47,18 +56,21 @@ def probability(text: str) -> float:
     return value
 
 
-def non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text}")
-    return value
+non_negative = whole_number(0)
+positive = whole_number(1)
+# OpenVINO's INFERENCE_NUM_THREADS and NUM_STREAMS are 32-bit; it uses no more than the device has.
+threads = whole_number(1, 2**31 - 1)
+# Each request holds its own tensors and the pipeline decodes two frames per request ahead.
+requests = whole_number(0, MAX_REQUESTS)
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
-    return value
+def streams(text: str) -> str:
+    if text.strip().upper() == "AUTO":
+        return "AUTO"
+    try:
+        return str(threads(text))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected AUTO or a whole number from 1 to {2**31 - 1}, got {text}") from None
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,10 +93,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                             f"(default: the model's own, else {DecodeLimits.iou_threshold})")
     model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
                        help="how frames fit the model input (default: the one the model was measured with)")
-    model.add_argument("-nireq", "--num_infer_requests", type=non_negative, default=0,
-                       help="infer requests in flight (0: the device's optimal number)")
-    model.add_argument("-nstreams", "--num_streams", help="CPU/GPU streams, a number or AUTO")
-    model.add_argument("-nthreads", "--num_threads", type=positive, help="CPU inference threads")
+    model.add_argument("-nireq", "--num_infer_requests", type=requests, default=0,
+                       help=f"infer requests in flight, up to {MAX_REQUESTS} (0: the device's optimal number)")
+    model.add_argument("-nstreams", "--num_streams", type=streams, help="CPU/GPU streams, a number >= 1 or AUTO")
+    model.add_argument("-nthreads", "--num_threads", type=threads, help="CPU inference threads")
     model.add_argument("--hint", choices=["latency", "throughput"],
                        help="OpenVINO performance hint (default: latency for a camera, throughput otherwise)")
     model.add_argument("--cache_dir", type=Path, default=default_cache_dir(),

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from demo.errors import DemoError, UsageError
+from demo.errors import DemoError, UsageError, native_stderr_captured
 from demo.instances import FrameResult, Instance
 from demo.sources import FRAME_NUMBER_FIELD, ClosesOnExit
 
@@ -95,10 +95,11 @@ class VideoSink(ClosesOnExit):
 
     def _open_writer(self, size: tuple[int, int]) -> cv2.VideoWriter:
         fourcc = cv2.VideoWriter_fourcc(*self._fourcc)
-        try:
-            writer = cv2.VideoWriter(str(self.path), fourcc, self._fps, size)
-        except cv2.error:
-            writer = None
+        with native_stderr_captured():  # FFmpeg's and OpenCV's warnings would bury our line
+            try:
+                writer = cv2.VideoWriter(str(self.path), fourcc, self._fps, size)
+            except cv2.error:
+                writer = None
         if writer is None or not writer.isOpened():
             raise DemoError(
                 f"could not open video writer for '{self.path}' ({self._fourcc}, {size[0]}x{size[1]})"
