@@ -17,6 +17,7 @@ from .postprocess import to_instances
 from .render import draw_status
 from .sinks import ResultsWriter, Sink, Window
 from .sources import Frame
+from .stopping import STOP
 from .tracker import MaskTracker
 
 ESCAPE_KEYS = {27, ord("q"), ord("Q")}
@@ -81,7 +82,8 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
-            key = _deliver(result, picture, outputs)
+            with STOP.shielded():  # a stop comes between frames: each reaches every output or none
+                key = _deliver(result, picture, outputs)
             clock.lap("write")
             metrics.add(result.timings_ms, 1000 * (time.perf_counter() - inferred.started), inferred.cpu_ms)
             if key in ESCAPE_KEYS:

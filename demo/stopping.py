@@ -31,6 +31,7 @@ class Stop:
     def __init__(self) -> None:
         self.signal: int | None = None
         self._shielded = 0
+        self._deferred = False
 
     def install(self) -> None:
         for number in SIGNALS:
@@ -40,17 +41,23 @@ class Stop:
         if self.signal is not None:
             return  # a stop is already under way: it finishes as it started
         self.signal = number
-        if not self._shielded:
+        if self._shielded:
+            self._deferred = True
+        else:
             raise KeyboardInterrupt
 
     @contextlib.contextmanager
     def shielded(self) -> Iterator[None]:
-        """Clean-up that must run whole: a first signal inside it is noted, not raised."""
+        """A step that must run whole (a frame given to every output, the outputs closed): a first
+        signal inside it stops the run once the step is done, unless the step fails."""
         self._shielded += 1
         try:
             yield
         finally:
             self._shielded -= 1
+        if self._deferred and not self._shielded:
+            self._deferred = False
+            raise KeyboardInterrupt
 
     def exit(self, status: int) -> None:
         """End the process with ``status`` (130 if a signal came, whenever it came)."""
