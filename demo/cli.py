@@ -12,7 +12,7 @@ import openvino as ov
 from . import app, background, benchmark, download
 from .argtypes import whole_number
 from .contracts import DecodeLimits
-from .errors import DemoError, UsageError
+from .errors import DemoError, UsageError, configure_logging
 from .geometry import ResizePolicy
 from .labels import load_labels
 from .metrics import RunMetrics
@@ -214,7 +214,7 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {"eval": run_evaluation, "
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s", stream=sys.stderr)
+    configure_logging()
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     STOP.install()  # again, for callers of main() other than `python -m demo`
