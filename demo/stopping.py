@@ -34,8 +34,11 @@ class Stop:
         self._deferred = False
 
     def install(self) -> None:
+        """Catch the three signals, except one the parent set to be ignored (`nohup`, `cmd &` in a
+        script), as Python itself does for SIGINT."""
         for number in SIGNALS:
-            signal.signal(number, self._on_signal)
+            if signal.getsignal(number) is not signal.SIG_IGN:
+                signal.signal(number, self._on_signal)
 
     def _on_signal(self, number: int, frame: object) -> None:
         if self.signal is not None:

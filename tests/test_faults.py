@@ -231,3 +231,22 @@ def test_a_closed_stdout_ends_the_run_quietly(models, tmp_path):
     lines = results.read_text().splitlines()
     assert all(json.loads(line)["frame"] == n for n, line in enumerate(lines))
     assert count_frames(video) == len(lines) >= 1
+
+
+@needs_proc
+def test_under_nohup_a_hang_up_does_not_stop_the_run(models, tmp_path):
+    results, video = tmp_path / "results.jsonl", tmp_path / "out.avi"
+    command = [sys.executable, "-m", "demo", "-m", str(models["person-0007"].xml), "-i", "assets/sample_clip.avi",
+               "--loop", "--no_show", "--no_cache", "-o", str(video), "--results", str(results)]
+    process = subprocess.Popen(command, cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as nohup does
+    try:
+        wait_for_lines(results, 5, process)
+        process.send_signal(signal.SIGHUP)
+        written = result_lines(results)
+        wait_until(lambda: result_lines(results) >= written + 10, process, "ten frames after the hang-up")
+        process.send_signal(signal.SIGINT)
+        assert_stopped_cleanly(process, results, video)
+    finally:
+        process.kill()
