@@ -64,10 +64,10 @@ class Stop:
 
     def exit(self, status: int) -> None:
         """End the process with ``status`` (130 if a signal came, whenever it came)."""
+        for number in SIGNALS:  # the run is over: a signal now must not kill the exit half-way
+            signal.signal(number, signal.SIG_IGN)
         if self.signal is None:
             sys.exit(status)
-        for number in SIGNALS:
-            signal.signal(number, signal.SIG_IGN)
         with contextlib.suppress(OSError, ValueError):  # a closed stdout has nothing more to take
             sys.stdout.flush()
         with contextlib.suppress(OSError, ValueError):
