@@ -94,7 +94,8 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
 
 def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> int:
     if outputs.print_raw:
-        print(format_raw(result), file=sys.stdout, flush=True)
+        sys.stdout.write(format_raw(result) + "\n")  # one write, so a reader never gets half a frame's lines
+        sys.stdout.flush()
     if not outputs.limit or outputs.delivered < outputs.limit:
         if outputs.results:
             outputs.results.write(result)
