@@ -1,9 +1,19 @@
-import os
+"""``python -m demo``: the stop handlers and the log format come first, before OpenVINO and OpenCV load,
+so that a signal during the load stops cleanly and what they log on import looks like the demo's own."""
 import sys
 
+from .errors import configure_logging
+from .stopping import INTERRUPTED, INTERRUPTED_LINE, STOP
+
+STOP.install()
+configure_logging()
 try:
+    from . import files
     from .cli import main
     from .live import reading_threads_left
+except KeyboardInterrupt:
+    print(INTERRUPTED_LINE, file=sys.stderr)
+    STOP.exit(INTERRUPTED)
 except ImportError as error:
     if "cannot open shared object file" not in str(error):
         raise
@@ -15,10 +25,7 @@ except ImportError as error:
     sys.exit(1)
 
 code = main()
-if reading_threads_left():
-    # A camera or stream read still blocked in OpenCV would abort the interpreter's shutdown
-    # when it returns; everything the run wrote is closed by now, so end without that shutdown.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-sys.exit(code)
+files.remove_aliases()  # before an exit that may skip the interpreter's own clean-up
+# A camera or stream read still blocked in OpenCV would abort the interpreter's shutdown when it
+# returns; everything the run wrote is closed by now, so such an exit skips that shutdown.
+STOP.exit(code, abandon_threads=reading_threads_left())

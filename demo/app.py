@@ -19,6 +19,7 @@ from .postprocess import to_instances
 from .render import draw_status
 from .sinks import ResultsWriter, Sink
 from .sources import Frame
+from .stopping import STOP
 from .tracker import MaskTracker
 from .window import Window
 
@@ -102,7 +103,8 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
-            going_on = _deliver(result, picture, outputs)
+            with STOP.shielded():  # a stop comes between frames: each reaches every output or none
+                going_on = _deliver(result, picture, outputs)
             shown[:] = [picture]
             clock.lap("write")
             metrics.add(result.timings_ms, 1000 * (time.perf_counter() - frame.captured), inferred.cpu_ms,
@@ -116,7 +118,8 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
 def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> bool:
     """Hand the frame to every output; False when the user has asked to stop."""
     if outputs.print_raw:
-        print(format_raw(result), file=sys.stdout, flush=True)
+        sys.stdout.write(format_raw(result) + "\n")  # one write, so a reader never gets half a frame's lines
+        sys.stdout.flush()
     if not outputs.limit or outputs.delivered < outputs.limit:
         if outputs.results:
             outputs.results.write(result)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .argtypes import whole_number
 from .errors import DemoError
 from .instances import FrameResult, Instance
 from .sources import Frame, FrameSource, open_source
@@ -25,11 +26,11 @@ DEFAULT_COLOUR = (0, 255, 0)  # BGR green: the classic green screen
 EMPTY_CHOICES = ("original", "background")
 
 
-def odd_size(text: str) -> int:
-    value = int(text)
-    if value < 1 or value % 2 == 0:
-        raise argparse.ArgumentTypeError(f"expected an odd whole number >= 1, got {text}")
-    return value
+# OpenCV's median filter refuses apertures above about 320 (the bound moves with the frame's width).
+median_size = whole_number(1, 255, odd=True)
+# A box filter takes any size, but pads the picture by half of it: wider than twice a 4K frame
+# changes nothing but the memory and the time.
+box_size = whole_number(1, 8191, odd=True)
 
 
 def bgr_colour(text: str) -> tuple[int, int, int]:
@@ -49,11 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     replacement.add_argument("--target_bgr", metavar="PATH",
                              help="replace the background with an image, or a video (looped, frame n with "
                                   "frame n), stretched to the frame")
-    replacement.add_argument("--blur_bgr", type=odd_size, metavar="K",
+    replacement.add_argument("--blur_bgr", type=box_size, metavar="K",
                              help="replace the background with the frame itself blurred by a KxK box filter")
-    group.add_argument("--median", type=odd_size, default=5, metavar="K",
+    group.add_argument("--median", type=median_size, default=5, metavar="K",
                        help="median filter size that smooths the person mask; 1 = none (default: %(default)s)")
-    group.add_argument("--alpha_edge", type=odd_size, default=3, metavar="W",
+    group.add_argument("--alpha_edge", type=box_size, default=3, metavar="W",
                        help="width in pixels over which the person fades into the background; 1 = hard edge "
                             "(default: %(default)s)")
     group.add_argument("--empty", choices=EMPTY_CHOICES, default="original",

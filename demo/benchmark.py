@@ -26,6 +26,7 @@ import openvino as ov
 from tqdm import tqdm
 
 from . import app
+from .argtypes import real_number
 from .errors import UsageError
 from .instances import FrameResult
 from .metrics import RunMetrics
@@ -75,11 +76,7 @@ class BenchmarkSettings:
         return (frames, seconds) if (frames is None or frames > 0) and seconds > 0 else None
 
 
-def positive_seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
-    return value
+positive_seconds = real_number(0, above=True, unit=" of seconds")
 
 
 def add_arguments(parser: argparse.ArgumentParser, positive: Callable[[str], int]) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +10,9 @@ from pathlib import Path
 import openvino as ov
 
 from . import app, background, benchmark, download, files
+from .argtypes import real_number, whole_number
 from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, DecodeLimits
-from .errors import DemoError, UsageError
+from .errors import DemoError, UsageError, configure_logging
 from .geometry import ResizePolicy
 from .labels import load_labels
 from .live import LiveSettings
@@ -23,12 +23,16 @@ from .pipeline import AsyncPipeline
 from .render import InstanceRenderer
 from .sinks import ResultsWriter, open_output
 from .sources import files_read, open_source
+from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
 from .tracker import MaskTracker
 from .window import open_window
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_LABELS = ASSETS / "coco_labels.txt"
 log = logging.getLogger("demo")
+MAX_SIDE = 65500
+MAX_PIXELS = 2**30
+MAX_REQUESTS = 64
 
 
 class Parser(argparse.ArgumentParser):
@@ -37,9 +41,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def resolution(text: str) -> tuple[int, int]:
+    """WxH within OpenCV's image limits: the JPEG/MJPEG codec's 65500 a side, CV_IO_MAX_IMAGE_PIXELS in all
+    (2^30; a larger frame fails to allocate or to encode)."""
     width, _, height = text.lower().partition("x")
     if not (width.isdigit() and height.isdigit()) or int(width) < 1 or int(height) < 1:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at least 1, got {text!r}")
+    if max(int(width), int(height)) > MAX_SIDE or int(width) * int(height) > MAX_PIXELS:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at most {MAX_SIDE} and at most "
+                                         f"{MAX_PIXELS} pixels in all, got {text!r}")
     return int(width), int(height)
 
 
@@ -50,32 +59,25 @@ def probability(text: str) -> float:
     return value
 
 
-def non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text}")
-    return value
+non_negative = whole_number(0)
+positive = whole_number(1)
+# OpenVINO's INFERENCE_NUM_THREADS and NUM_STREAMS are 32-bit; it uses no more than the device has.
+threads = whole_number(1, 2**31 - 1)
+# Each request holds its own tensors and the pipeline decodes two frames per request ahead.
+requests = whole_number(0, MAX_REQUESTS)
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
-    return value
+def streams(text: str) -> str:
+    if text.strip().upper() == "AUTO":
+        return "AUTO"
+    try:
+        return str(threads(text))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected AUTO or a whole number from 1 to {2**31 - 1}, got {text}") from None
 
 
-def positive_seconds(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 3600, got {text}")
-    return value
-
-
-def frame_rate(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1000:
-        raise argparse.ArgumentTypeError(f"expected frames per second between 0 and 1000, got {text}")
-    return value
+positive_seconds = real_number(0, 3600, above=True, unit=" of seconds")
+frame_rate = real_number(0, 1000, above=True, unit=" of frames per second")
 
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,10 +127,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help="decode the model as this kind where its shapes cannot tell (default: recognised)")
     model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
                        help="how frames fit the model input (default: the one the model was measured with)")
-    model.add_argument("-nireq", "--num_infer_requests", type=non_negative, default=0,
-                       help="infer requests in flight (0: the device's optimal number)")
-    model.add_argument("-nstreams", "--num_streams", help="CPU/GPU streams, a number or AUTO")
-    model.add_argument("-nthreads", "--num_threads", type=positive, help="CPU inference threads")
+    model.add_argument("-nireq", "--num_infer_requests", type=requests, default=0,
+                       help=f"infer requests in flight, up to {MAX_REQUESTS} (0: the device's optimal number)")
+    model.add_argument("-nstreams", "--num_streams", type=streams, help="CPU/GPU streams, a number >= 1 or AUTO")
+    model.add_argument("-nthreads", "--num_threads", type=threads, help="CPU inference threads")
     model.add_argument("--hint", choices=["latency", "throughput"],
                        help="OpenVINO performance hint (default: latency for a camera, throughput otherwise)")
     model.add_argument("--cache_dir", type=Path, default=default_cache_dir(),
@@ -243,12 +245,13 @@ def run_instances(args: argparse.Namespace) -> None:
             if single_frame and outputs.window:
                 outputs.window.hold()
     finally:
-        outputs.close()
-        if composer:
-            composer.close()
-        source.close()
-        if metrics.frames:
-            print(metrics.summary(live=source.live), file=sys.stderr)
+        with STOP.shielded():
+            outputs.close()
+            if composer:
+                composer.close()
+            source.close()
+            if metrics.frames:
+                print(metrics.summary(live=source.live), file=sys.stderr)
 
 
 def run_evaluation(argv: list[str]) -> None:
@@ -267,19 +270,11 @@ def run_download(argv: list[str]) -> None:
 SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {"eval": run_evaluation, "download": run_download}
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM (a service manager, `kill`) stops the run the same clean way as Ctrl-C."""
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s", stream=sys.stderr)
+    configure_logging()
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
-    stop_on_sigterm()
+    STOP.install()  # again, for callers of main() other than `python -m demo`
     try:
         if argv and argv[0] in SUBCOMMANDS:
             SUBCOMMANDS[argv[0]](argv[1:])
@@ -291,12 +286,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("interrupted: output files were closed", file=sys.stderr)
-        return 130
+        return interrupted()
     except Exception as error:  # noqa: BLE001 - a bug still gets one line; --debug shows the traceback
+        if isinstance(error, BrokenPipeError) and stdout_reader_gone():
+            return STDOUT_CLOSED  # the reader has what it wanted: nothing to report, as `seq 9 | head -1`
         if debug:
             raise
         print(f"error: unexpected {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
-    return 0
+    return interrupted() if STOP.signal is not None else 0  # a signal in the clean-up of a finished run
+
+
+def interrupted() -> int:
+    print(INTERRUPTED_LINE, file=sys.stderr)
+    return INTERRUPTED

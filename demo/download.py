@@ -16,11 +16,11 @@ import json
 import logging
 import os
 import socket
-import tempfile
+import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
+from .textfile import read_lines, read_text
 
 BUNDLED_CATALOGUE = Path(__file__).with_name("omz_models.json")
 DEFAULT_MODEL = "instance-segmentation-person-0007"
@@ -86,7 +87,10 @@ class Fetcher:
     mirrors: dict[str, str] = field(default_factory=dict)
     tries: int = 3
     backoff: float = 1.0  # seconds before the second try; doubled before each later one
-    timeout: float = 30.0  # seconds of silence before a try counts as failed
+    # Seconds of silence, while connecting or waiting for the next bytes, before a try fails. A try
+    # that got nothing at all is not repeated: a mirror that accepts connections and never answers
+    # fails in this time, not in tries x this.
+    timeout: float = 10.0
 
     @classmethod
     def from_environment(cls, model_mirror: str | None = None, media_mirror: str | None = None) -> Fetcher:
@@ -139,7 +143,7 @@ def catalogue() -> Catalogue:
 @lru_cache(maxsize=4)
 def load_catalogue(path: Path) -> Catalogue:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text(path, "model catalogue"))
         models = {name: _model_info(name, entry) for name, entry in data["models"].items()}
         return Catalogue(models, _remote_file(data["sample_clip"]))
     except (OSError, ValueError, KeyError, TypeError, StopIteration) as error:
@@ -184,7 +188,8 @@ def verified_once(path: Path, file: RemoteFile) -> bool:
         if stamp.read_text() == _fingerprint(path, file):
             return True
     if not verified(path, file):
-        stamp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only cache keeps its stale stamp: it no longer matches
+            stamp.unlink(missing_ok=True)
         return False
     # A file changed moments ago could change again within the file system's timestamp
     # granularity without its time moving, so only a settled file is stamped.
@@ -200,24 +205,44 @@ def fetch(file: RemoteFile, folder: Path, fetcher: Fetcher) -> Path:
     if verified_once(target, file):
         log.info("%s is present and verified", target)
         return target
-    if target.exists():
-        log.warning("%s does not match its size or checksum: downloading it again", target)
-        target.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
     url = fetcher.locate(file.url)
+    with writing_in(folder):
+        if target.exists():
+            log.warning("%s does not match its size or checksum: downloading it again", target)
+            target.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        part = _new_part(folder, file.name)
     log.info("downloading %s", url)
-    descriptor, part_name = tempfile.mkstemp(dir=folder, prefix=f".{file.name}.", suffix=".part")
-    os.close(descriptor)
-    part = Path(part_name)
     try:
         with tqdm(total=file.size, unit="B", unit_scale=True, unit_divisor=1024, desc=file.name,
                   disable=None) as bar:  # None: no bar when stderr is not a terminal
             fetcher.download(url, part, file.size, bar)
         _check(part, file, url)
-        os.replace(part, target)
+        with writing_in(folder):
+            os.replace(part, target)
     finally:
         part.unlink(missing_ok=True)  # after a failure, a mismatch or Ctrl-C
     return target
+
+
+@contextlib.contextmanager
+def writing_in(folder: Path) -> Iterator[None]:
+    """Local file-system errors (no space, read-only) as one line naming the folder: never retried,
+    as another try would meet the same disk."""
+    try:
+        yield
+    except OSError as error:
+        raise DemoError(f"cannot write in {folder}: {error.strerror or error}") from None
+
+
+def _new_part(folder: Path, name: str) -> Path:
+    """An empty, new ``.NAME.*.part`` file; made with mode 0666 so that the umask decides, as for any
+    file the user makes (mkstemp's 0600 kept a shared models folder from other users)."""
+    while True:
+        part = folder / f".{name}.{secrets.token_hex(4)}.part"
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return part
 
 
 def _check(part: Path, file: RemoteFile, url: str) -> None:
@@ -235,24 +260,34 @@ def _transfer(url: str, part: Path, size: int, timeout: float, bar: tqdm) -> Non
     response = _open(url, held, timeout)
     if response is None:
         return  # nothing past what is held: the size check says whether that is the whole file
-    with response:
+    with response, writing_in(part.parent):  # every network error is converted inside: an OSError is the disk's
         if response.status != 206:
             held = 0
             bar.reset()
         length = response.headers.get("Content-Length")
         end = held + int(length) if length else size
+        first = held
         with part.open("ab" if held else "wb") as out:
-            try:
-                while held <= size and (chunk := response.read(CHUNK_BYTES)):
-                    out.write(chunk)
-                    held += len(chunk)
-                    bar.update(len(chunk))
-            except (OSError, http.client.HTTPException) as error:
-                raise RetryableError(f"connection dropped at {held} of {size} bytes ({error})") from None
+            while held <= size and (chunk := _read(response, timeout, f"{held} of {size} bytes", held == first)):
+                out.write(chunk)
+                held += len(chunk)
+                bar.update(len(chunk))
     if held > size:
         return  # more than the catalogue says: the size check reports it
     if held < end:
         raise RetryableError(f"connection dropped at {held} of {size} bytes")
+
+
+def _read(response: http.client.HTTPResponse, timeout: float, progress: str, first: bool) -> bytes:
+    """The next chunk; silence after some data is worth another try, silence from the start is not."""
+    try:
+        return response.read1(CHUNK_BYTES)  # what has come, so that silence never loses bytes received
+    except TimeoutError:
+        if first:
+            raise DemoError(f"{response.url}: the server sent no data for {timeout:g} s") from None
+        raise RetryableError(f"no data for {timeout:g} s at {progress}") from None
+    except (OSError, http.client.HTTPException) as error:
+        raise RetryableError(f"connection dropped at {progress} ({error})") from None
 
 
 def _open(url: str, held: int, timeout: float) -> http.client.HTTPResponse | None:
@@ -269,7 +304,12 @@ def _open(url: str, held: int, timeout: float) -> http.client.HTTPResponse | Non
     except urllib.error.URLError as error:
         if _unreachable(error.reason):
             raise DemoError(f"cannot reach {urlsplit(url).netloc}: {_describe(error.reason)} (offline?)") from None
+        if isinstance(error.reason, TimeoutError):
+            raise DemoError(f"cannot reach {urlsplit(url).netloc}: no connection within {timeout:g} s") from None
         raise RetryableError(_describe(error.reason)) from None
+    except TimeoutError:
+        raise DemoError(f"{urlsplit(url).netloc} accepted the connection but sent no answer within "
+                        f"{timeout:g} s") from None
     except (OSError, http.client.HTTPException) as error:
         raise RetryableError(_describe(error)) from None
 
@@ -316,12 +356,8 @@ def matching_models(pattern: str, known: Iterable[str], where: str) -> list[str]
 
 def read_model_list(path: Path, known: Iterable[str]) -> list[str]:
     """Names from an Open Model Zoo style list: one per line, ``#`` comments, ``?``/``*`` wildcards."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as error:
-        raise DemoError(f"cannot read the model list {path}: {error.strerror or error}") from None
     names = []
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(read_lines(path, "model list"), 1):
         pattern = line.partition("#")[0].strip()
         if pattern:
             names += matching_models(pattern, known, f"{path}:{number}")

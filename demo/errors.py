@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
@@ -18,6 +19,16 @@ class UsageError(DemoError):
     """Contradictory or out-of-range command-line arguments (exit code 2)."""
 
     exit_code = 2
+
+
+def configure_logging() -> None:
+    """``[LEVEL] message`` on stderr. Called before OpenVINO loads as well: its telemetry checks its
+    consent folder on import and, with a read-only HOME, warns three times on the root logger about
+    a feature the demo does not use, which also fixed Python's default format for every later line."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+    handler.addFilter(lambda record: "openvino_telemetry" not in record.pathname)
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
 def openvino_reason(error: Exception) -> str:

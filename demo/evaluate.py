@@ -32,6 +32,7 @@ from .pipeline import AsyncPipeline
 from .postprocess import to_instances
 from .sinks import mask_rle, require_writable_folder, write_json
 from .sources import Frame, open_source
+from .textfile import read_text
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,8 @@ def quiet() -> Iterator[None]:
 
 def load_annotations(path: Path) -> COCO:
     try:
-        dataset = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise DemoError(f"annotations {path}: {error.strerror or error}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        dataset = json.loads(read_text(path, "annotations"))
+    except json.JSONDecodeError as error:
         raise DemoError(f"annotations {path}: not a JSON file ({error})") from None
     missing = [key for key in ("images", "annotations", "categories") if not isinstance(dataset, dict)
                or not isinstance(dataset.get(key), list)]

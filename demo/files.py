@@ -78,7 +78,19 @@ class _Aliases:
         return alias
 
 
+    def remove(self) -> None:
+        with self._lock:
+            if self._folder is not None:
+                self._folder.cleanup()
+            self._folder, self._by_name = None, {}
+
+
 _aliases = _Aliases()
+
+
+def remove_aliases() -> None:
+    """Remove the links made for OpenCV; called once nothing is open through them any more."""
+    _aliases.remove()
 
 
 def opencv_name(path: Path) -> str:

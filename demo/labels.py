@@ -5,15 +5,20 @@ import logging
 from pathlib import Path
 
 from .errors import DemoError
+from .textfile import read_lines
 
 log = logging.getLogger(__name__)
 
 
 def load_labels(path: Path) -> list[str]:
-    try:
-        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except OSError as error:
-        raise DemoError(f"labels file {path}: {error.strerror or error}") from None
+    """Line n names class n - 1. Blank lines at the end are ignored; one before the last name is an
+    error, as it would shift every later name onto the wrong class."""
+    names = [line.strip() for line in read_lines(path, "labels file")]
+    while names and not names[-1]:
+        names.pop()
+    if "" in names:
+        raise DemoError(f"labels file {path}, line {names.index('') + 1}: a blank line before the last name; "
+                        "remove it, or write a name for that class")
     if not names:
         log.warning("labels file %s is empty: classes are shown as numbers", path)
     return names

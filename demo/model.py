@@ -1,6 +1,8 @@
 """Reading a segmentation model, embedding its pre-processing, and compiling it for a device."""
 from __future__ import annotations
 
+import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +15,15 @@ from openvino.preprocess import PrePostProcessor
 
 from .contracts import Contract, DecodeLimits, MattingContract, Preprocessing, image_layout, image_size, recognise
 from .download import cache_root, catalogue
-from .errors import DemoError, UsageError, openvino_reason
+from .errors import DemoError, UsageError, native_stderr_captured, openvino_reason
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
 from .model_info import read_model_info
 
-MODEL_SUFFIXES = (".xml", ".onnx", ".tflite")
+MODEL_FORMATS = {".xml": "OpenVINO IR", ".onnx": "ONNX", ".tflite": "TFLite"}
+MODEL_SUFFIXES = tuple(MODEL_FORMATS)
 AGGREGATE_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+CACHE_PROBE_BYTES = 4096  # one block: enough to meet a full disk
+log = logging.getLogger("demo")
 PERFORMANCE_MODES = {"latency": hints.PerformanceMode.LATENCY, "throughput": hints.PerformanceMode.THROUGHPUT}
 
 
@@ -57,10 +62,20 @@ def read_model(core: ov.Core, path: Path) -> ov.Model:
         raise DemoError(f"{path}: not a model file; expected one of {', '.join(MODEL_SUFFIXES)}")
     if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
         raise DemoError(f"{path}: its weights file {path.with_suffix('.bin').name} is missing beside it")
+    # The frontends that try a file in turn print their parse errors (TensorFlow's absl log) to
+    # file descriptor 2; the reason worth one line is in the exception.
     try:
-        return core.read_model(path)
+        with native_stderr_captured():
+            return core.read_model(path)
     except RuntimeError as error:
-        raise DemoError(f"{path}: cannot read the model ({openvino_reason(error)})") from None
+        raise DemoError(f"{path}: cannot read the model ({_read_failure(error, path)})") from None
+
+
+def _read_failure(error: RuntimeError, path: Path) -> str:
+    reason = openvino_reason(error)
+    if reason.startswith("Unable to read the model"):  # no frontend took it: OpenVINO names only the suffix
+        return f"not a valid {MODEL_FORMATS[path.suffix.lower()]} file: damaged, truncated or another format"
+    return reason
 
 
 def fold_weight_decompression(model: ov.Model) -> None:
@@ -148,6 +163,25 @@ def default_cache_dir() -> Path:
     return cache_root() / "compiled"
 
 
+def usable_cache(folder: Path) -> Path | None:
+    """``folder`` if a compiled model can be cached there, else None after one warning.
+
+    The cache only makes the next start faster, so a read-only or full disk, or a file where the
+    folder should be, must not stop the run. A probe write finds all three before OpenVINO does
+    (it fails on an unwritable folder and silently drops a blob it cannot finish).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(bytes(CACHE_PROBE_BYTES))
+            probe.flush()
+    except OSError as error:
+        log.warning("compiled-model cache %s is unusable (%s): running without it", folder,
+                    error.strerror or error)
+        return None
+    return folder
+
+
 def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: ResizePolicy | None = None,
                    iou_threshold: float | None = None, max_det: int = DecodeLimits.max_det,
                    model_type: str | None = None, background_mode: bool = False) -> CompiledSegmenter:
@@ -165,8 +199,9 @@ def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: Resi
     preprocessing = info.preprocessing(contract.preprocessing)
     policy = policy or preprocessing.policy or default_policy(path.stem)
     input_size = embed_preprocessing(model, contract, preprocessing, policy, path)
-    if config.cache_dir:
-        core.set_property({properties.cache_dir(): str(config.cache_dir)})
+    cache_dir = usable_cache(config.cache_dir) if config.cache_dir else None
+    if cache_dir:
+        core.set_property({properties.cache_dir(): str(cache_dir)})
     try:
         compiled = core.compile_model(model, config.device, compile_properties(config))
     except RuntimeError as error:

@@ -17,6 +17,7 @@ import openvino as ov
 from .contracts import Preprocessing
 from .errors import DemoError
 from .geometry import ResizePolicy
+from .textfile import read_text
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def read_metadata(path: Path) -> ModelInfo:
     """Names, task, end2end and image size from an Ultralytics metadata.yaml; nothing if it is absent."""
     if not path.is_file():
         return ModelInfo()
-    entries = _yaml_entries(path.read_text(encoding="utf-8", errors="replace"))
+    entries = _yaml_entries(read_text(path, "model metadata"))
     names, args = (entry if isinstance(entry := entries.get(key), dict) else {} for key in ("names", "args"))
     in_order = [names.get(str(i)) for i in range(len(names))]
     task = entries.get("task")

@@ -112,10 +112,11 @@ class VideoSink(ClosesOnExit):
 
     def _open_writer(self, size: tuple[int, int]) -> cv2.VideoWriter:
         fourcc = cv2.VideoWriter_fourcc(*self._fourcc)
-        try:
-            writer = cv2.VideoWriter(files.opencv_name(self._aside.path), fourcc, self._fps, size)
-        except cv2.error:
-            writer = None
+        with native_stderr_captured():  # FFmpeg's and OpenCV's warnings would bury our line
+            try:
+                writer = cv2.VideoWriter(files.opencv_name(self._aside.path), fourcc, self._fps, size)
+            except cv2.error:
+                writer = None
         if writer is None or not writer.isOpened():
             self._fail(f"the {self._fourcc} encoder cannot take {size[0]}x{size[1]} frames")
         return writer

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 # It is read when OpenCV first starts FFmpeg; users who want it can set the variable themselves.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
+MAX_CAMERA_INDEX = 2**31 - 1  # what OpenCV takes as a camera index (a C int)
+
 SourceKind = Literal["image", "folder", "sequence", "video", "camera", "stream"]
 
 
@@ -240,6 +242,8 @@ def open_source(spec: str, loop: bool = False, live: LiveSettings | None = None)
     ``frames/img_%04d.png``, a video or a named pipe; ``loop`` repeats a file forever."""
     live = live or LiveSettings()
     if spec.isdigit():
+        if int(spec) > MAX_CAMERA_INDEX:
+            raise DemoError(f"camera index {spec} is out of range (0 to {MAX_CAMERA_INDEX})")
         return _open_camera(int(spec), live)
     if is_stream_url(spec):
         return _open_stream(spec, live)

@@ -104,3 +104,38 @@ def test_empty_labels_file_warns_and_falls_back_to_numbers(files, tmp_path):
                    "--no_show", "--no_cache", "--results", results)
     assert run.returncode == 0, run.stderr
     assert "empty" in run.stderr and '"name": "0"' in results.read_text()
+
+
+# One line means one line: what the frameworks print while failing is kept off the terminal.
+
+@pytest.fixture(scope="module")
+def garbage(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("garbage")
+    noise = np.random.default_rng(12).integers(0, 256, 6000, dtype=np.uint8).tobytes()
+    paths = {suffix: folder / f"model{suffix}" for suffix in (".onnx", ".tflite", ".xml")}
+    for path in paths.values():
+        path.write_bytes(noise)
+    paths[".xml"].with_suffix(".bin").write_bytes(noise)
+    return paths
+
+
+@pytest.mark.parametrize("suffix, kind", [(".onnx", "ONNX"), (".tflite", "TFLite"), (".xml", "OpenVINO IR")])
+def test_a_garbage_model_is_exactly_one_line(files, garbage, suffix, kind):
+    run = run_demo("-m", garbage[suffix], "-i", files["image"], "--no_show", "--no_cache")
+
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        f"error: {garbage[suffix]}: cannot read the model (not a valid {kind} file: damaged, truncated or another "
+        "format)"]
+
+
+def test_a_writer_that_cannot_take_the_frame_is_exactly_one_line(files, tmp_path):
+    wide = tmp_path / "wide.png"  # MPEG-4 part 2 takes at most 8191 pixels a side
+    cv2.imwrite(str(wide), np.zeros((64, 8200, 3), np.uint8))
+    out = tmp_path / "out.mp4"
+
+    run = run_demo("-m", files["model"], "-i", wide, "-o", out, "--no_show", "--no_cache")
+
+    assert run.returncode == 1
+    noise = [line for line in run.stderr.splitlines() if not line.startswith(("[INFO]", "frames:", "per-frame"))]
+    assert noise == [f"error: could not open video writer for '{out}' (mp4v, 8200x64)"], run.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import filesystems
 import synthetic
 from conftest import ROOT, SHARED, read_results, run_demo
 from demo import download
@@ -34,6 +35,7 @@ class ServerState:
     drop_once: set[str] = field(default_factory=set)  # the next GET of these sends half, then hangs up
     drop_always: set[str] = field(default_factory=set)
     stall: set[str] = field(default_factory=set)  # send half, then wait until the test is done
+    stall_once: set[str] = field(default_factory=set)  # the next GET sends half, then is silent for 2 s
     stalled: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
@@ -60,13 +62,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
         rest = body[start:]
-        if self.path in state.drop_once | state.drop_always | state.stall:
+        if self.path in state.drop_once | state.drop_always | state.stall | state.stall_once:
             state.drop_once.discard(self.path)
             self.wfile.write(rest[:len(rest) // 2])
             self.wfile.flush()
             if self.path in state.stall:
                 state.stalled.set()
                 state.released.wait(timeout=60)
+            if self.path in state.stall_once:
+                state.stall_once.discard(self.path)
+                state.released.wait(timeout=2)
             return  # http.server closes the connection: the client sees it end early
         self.wfile.write(rest)
 
@@ -447,3 +452,101 @@ def test_sample_clip_entry_matches_the_shared_copy():
         pytest.skip(f"{shared} is absent: the shared data folder is not beside the project")
     assert clip.url.startswith(download.MEDIA_ORIGIN + "/intel-iot-devkit/sample-videos/")
     assert download.verified(shared, clip)
+
+
+# Failures that are not the network's, and a network that is there but silent.
+
+@pytest.fixture
+def silent_server():
+    """Accepts every connection and never sends a byte; yields (URL, the connections accepted)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    done = threading.Event()
+
+    def hold() -> None:
+        while not done.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                pass
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    done.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_a_mirror_that_never_answers_fails_once_in_one_line(world, silent_server, tmp_path):
+    url, accepted = silent_server
+
+    run = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", tmp_path / "out",
+                   env={**world.env, "OMZ_MIRROR": url})
+
+    assert run.returncode == 1
+    host = url.removeprefix("http://")
+    assert last_line(run.stderr) == f"error: {host} accepted the connection but sent no answer within 10 s"
+    assert len(accepted) == 1  # not retried: the time a user waits is one time-out, not three
+    assert [p.name for p in leftovers(tmp_path / "out")] == []
+
+
+def test_silence_after_some_data_is_retried_and_resumed(world, tmp_path):
+    file = security_bin(world)
+    path = world.path_of(file.name)
+    world.server.state.stall_once.add(path)
+    quick = download.Fetcher({download.MODEL_ORIGIN: world.server.url}, backoff=0.01, timeout=0.5)
+
+    target = download.fetch(file, tmp_path, quick)
+
+    assert target.read_bytes() == world.bodies[file.name]
+    assert world.server.state.requests == [(path, None), (path, f"bytes={file.size // 2}-")]
+
+
+def test_a_full_disk_is_reported_as_such_and_not_retried(world, tmp_path):
+    with filesystems.full_tmpfs(tmp_path / "models") as models:
+        run = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", models, env=world.env)
+        left = [p.name for p in leftovers(models)]
+
+    assert run.returncode == 1
+    assert last_line(run.stderr) == f"error: cannot write in {models / SECURITY / 'FP32'}: No space left on device"
+    assert "connection dropped" not in run.stderr and "trying again" not in run.stderr
+    assert len(world.server.state.requests) == 1
+    assert left == [".filler"]  # no .part file left behind
+
+
+def test_a_read_only_models_folder_is_one_line(world, tmp_path):
+    with filesystems.tmpfs(tmp_path / "models", read_only=True) as models:
+        run = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", models, env=world.env)
+
+    assert run.returncode == 1
+    assert last_line(run.stderr) == f"error: cannot write in {models / SECURITY / 'FP32'}: Read-only file system"
+    assert world.server.state.requests == []
+
+
+def test_a_read_only_folder_of_verified_files_still_serves_them(world, tmp_path):
+    out = tmp_path / "out"
+    assert run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env).returncode == 0
+    fetched = len(world.server.state.requests)
+
+    with filesystems.read_only_bind(out):
+        again = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env)
+
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("present and verified") == 2
+    assert len(world.server.state.requests) == fetched
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_downloaded_files_honour_the_umask(world, tmp_path, umask, mode):
+    file = security_bin(world)
+    previous = os.umask(umask)
+    try:
+        target = download.fetch(file, tmp_path, fetcher(world))
+    finally:
+        os.umask(previous)
+
+    assert target.stat().st_mode & 0o777 == mode
