@@ -40,11 +40,12 @@ def wait_for_lines(path: Path, count: int, process: subprocess.Popen, timeout: f
         if lines_written(path) >= count:
             return
         time.sleep(0.2)
+    process.kill()  # a looping run would never end by itself
     raise AssertionError(f"the demo did not write {count} results in time: {process.communicate()[1]}")
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_a_stopped_run_leaves_a_playing_video_and_whole_result_lines(models, tmp_path, stop):
+def test_a_stopped_run_leaves_a_playing_video_and_whole_lines_written(models, tmp_path, stop):
     results, video = tmp_path / "results.jsonl", tmp_path / "out.avi"
     process = start_demo("-m", models["person-0007"].xml, "-i", "assets/sample_clip.avi", "--loop", "--no_show",
                          "--no_cache", "-o", video, "--results", results)
@@ -127,6 +128,7 @@ def wait_until(condition, process: subprocess.Popen, what: str, timeout: float =
         if condition():
             return
         time.sleep(0.01)
+    process.kill()  # a looping run would never end by itself
     raise AssertionError(f"the demo never reached {what}: {process.communicate()[1]}")
 
 
@@ -140,10 +142,6 @@ def maps_file(process: subprocess.Popen, path: Path) -> bool:
     with contextlib.suppress(OSError):
         return str(path) in Path(f"/proc/{process.pid}/maps").read_text()
     return False
-
-
-def result_lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
 
 
 def assert_stopped_cleanly(process: subprocess.Popen, results: Path, video: Path) -> str:
@@ -168,9 +166,9 @@ def moment(name: str, process: subprocess.Popen, model: Path, results: Path) -> 
     elif name == "model compile":  # the weights are mapped: OpenVINO is reading or compiling them
         wait_until(lambda: maps_file(process, model.with_suffix(".bin")), process, name)
     elif name == "first frame":
-        wait_until(lambda: result_lines(results) >= 1, process, name)
+        wait_until(lambda: lines_written(results) >= 1, process, name)
     else:
-        wait_until(lambda: result_lines(results) >= 20, process, name)
+        wait_until(lambda: lines_written(results) >= 20, process, name)
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to see the run's moments")
@@ -247,8 +245,8 @@ def test_under_nohup_a_hang_up_does_not_stop_the_run(models, tmp_path):
     try:
         wait_for_lines(results, 5, process)
         process.send_signal(signal.SIGHUP)
-        written = result_lines(results)
-        wait_until(lambda: result_lines(results) >= written + 10, process, "ten frames after the hang-up")
+        written = lines_written(results)
+        wait_until(lambda: lines_written(results) >= written + 10, process, "ten frames after the hang-up")
         process.send_signal(signal.SIGINT)
         assert_stopped_cleanly(process, results, video)
     finally:
