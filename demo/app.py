@@ -103,8 +103,10 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
-            with STOP.shielded():  # a stop comes between frames: each reaches every output or none
-                going_on = _deliver(result, picture, outputs)
+            with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
+                _write(result, picture, outputs)
+            # Not shielded: a paused window waits here for a key, and a signal must still stop it.
+            going_on = outputs.window.show(picture) if outputs.window else True
             shown[:] = [picture]
             clock.lap("write")
             metrics.add(result.timings_ms, 1000 * (time.perf_counter() - frame.captured), inferred.cpu_ms,
@@ -115,8 +117,8 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
         results.close()
 
 
-def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> bool:
-    """Hand the frame to every output; False when the user has asked to stop."""
+def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
+    """Hand the frame to stdout, the results and the sinks, up to the output limit."""
     if outputs.print_raw:
         sys.stdout.write(format_raw(result) + "\n")  # one write, so a reader never gets half a frame's lines
         sys.stdout.flush()
@@ -126,4 +128,3 @@ def _deliver(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> bool
         for sink in outputs.sinks:
             sink.write(picture)
         outputs.delivered += 1
-    return outputs.window.show(picture) if outputs.window else True

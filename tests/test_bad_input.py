@@ -138,4 +138,5 @@ def test_a_writer_that_cannot_take_the_frame_is_exactly_one_line(files, tmp_path
 
     assert run.returncode == 1
     noise = [line for line in run.stderr.splitlines() if not line.startswith(("[INFO]", "frames:", "per-frame"))]
-    assert noise == [f"error: could not open video writer for '{out}' (mp4v, 8200x64)"], run.stderr
+    assert noise == [f"error: cannot write video '{out}': the mp4v encoder cannot take 8200x64 frames (0 frames "
+                     "written); the file is left as it was before the run"], run.stderr

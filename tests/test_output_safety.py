@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
+import filesystems
 from conftest import ROOT, count_frames, run_demo
 from demo.files import pattern_matches
 from demo.sources import open_source
@@ -34,16 +35,8 @@ KEPT = "the file is left as it was before the run"
 @pytest.fixture
 def small_disk(tmp_path):
     """A 1 MiB tmpfs, unmounted after the test."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to make a full disk (needs root): {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
+    with filesystems.tmpfs(tmp_path / "disk", "1m") as mounted:
+        yield mounted
 
 
 def fill(disk: Path, leave: int) -> None:
