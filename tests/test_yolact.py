@@ -16,10 +16,11 @@ import openvino as ov
 import pytest
 
 import synthetic
-from conftest import iou, read_results, run_demo
+from conftest import iou
 from demo.contracts import DecodeLimits, YolactContract, best_per_class, recognise
-from test_end_to_end import FRAME_SIZES, box_tolerance, check_frame, scene_shapes
+from test_end_to_end import scene_shapes
 from test_evaluate import check_scores_are_pycocotools_own, evaluate, write_coco_set
+from test_yolo import SCORES_WITH_COPIES, check_each_scene_size, scores_on_a_scene
 
 INPUT = 550
 PLANE = 138
@@ -28,10 +29,6 @@ PLANE = 138
 @pytest.fixture(scope="module")
 def yolact_model(tmp_path_factory) -> Path:
     return synthetic.build_yolact_model(tmp_path_factory.mktemp("yolact") / "yolact.xml", synthetic.DEFAULT_DETECTORS)
-
-
-def write_scene(path: Path, width: int, height: int) -> None:
-    cv2.imwrite(str(path), synthetic.draw_scene(width, height, scene_shapes(width, height))[0])
 
 
 def test_the_graphs_priors_decode_to_the_shapes_drawn(yolact_model):
@@ -70,43 +67,17 @@ def test_recognised_with_its_parts(yolact_model):
 
 
 def test_images_of_several_sizes_give_each_shape_once(yolact_model, tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for number, (width, height) in enumerate(FRAME_SIZES):
-        write_scene(folder / f"{number}.png", width, height)
-    results = tmp_path / "results.jsonl"
-
-    run = run_demo("-m", yolact_model, "-i", folder, "--no_show", "--results", results, "--no_cache")
-
-    assert run.returncode == 0, run.stderr
-    assert "resize stretch" in run.stderr  # as Open Model Zoo's accuracy check resizes
-    records = read_results(results)
-    assert len(records) == len(FRAME_SIZES)
-    for record in records:
-        size = FRAME_SIZES[record["frame"]]
-        shapes = scene_shapes(*size)
-        _, truths = synthetic.draw_scene(*size, shapes)
-        check_frame(record, truths, shapes, box_tolerance(size, (INPUT, INPUT), "stretch"))
-
-
-EVERY_SCORE = sorted([0.95, 0.9, 0.85, 0.8] + [0.8 * s for s in (0.95, 0.9, 0.85, 0.8)], reverse=True)
+    # Stretched, as Open Model Zoo's accuracy check resizes.
+    check_each_scene_size(yolact_model, tmp_path, "stretch", (INPUT, INPUT), "stretch")
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
     ((), [0.95, 0.9, 0.85, 0.8]),  # NMS at 0.5, Open Model Zoo's, drops each shifted copy
-    (("--iou_threshold", "0.99"), EVERY_SCORE),
+    (("--iou_threshold", "0.99"), SCORES_WITH_COPIES),
     (("--max_det", "2"), [0.95, 0.9]),
 ], ids=["nms_drops_copies", "nms_threshold_keeps_copies", "max_det"])
 def test_nms_and_limits(yolact_model, tmp_path, flags, expected):
-    write_scene(tmp_path / "scene.png", 640, 480)
-    results = tmp_path / "results.jsonl"
-
-    run = run_demo("-m", yolact_model, "-i", tmp_path / "scene.png", "--no_show", "--results", results,
-                   "--no_cache", *flags)
-
-    assert run.returncode == 0, run.stderr
-    scores = sorted((i["score"] for i in read_results(results)[0]["instances"]), reverse=True)
-    np.testing.assert_allclose(scores, expected, atol=1e-3)
+    np.testing.assert_allclose(scores_on_a_scene(yolact_model, tmp_path, *flags), expected, atol=1e-3)
 
 
 def decode(conf: np.ndarray, boxes: list, threshold: float = 0.5):

@@ -41,9 +41,48 @@ def yolo_models(tmp_path_factory) -> dict[str, Path]:
             for name, options in VARIANTS.items()}
 
 
+# The synthetic models that have a weaker copy of each blob: the blobs' scores and their copies' (0.8 of them).
+SCORES_WITH_COPIES = sorted([0.95, 0.9, 0.85, 0.8] + [0.8 * s for s in (0.95, 0.9, 0.85, 0.8)], reverse=True)
+
+
 def write_scene(path: Path, width: int, height: int) -> None:
     frame, _ = synthetic.draw_scene(width, height, scene_shapes(width, height))
     cv2.imwrite(str(path), frame)
+
+
+def check_each_scene_size(model: Path, tmp_path: Path, resize: str, network: tuple[int, int],
+                          tolerance_policy: str) -> None:
+    """The demo on a folder holding the scene at each of FRAME_SIZES: it says it resizes by ``resize``,
+    gives one result per image, and finds each shape once, within the box tolerance of that resize."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for number, (width, height) in enumerate(FRAME_SIZES):
+        write_scene(folder / f"{number}.png", width, height)
+    results = tmp_path / "results.jsonl"
+
+    run = run_demo("-m", model, "-i", folder, "--no_show", "--results", results, "--no_cache")
+
+    assert run.returncode == 0, run.stderr
+    assert f"resize {resize}" in run.stderr
+    records = read_results(results)
+    assert len(records) == len(FRAME_SIZES)
+    for record in records:
+        size = FRAME_SIZES[record["frame"]]
+        shapes = scene_shapes(*size)
+        _, truths = synthetic.draw_scene(*size, shapes)
+        check_frame(record, truths, shapes, box_tolerance(size, network, tolerance_policy))
+
+
+def scores_on_a_scene(model: Path, tmp_path: Path, *flags: str) -> list[float]:
+    """The scores of what the demo finds in the 640x480 scene with ``flags``, best first."""
+    write_scene(tmp_path / "scene.png", 640, 480)
+    results = tmp_path / "results.jsonl"
+
+    run = run_demo("-m", model, "-i", tmp_path / "scene.png", "--no_show", "--results", results, "--no_cache",
+                   *flags)
+
+    assert run.returncode == 0, run.stderr
+    return sorted((i["score"] for i in read_results(results)[0]["instances"]), reverse=True)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -62,23 +101,9 @@ def test_recognised_by_shape(yolo_models, variant):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_images_of_several_sizes_give_each_shape_once(yolo_models, tmp_path, variant):
     # Every variant but the plain one has a weaker copy of each blob 2 px to the right: NMS must drop it.
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for number, (width, height) in enumerate(FRAME_SIZES):
-        write_scene(folder / f"{number}.png", width, height)
-    results = tmp_path / "results.jsonl"
-
-    run = run_demo("-m", yolo_models[variant], "-i", folder, "--no_show", "--results", results, "--no_cache")
-
-    assert run.returncode == 0, run.stderr
-    assert "resize letterbox" in run.stderr
     height, width = VARIANTS[variant].get("input_hw", (640, 640))
-    for record in read_results(results):
-        size = FRAME_SIZES[record["frame"]]
-        shapes = scene_shapes(*size)
-        _, truths = synthetic.draw_scene(*size, shapes)
-        # The letterbox scales both axes alike, as "fit" does.
-        check_frame(record, truths, shapes, box_tolerance(size, (width, height), "fit"))
+    # The letterbox scales both axes alike, as "fit" does.
+    check_each_scene_size(yolo_models[variant], tmp_path, "letterbox", (width, height), "fit")
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
@@ -86,14 +111,7 @@ def test_images_of_several_sizes_give_each_shape_once(yolo_models, tmp_path, var
     (("--max_det", "2"), [0.95, 0.9]),
 ], ids=["nms_threshold_keeps_copies", "max_det"])
 def test_nms_and_instance_limit_flags(yolo_models, tmp_path, flags, expected):
-    write_scene(tmp_path / "scene.png", 640, 480)
-    results = tmp_path / "results.jsonl"
-
-    run = run_demo("-m", yolo_models["ultralytics_ir"], "-i", tmp_path / "scene.png", "--no_show",
-                   "--results", results, "--no_cache", *flags)
-
-    assert run.returncode == 0, run.stderr
-    scores = sorted((i["score"] for i in read_results(results)[0]["instances"]), reverse=True)
+    scores = scores_on_a_scene(yolo_models["ultralytics_ir"], tmp_path, *flags)
     np.testing.assert_allclose(scores, sorted(expected, reverse=True), atol=1e-3)
 
 

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import openvino as ov
 import pytest
 
 import synthetic
-from conftest import read_results, run_demo
 from demo.contracts import DecodeLimits, Misfit, YoloEnd2EndContract, YoloSegContract, recognise
 from demo.model_info import ModelInfo
-from test_end_to_end import FRAME_SIZES, box_tolerance, check_frame, scene_shapes
 from test_evaluate import check_scores_are_pycocotools_own, evaluate, write_coco_set
+from test_yolo import SCORES_WITH_COPIES, check_each_scene_size, scores_on_a_scene
 
 VARIANTS = {
     "ultralytics_ir": {},  # prototypes [1,32,160,160], rt_info
@@ -31,10 +29,6 @@ def end2end_models(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("yolo26")
     return {name: synthetic.build_yolo_end2end_seg_model(folder / f"{name}.xml", synthetic.DEFAULT_DETECTORS, **options)
             for name, options in VARIANTS.items()}
-
-
-def write_scene(path: Path, width: int, height: int) -> None:
-    cv2.imwrite(str(path), synthetic.draw_scene(width, height, scene_shapes(width, height))[0])
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -53,23 +47,7 @@ def test_the_old_misread_is_recognised_as_an_end2end_head(end2end_models, varian
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_images_of_several_sizes_give_each_shape_once(end2end_models, tmp_path, variant):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for number, (width, height) in enumerate(FRAME_SIZES):
-        write_scene(folder / f"{number}.png", width, height)
-    results = tmp_path / "results.jsonl"
-
-    run = run_demo("-m", end2end_models[variant], "-i", folder, "--no_show", "--results", results, "--no_cache")
-
-    assert run.returncode == 0, run.stderr
-    assert "resize letterbox" in run.stderr
-    records = read_results(results)
-    assert len(records) == len(FRAME_SIZES)
-    for record in records:
-        size = FRAME_SIZES[record["frame"]]
-        shapes = scene_shapes(*size)
-        _, truths = synthetic.draw_scene(*size, shapes)
-        check_frame(record, truths, shapes, box_tolerance(size, (640, 640), "fit"))
+    check_each_scene_size(end2end_models[variant], tmp_path, "letterbox", (640, 640), "fit")
 
 
 @pytest.fixture(scope="module")
@@ -79,25 +57,14 @@ def model_with_copies(tmp_path_factory) -> Path:
     return synthetic.build_yolo_end2end_seg_model(folder / "m.xml", synthetic.DEFAULT_DETECTORS, duplicates=True)
 
 
-ALL_SCORES = sorted([0.95, 0.9, 0.85, 0.8] + [0.8 * s for s in (0.95, 0.9, 0.85, 0.8)], reverse=True)
-
-
 @pytest.mark.parametrize(("flags", "expected"), [
-    ((), ALL_SCORES),  # the head has suppressed already: no NMS drops the overlapping copies
-    (("--iou_threshold", "0.1"), ALL_SCORES),
-    (("--max_det", "3"), ALL_SCORES[:3]),
-    (("-t", "0.75"), [s for s in ALL_SCORES if s >= 0.75]),
+    ((), SCORES_WITH_COPIES),  # the head has suppressed already: no NMS drops the overlapping copies
+    (("--iou_threshold", "0.1"), SCORES_WITH_COPIES),
+    (("--max_det", "3"), SCORES_WITH_COPIES[:3]),
+    (("-t", "0.75"), [s for s in SCORES_WITH_COPIES if s >= 0.75]),
 ], ids=["no_nms", "iou_flag_has_nothing_to_do", "max_det", "threshold"])
 def test_rows_are_final_best_first_with_threshold_and_limit(model_with_copies, tmp_path, flags, expected):
-    write_scene(tmp_path / "scene.png", 640, 480)
-    results = tmp_path / "results.jsonl"
-
-    run = run_demo("-m", model_with_copies, "-i", tmp_path / "scene.png", "--no_show", "--results", results,
-                   "--no_cache", *flags)
-
-    assert run.returncode == 0, run.stderr
-    scores = [i["score"] for i in read_results(results)[0]["instances"]]
-    np.testing.assert_allclose(sorted(scores, reverse=True), expected, atol=1e-3)
+    np.testing.assert_allclose(scores_on_a_scene(model_with_copies, tmp_path, *flags), expected, atol=1e-3)
 
 
 def test_normalised_rows_are_scaled_to_input_pixels():
