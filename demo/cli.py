@@ -12,7 +12,7 @@ import openvino as ov
 from . import app, background, benchmark, download, files
 from .argtypes import real_number, whole_number
 from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, DecodeLimits
-from .errors import DemoError, UsageError, configure_logging
+from .errors import DemoError, UsageError, configure_logging, quiet_opencv
 from .geometry import ResizePolicy
 from .labels import load_labels
 from .live import LiveSettings
@@ -272,6 +272,7 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {"eval": run_evaluation, "
 
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
+    quiet_opencv()
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     STOP.install()  # again, for callers of main() other than `python -m demo`

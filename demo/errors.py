@@ -31,6 +31,16 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
+def quiet_opencv() -> None:
+    """Keep OpenCV's own warnings off stderr for the rest of the process: they repeat, backend by
+    backend or frame by frame ("Failed to write frame", "Stream timeout triggered"), what the demo
+    says in one line. The level is process-wide: lowered around a call and restored after it, it
+    was restored under another thread's feet and let warnings through."""
+    import cv2  # here: python -m demo calls configure_logging before OpenCV may load
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def openvino_reason(error: Exception) -> str:
     """The reason in an OpenVINO exception: its message starts with source locations, not reasons."""
     lines = [line.strip() for line in str(error).splitlines()

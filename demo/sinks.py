@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, Protocol, Self, TypeVar
@@ -15,11 +14,9 @@ from pycocotools import mask as mask_utils
 
 from demo import files
 from demo.errors import DemoError, UsageError, native_stderr_captured
-from demo.files import shown
+from demo.files import FRAME_NUMBER_FIELD, shown
 from demo.instances import FrameResult, Instance
-from demo.sources import FRAME_NUMBER_FIELD, ClosesOnExit, _opencv_warnings_silenced
-
-logger = logging.getLogger(__name__)
+from demo.sources import ClosesOnExit
 
 FOURCC_BY_EXTENSION = {".avi": "MJPG", ".mp4": "mp4v", ".mkv": "FFV1"}
 # OpenCV opens FFmpeg inputs one at a time: a stream reconnecting to a server that accepts but does
@@ -116,10 +113,6 @@ class VideoSink(ClosesOnExit):
                 writer = cv2.VideoWriter(files.opencv_name(self._aside.path), fourcc, self._fps, size)
             except cv2.error:
                 writer = None
-        # For the rest of the run: on a full disk OpenCV warns "Failed to write frame" at every
-        # frame, from whichever call meets it; the growth check and the final check say it once.
-        # (Lowered and restored around each call, it still leaked one: the level is process-wide.)
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         if writer is None or not writer.isOpened():
             self._fail(f"the {self._fourcc} encoder cannot take {size[0]}x{size[1]} frames")
         return writer
@@ -168,7 +161,7 @@ def frames_that_play(name: str, expected: int, backend: int = cv2.CAP_FFMPEG) ->
     is every frame decoded and counted (a seek is not trusted to prove a file broken).
     """
     # A broken file makes the readers print their diagnosis; the error line says it for them.
-    with _opencv_warnings_silenced(), native_stderr_captured():
+    with native_stderr_captured():
         capture = cv2.VideoCapture(name, backend)
         try:
             if int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == expected and expected > 0:

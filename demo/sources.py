@@ -272,9 +272,6 @@ def _open_live(source: _LiveSource, failure: str, asked: str = "", silent: str =
         source.close()
         raise DemoError(failure if opened is False else silent or f"{source.label} gave no frame in time")
     logger.info("%s: %s%s", source.label, source.description, f" (asked for {asked})" if asked else "")
-    # For the rest of the run: OpenCV's warning about a stalled read ("Stream timeout triggered")
-    # would only repeat, from another thread, the line the reader says about it.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     return source
 
 
@@ -422,11 +419,10 @@ def _open_capture(target: str | int, api: int = cv2.CAP_ANY, parameters: Sequenc
     ``parameters`` are given at opening (OpenCV's time-outs), ``properties`` set once open
     (a camera's format, size and rate).
     """
-    with _opencv_warnings_silenced():
-        capture = cv2.VideoCapture(target, api, list(parameters))
-        for name, value in properties:
-            capture.set(name, value)
-        ok, first_image = capture.read() if _plays_pictures(capture) else (False, None)
+    capture = cv2.VideoCapture(target, api, list(parameters))
+    for name, value in properties:
+        capture.set(name, value)
+    ok, first_image = capture.read() if _plays_pictures(capture) else (False, None)
     if not ok:
         capture.release()
         return None
@@ -439,17 +435,6 @@ def _plays_pictures(capture: cv2.VideoCapture) -> bool:
     # FFmpeg's tty demuxer "plays" any text file as rendered ANSI art; that is not a video.
     fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little")
     return fourcc != b"ansi"
-
-
-@contextlib.contextmanager
-def _opencv_warnings_silenced() -> Iterator[None]:
-    """While probing, OpenCV's backend-by-backend warnings would bury our one-line error."""
-    previous = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    try:
-        yield
-    finally:
-        cv2.utils.logging.setLogLevel(previous)
 
 
 class UnreadableImage(Exception):
