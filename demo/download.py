@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import socket
-import secrets
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
+from . import files
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
 from .textfile import read_lines, read_text
@@ -211,7 +211,7 @@ def fetch(file: RemoteFile, folder: Path, fetcher: Fetcher) -> Path:
             log.warning("%s does not match its size or checksum: downloading it again", target)
             target.unlink()
         folder.mkdir(parents=True, exist_ok=True)
-        part = _new_part(folder, file.name)
+        part = files.new_hidden_file(folder, file.name, ".part")
     log.info("downloading %s", url)
     try:
         with tqdm(total=file.size, unit="B", unit_scale=True, unit_divisor=1024, desc=file.name,
@@ -233,16 +233,6 @@ def writing_in(folder: Path) -> Iterator[None]:
         yield
     except OSError as error:
         raise DemoError(f"cannot write in {folder}: {error.strerror or error}") from None
-
-
-def _new_part(folder: Path, name: str) -> Path:
-    """An empty, new ``.NAME.*.part`` file; made with mode 0666 so that the umask decides, as for any
-    file the user makes (mkstemp's 0600 kept a shared models folder from other users)."""
-    while True:
-        part = folder / f".{name}.{secrets.token_hex(4)}.part"
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return part
 
 
 def _check(part: Path, file: RemoteFile, url: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import stat
 import tempfile
 import threading
@@ -100,14 +101,14 @@ def opencv_name(path: Path) -> str:
 
 # --- Writing aside, putting in place --------------------------------------------------------
 
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# Read once, at import, before any thread runs: os.umask can only be read by setting it.
-_UMASK = _read_umask()
+def new_hidden_file(folder: Path, name: str, suffix: str) -> Path:
+    """A new, empty ``.NAME.XXXXXXXX<suffix>`` in ``folder``, with the mode the umask gives any new
+    file (mkstemp's 0600 would keep it from the other users of a shared folder)."""
+    while True:
+        path = folder / f".{name}.{secrets.token_hex(4)}{suffix}"
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return path
 
 
 def reason(error: OSError) -> str:
@@ -149,16 +150,13 @@ class WriteAside:
             self.path = target
             return
         try:
-            descriptor, name = tempfile.mkstemp(prefix=f".{_short(self.target.name)}.", suffix=self.target.suffix,
-                                                dir=self.target.parent)
+            self.path = new_hidden_file(self.target.parent, _short(self.target.name), self.target.suffix)
         except OSError as error:
             raise DemoError(f"cannot write {what} '{shown(target)}': {_folder_problem(self.target.parent, error)}"
                             ) from None
-        # mkstemp makes 0600 whatever the umask; a file system without modes (FAT) keeps its own.
+        # A replaced file keeps its mode; a file system without modes (FAT) keeps its own.
         with contextlib.suppress(OSError):
-            os.fchmod(descriptor, _mode_for(self.target))
-        os.close(descriptor)
-        self.path = Path(name)
+            os.chmod(self.path, stat.S_IMODE(self.target.stat().st_mode))
 
     def open(self) -> BinaryIO:
         return self.path.open("ab" if self.in_place else "wb")
@@ -200,13 +198,6 @@ class WriteAside:
 def _short(name: str) -> str:
     # The hidden name adds 10 characters and the extension; a long name would exceed NAME_MAX.
     return name if len(os.fsencode(name)) <= 100 else "output"
-
-
-def _mode_for(target: Path) -> int:
-    try:
-        return stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        return 0o666 & ~_UMASK
 
 
 def _folder_problem(folder: Path, error: OSError) -> str:
