@@ -73,6 +73,11 @@ def status_lines(metrics: RunMetrics, age_ms: float, dropped: int | None = None)
     return fps + [f"latency: {age_ms:.0f} ms"] + drops
 
 
+def status_rows(live: bool) -> int:
+    """The most lines :func:`status_lines` gives, which labels keep clear of."""
+    return 3 if live else 2
+
+
 def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame], labels: list[str],
         render: Callable[[FrameResult], np.ndarray], outputs: Outputs, tracker: MaskTracker | None,
         metrics: RunMetrics) -> None:

@@ -237,7 +237,7 @@ def run_instances(args: argparse.Namespace) -> None:
                                  live=source.live and not args.no_drop)
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
                  segmenter.policy.value, pipeline.nireq)
-        render = composer or InstanceRenderer(args.show_boxes, args.show_scores)
+        render = composer or InstanceRenderer(args.show_boxes, args.show_scores, app.status_rows(source.live))
         if measure:
             benchmark.run(segmenter, pipeline, source, labels, render, outputs, tracker, measure, args.device)
         else:

@@ -25,7 +25,7 @@ STATUS_SCALE = 0.7
 STATUS_BACKGROUND = (48, 48, 48)
 STATUS_PAD = 6
 STATUS_WIDEST = "latency: 0000 ms"  # the status box is at least this wide
-STATUS_ROWS = 2  # the status lines the demo shows (FPS, latency): the area labels keep clear of
+STATUS_ROWS = 2  # the status lines of a file's run (FPS, latency): the area labels keep clear of
 
 
 @lru_cache(maxsize=256)

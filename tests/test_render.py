@@ -5,7 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
+from demo.app import status_lines, status_rows
 from demo.instances import Box, FrameResult, Instance
+from demo.metrics import RunMetrics
 from demo.render import (FONT, LABEL_BACKGROUND, LABEL_SCALE, STATUS_BACKGROUND, STATUS_ROWS, TEXT_COLOUR,
                          TEXT_LINE, InstanceRenderer, Rect, draw_status, place_labels, status_box)
 
@@ -110,3 +112,11 @@ def test_the_status_text_is_on_a_box_of_its_own(size):
 def test_the_status_box_keeps_its_size_as_the_figures_change():
     assert status_box(2, ["FPS: 9.9", "latency: 12 ms"]) == status_box(2, ["FPS: 123.4", "latency: 1234 ms"])
     assert status_box(2, ["FPS: 9.9", "latency: 12 ms"]) == status_box(STATUS_ROWS)
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_labels_keep_clear_of_every_status_line_a_run_shows(live):
+    metrics = RunMetrics()
+    for _ in range(3):  # finished frames give a rate, so the FPS line shows
+        metrics.add({}, 10.0)
+    assert len(status_lines(metrics, 10.0, 7 if live else None)) == status_rows(live)
