@@ -19,6 +19,7 @@ import numpy as np
 from .argtypes import whole_number
 from .errors import DemoError
 from .instances import FrameResult, Instance
+from .masks import Region
 from .sources import Frame, FrameSource, open_source
 
 PERSON = "person"
@@ -154,37 +155,6 @@ def open_replacement(args: argparse.Namespace) -> Replacement:
         return StillReplacement(next(iter(source)).image)
 
 
-@dataclass(frozen=True)
-class Region:
-    """A rectangle of frame pixels, columns x0..x1-1 and rows y0..y1-1."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-    @classmethod
-    def around(cls, instance: Instance, margin: int, frame_shape: tuple[int, ...]) -> Region:
-        """The instance's mask extent grown by ``margin`` on every side, clipped to the frame."""
-        x, y = instance.origin
-        height, width = instance.mask.shape
-        return cls(max(x - margin, 0), max(y - margin, 0),
-                   min(x + width + margin, frame_shape[1]), min(y + height + margin, frame_shape[0]))
-
-    def overlaps(self, other: Region) -> bool:
-        return self.x0 < other.x1 and other.x0 < self.x1 and self.y0 < other.y1 and other.y0 < self.y1
-
-    def union(self, other: Region) -> Region:
-        return Region(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1))
-
-    def contains(self, other: Region) -> bool:
-        return self.x0 <= other.x0 and self.y0 <= other.y0 and other.x1 <= self.x1 and other.y1 <= self.y1
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        return slice(self.y0, self.y1), slice(self.x0, self.x1)
-
-
 def merge_overlapping(regions: list[Region]) -> list[Region]:
     """Bounding rectangles of overlapping groups, repeated until none overlap: people far apart
     are composed separately, so the empty space between them is never computed."""
@@ -240,26 +210,25 @@ class BackgroundComposer:
         if not people and not self.empty_shows_background:
             return result.frame.copy()
         canvas = self.replacement.picture_for(result).copy()
-        for region, members in self._groups(people, result.frame.shape):
+        for region, members in self._groups(people, frame_size(result)):
             self._compose_region(canvas, result.frame, region, members)
         return canvas
 
-    def _groups(self, people: list[Instance], frame_shape: tuple[int, ...]) -> list[tuple[Region, list[Instance]]]:
+    def _groups(self, people: list[Instance], size: tuple[int, int]) -> list[tuple[Region, list[Instance]]]:
         # One pixel beyond the reach keeps each region's border (where the filters replicate
         # or reflect) at 0, so a region gives the same pixels as the whole frame would.
-        around = [Region.around(person, self.edges.reach + 1, frame_shape) for person in people]
+        around = [person.mask.region.grown(self.edges.reach + 1, size) for person in people]
         return [(region, [p for p, own in zip(people, around) if region.contains(own)])
                 for region in merge_overlapping(around)]
 
     def _compose_region(self, canvas: np.ndarray, frame: np.ndarray, region: Region, members: list[Instance]) -> None:
-        union = np.zeros((region.y1 - region.y0, region.x1 - region.x0), dtype=np.uint8)
+        union = np.zeros((region.height, region.width), dtype=np.uint8)
         for person in members:
-            x, y = person.origin[0] - region.x0, person.origin[1] - region.y0
-            height, width = person.mask.shape
+            under = union[person.mask.region.relative_to(region).slices]
             if person.alpha is None:
-                union[y:y + height, x:x + width][person.mask] = 255
+                under[person.mask.bits] = 255
             else:
-                np.maximum(union[y:y + height, x:x + width], person.alpha, out=union[y:y + height, x:x + width])
+                np.maximum(under, person.alpha, out=under)
         # A matting model's opacity is soft already: no median, no edge, no threshold.
         soft = any(person.alpha is not None for person in members)
         window = region.slices

@@ -30,7 +30,7 @@ from .instances import Instance
 from .model import load_segmenter
 from .pipeline import AsyncPipeline
 from .postprocess import to_instances
-from .sinks import mask_rle, require_writable_folder, write_json
+from .sinks import require_writable_folder, write_json
 from .sources import Frame, open_source
 from .textfile import read_text
 
@@ -145,12 +145,11 @@ def read_frames(images: list[EvalImage]) -> Iterator[Frame]:
             yield Frame(index, next(iter(source)).image, image.path.name)
 
 
-def to_coco(instances: list[Instance], image_id: int, frame_shape: tuple[int, ...],
-            categories: CategoryMap) -> list[CocoDetection]:
+def to_coco(instances: list[Instance], image_id: int, categories: CategoryMap) -> list[CocoDetection]:
     """The image's detections of classes the annotations know, as COCO results."""
     mapped = [(i, categories.category_id(i.name)) for i in instances]
     return [CocoDetection(image_id, category, [i.box.x1, i.box.y1, i.box.width, i.box.height], i.score,
-                          mask_rle(i, frame_shape))
+i.rle())
             for i, category in mapped if category is not None]
 
 
@@ -231,7 +230,7 @@ def run(args: argparse.Namespace) -> Scores:
     for inferred in tqdm(pipeline.run(read_frames(images)), total=len(images), unit="image", desc="evaluating"):
         shape = inferred.frame.image.shape
         instances = to_instances(inferred.detections, segmenter.geometry(inferred.frame.image), shape, labels)
-        detections += to_coco(instances, images[inferred.frame.index].image_id, shape, categories)
+        detections += to_coco(instances, images[inferred.frame.index].image_id, categories)
     if args.results:
         write_json(args.results, [d.as_coco() for d in detections], "results")
     scores = score(coco, detections, [image.image_id for image in images], sorted(categories.ids_by_name.values()))

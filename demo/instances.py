@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
-
 import numpy as np
+
+from .masks import BoxMask
 
 
 @dataclass(frozen=True)
@@ -34,33 +34,32 @@ class Box:
 
 @dataclass(frozen=True)
 class Instance:
-    """One segmented object of a frame.
-
-    The mask is box-local: ``mask[r, c]`` is frame pixel ``(origin[0] + c, origin[1] + r)``.
-    It covers the integer region around the box that the paste worked in, never the
-    whole frame; :meth:`full_mask` expands it when a frame-sized mask is really needed.
-    """
+    """One segmented object of a frame, in that frame's pixels."""
 
     class_id: int
     name: str
     score: float
     box: Box
-    mask: np.ndarray  # bool, box-local
-    origin: tuple[int, int]  # (x, y) of mask[0, 0] in the frame
+    mask: BoxMask  # box-local: see BoxMask
+    frame_size: tuple[int, int]  # (w, h) of the frame it was found in
     track_id: int | None = None
     alpha: np.ndarray | None = None  # a matting model's u8 opacity, laid out as the mask (which is alpha >= 128)
 
-    @cached_property  # the tracker asks for it once per candidate pair
+    @property
     def area(self) -> int:
-        return int(np.count_nonzero(self.mask))
+        return self.mask.area
 
-    def full_mask(self, frame_shape: tuple[int, ...]) -> np.ndarray:
-        height, width = frame_shape[:2]
-        full = np.zeros((height, width), dtype=bool)
-        x, y = self.origin
-        h, w = self.mask.shape
-        full[y:y + h, x:x + w] = self.mask
-        return full
+    def full_mask(self) -> np.ndarray:
+        """The mask over the whole frame, bool [h, w]."""
+        return self.mask.full(self.frame_size)
+
+    def rle(self) -> dict[str, object]:
+        """The frame-sized mask as COCO compressed RLE (``pycocotools.mask.decode`` reads it back)."""
+        return self.mask.rle(self.frame_size)
+
+    def polygons(self) -> list[np.ndarray]:
+        """The outline of each piece of the mask: [n, 2] arrays of (x, y) in frame pixels."""
+        return self.mask.polygons()
 
 
 @dataclass

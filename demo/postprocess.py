@@ -9,17 +9,18 @@ import numpy as np
 from .contracts import Detections
 from .geometry import Geometry
 from .instances import Box, Instance
+from .masks import BoxMask, Region
 
 
-def box_region(box: Box, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
-    """The pixels whose centres lie inside ``box``, clipped to the frame: (x0, y0, x1, y1).
+def box_region(box: Box, frame_shape: tuple[int, ...]) -> Region | None:
+    """The pixels whose centres lie inside ``box``, clipped to the frame.
 
     None when no pixel is left (a degenerate box, or one outside the frame).
     """
     height, width = frame_shape[:2]
-    x0, y0 = max(math.floor(box.x1 + 0.5), 0), max(math.floor(box.y1 + 0.5), 0)
-    x1, y1 = min(math.floor(box.x2 + 0.5), width), min(math.floor(box.y2 + 0.5), height)
-    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+    whole = Region(math.floor(box.x1 + 0.5), math.floor(box.y1 + 0.5), math.floor(box.x2 + 0.5),
+                   math.floor(box.y2 + 0.5))
+    return whole.intersection(Region(0, 0, width, height))
 
 
 def _axis_weights(centres: np.ndarray, cells: int) -> tuple[np.ndarray, slice]:
@@ -37,8 +38,7 @@ def _axis_weights(centres: np.ndarray, cells: int) -> tuple[np.ndarray, slice]:
     return np.maximum(1 - np.abs(position[:, None] - touched), 0), slice(lo, hi)
 
 
-def warp_heatmap(heatmap: np.ndarray, frame_to_heatmap: np.ndarray,
-                 region: tuple[int, int, int, int]) -> np.ndarray:
+def warp_heatmap(heatmap: np.ndarray, frame_to_heatmap: np.ndarray, region: Region) -> np.ndarray:
     """Sample ``heatmap`` bilinearly at the centre of every pixel of ``region`` and threshold at 0.5.
 
     ``frame_to_heatmap`` is an axis-aligned 2x3 affine map between continuous coordinates,
@@ -47,10 +47,9 @@ def warp_heatmap(heatmap: np.ndarray, frame_to_heatmap: np.ndarray,
     box. Bilinear sampling on a grid is separable, so it is two small matrix products over
     the cells the region touches: half the cost of cv2.warpAffine's per-pixel remap.
     """
-    x0, y0, x1, y1 = region
     (sx, _, tx), (_, sy, ty) = frame_to_heatmap
-    across, columns = _axis_weights((np.arange(x0, x1) + 0.5) * sx + tx, heatmap.shape[1])
-    down, rows = _axis_weights((np.arange(y0, y1) + 0.5) * sy + ty, heatmap.shape[0])
+    across, columns = _axis_weights((np.arange(region.x0, region.x1) + 0.5) * sx + tx, heatmap.shape[1])
+    down, rows = _axis_weights((np.arange(region.y0, region.y1) + 0.5) * sy + ty, heatmap.shape[0])
     return (down @ heatmap[rows, columns] @ across.T) > 0.5
 
 
@@ -62,8 +61,8 @@ def box_heatmap_transform(box: Box, heatmap_shape: tuple[int, int]) -> np.ndarra
 
 
 def paste_mask(heatmap: np.ndarray, box: Box, frame_shape: tuple[int, ...],
-               frame_to_heatmap: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """Paste a heatmap into the pixels of ``box``: a box-local bool mask and its origin.
+               frame_to_heatmap: np.ndarray | None = None) -> BoxMask | None:
+    """Paste a heatmap into the pixels of ``box``: a box-local mask.
 
     The heatmap spans the box exactly unless ``frame_to_heatmap`` maps frame coordinates
     onto it otherwise (a whole-input plane); either way only the box's pixels are kept.
@@ -73,7 +72,7 @@ def paste_mask(heatmap: np.ndarray, box: Box, frame_shape: tuple[int, ...],
         return None
     if frame_to_heatmap is None:
         frame_to_heatmap = box_heatmap_transform(box, heatmap.shape)
-    return warp_heatmap(heatmap, frame_to_heatmap, region), (region[0], region[1])
+    return BoxMask(warp_heatmap(heatmap, frame_to_heatmap, region), region.x0, region.y0)
 
 
 def matte_to_frame(matte: np.ndarray, frame_to_plane: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
@@ -108,8 +107,8 @@ def matte_instance(detections: Detections, geometry: Geometry, frame_shape: tupl
         columns, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
         box = Box(float(columns[0]), float(rows[0]), float(columns[-1] + 1), float(rows[-1] + 1))
     class_id = int(detections.class_ids[0])
-    return [Instance(class_id, label_name(labels, class_id), float(detections.scores[0]), box, mask, (0, 0),
-                     alpha=alpha)]
+    return [Instance(class_id, label_name(labels, class_id), float(detections.scores[0]), box, BoxMask(mask, 0, 0),
+                     (width, height), alpha=alpha)]
 
 
 def to_instances(detections: Detections, geometry: Geometry, frame_shape: tuple[int, ...],
@@ -126,13 +125,12 @@ def to_instances(detections: Detections, geometry: Geometry, frame_shape: tuple[
     instances = []
     for n in np.flatnonzero(finite).tolist():
         # A box-spanning heatmap spans the model's own box, so paste with it before clipping.
-        pasted = paste_mask(detections.heatmaps[n], Box(*boxes[n].tolist()), frame_shape, plane)
-        if pasted is None:
+        mask = paste_mask(detections.heatmaps[n], Box(*boxes[n].tolist()), frame_shape, plane)
+        if mask is None:
             continue
-        mask, origin = pasted
         class_id = int(detections.class_ids[n])
         instances.append(Instance(class_id, label_name(labels, class_id), float(detections.scores[n]),
-                                  Box(*clipped[n].tolist()), mask, origin))
+                                  Box(*clipped[n].tolist()), mask, (width, height)))
     return instances
 
 

@@ -40,21 +40,15 @@ def instance_colour(instance: Instance, position: int) -> tuple[int, int, int]:
     return palette_colour(instance.track_id if instance.track_id is not None else position)
 
 
-def _region(image: np.ndarray, instance: Instance) -> np.ndarray:
-    x, y = instance.origin
-    h, w = instance.mask.shape
-    return image[y:y + h, x:x + w]
-
-
 def blend_masks(image: np.ndarray, instances: list[Instance], alpha: float = 0.5) -> None:
     for position, instance in enumerate(instances):
-        region = _region(image, instance)
+        region = instance.mask.within(image)
         # A whole-number tint keeps OpenCV's add on its integer SIMD path: a fractional one
         # costs four times as much, for at most one level of difference.
         tint = tuple(round(alpha * channel) for channel in instance_colour(instance, position)) + (0,)
         # Two SIMD passes in OpenCV, the masked add writing straight into the frame: a
         # NumPy masked copy of the same pixels costs ten times as much.
-        cv2.add(cv2.convertScaleAbs(region, alpha=1 - alpha), tint, dst=region, mask=instance.mask.view(np.uint8))
+        cv2.add(cv2.convertScaleAbs(region, alpha=1 - alpha), tint, dst=region, mask=instance.mask.as_u8)
 
 
 def draw_outlines(image: np.ndarray, instances: list[Instance], thickness: int = 1) -> None:
@@ -62,9 +56,9 @@ def draw_outlines(image: np.ndarray, instances: list[Instance], thickness: int =
     # polygon per contour segment, five times the cost (0.4 ms per 1080p frame of ten instances).
     for position, instance in enumerate(instances):
         # RETR_EXTERNAL gives one outline per piece, so a split object is outlined whole.
-        contours, _ = cv2.findContours(instance.mask.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        contours, _ = cv2.findContours(instance.mask.as_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(image, contours, -1, instance_colour(instance, position), thickness,
-                         offset=instance.origin)
+                         offset=instance.mask.origin)
 
 
 def draw_boxes(image: np.ndarray, instances: list[Instance], thickness: int = 2) -> None:

@@ -10,7 +10,6 @@ from typing import Any, BinaryIO, NoReturn, Protocol, Self, TypeVar
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from demo import files
 from demo.errors import DemoError, UsageError, native_stderr_captured
@@ -262,7 +261,7 @@ class ResultsWriter(ClosesOnExit):
             raise ValueError(f"write to closed results '{shown(self.path)}'")
         record = {
             "frame": result.index,
-            "instances": [_instance_record(i, result.frame.shape) for i in result.instances],
+            "instances": [_instance_record(i) for i in result.instances],
         }
         # The whole line in one call, then flush: an interrupted run leaves only whole lines.
         try:
@@ -314,20 +313,13 @@ def _json_lines(path: Path) -> int | None:
     return len(lines) - 1
 
 
-def mask_rle(instance: Instance, frame_shape: tuple[int, ...]) -> dict[str, Any]:
-    """The instance's frame-sized mask as COCO RLE, with ``counts`` as text so JSON can hold it."""
-    # pycocotools wants a Fortran-ordered uint8 mask; viewing the bool mask as uint8 costs no copy.
-    rle = mask_utils.encode(np.asfortranarray(instance.full_mask(frame_shape).view(np.uint8)))
-    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
-
-
-def _instance_record(instance: Instance, frame_shape: tuple[int, ...]) -> dict[str, Any]:
+def _instance_record(instance: Instance) -> dict[str, Any]:
     return {
         "label": int(instance.class_id),
         "name": instance.name,
         "score": float(instance.score),
         "box": [float(v) for v in instance.box.as_list()],
-        "mask": mask_rle(instance, frame_shape),
+        "mask": instance.rle(),
     }
 
 

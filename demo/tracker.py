@@ -4,22 +4,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import numpy as np
-
 from .instances import Instance
-
-
-def mask_iou(a: Instance, b: Instance) -> float:
-    """IoU of two box-local masks, computed only where their regions overlap."""
-    (ax, ay), (bx, by) = a.origin, b.origin
-    x0, y0 = max(ax, bx), max(ay, by)
-    x1 = min(ax + a.mask.shape[1], bx + b.mask.shape[1])
-    y1 = min(ay + a.mask.shape[0], by + b.mask.shape[0])
-    if x1 <= x0 or y1 <= y0:
-        return 0.0
-    overlap = np.count_nonzero(a.mask[y0 - ay:y1 - ay, x0 - ax:x1 - ax] & b.mask[y0 - by:y1 - by, x0 - bx:x1 - bx])
-    union = a.area + b.area - overlap
-    return overlap / union if union else 0.0
 
 
 @dataclass
@@ -56,7 +41,7 @@ class MaskTracker:
 
     def _match(self, instances: list[Instance]) -> list[int | None]:
         candidates = sorted(
-            ((mask_iou(instance, track.instance), n, track_id)
+            ((instance.mask.iou(track.instance.mask), n, track_id)
              for n, instance in enumerate(instances)
              for track_id, track in self._tracks.items() if track.instance.class_id == instance.class_id),
             reverse=True)

@@ -9,8 +9,9 @@ import pytest
 
 import synthetic
 from conftest import decode_mask, read_results, run_demo
-from demo.background import BackgroundComposer, EdgeStyle, Region, StillReplacement, merge_overlapping
+from demo.background import BackgroundComposer, EdgeStyle, StillReplacement, merge_overlapping
 from demo.instances import Box, FrameResult, Instance
+from demo.masks import BoxMask, Region
 from synthetic import Shape
 
 RED, GREEN, BLUE, YELLOW = (0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255)
@@ -222,7 +223,7 @@ def blob(class_id: int, frame_shape: tuple[int, ...], centre: tuple[int, int], a
     cv2.ellipse(full, centre, axes, 0, 0, 360, 1, thickness=cv2.FILLED)
     x1, y1, x2, y2 = synthetic.truth_box(full.astype(bool))
     return Instance(class_id, "person" if class_id == 0 else "car", 0.9, Box(x1, y1, x2, y2),
-                    full[y1:y2, x1:x2].astype(bool), (x1, y1))
+                    BoxMask(full[y1:y2, x1:x2].astype(bool), x1, y1), (frame_shape[1], frame_shape[0]))
 
 
 @pytest.mark.parametrize("edges", [EdgeStyle(5, 3), EdgeStyle(9, 7)])
@@ -239,7 +240,7 @@ def test_composing_by_regions_equals_composing_the_whole_frame(edges):
 
     union = np.zeros(frame.shape[:2], dtype=np.uint8)
     for person in people:
-        union |= person.full_mask(frame.shape).astype(np.uint8) * 255
+        union |= person.full_mask().astype(np.uint8) * 255
     alpha = cv2.blur(cv2.medianBlur(union, edges.median), (edges.alpha_edge,) * 2)[..., None] / 255.0
     expected = np.rint(frame * alpha + np.array(colour) * (1 - alpha)).astype(np.uint8)
     np.testing.assert_array_equal(composed, expected)

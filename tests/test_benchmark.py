@@ -17,6 +17,7 @@ import synthetic
 from conftest import count_frames, iou, read_results, run_demo
 from demo.benchmark import ROUND_SECONDS, BenchmarkSettings, LatencyStats, Throughput, until
 from demo.instances import Box, Instance
+from demo.masks import BoxMask
 from demo.model import DeviceConfig, load_segmenter
 from demo.postprocess import to_instances
 from demo.render import blend_masks, instance_colour
@@ -155,7 +156,7 @@ def test_heavy_model_costs_five_gflops_and_finds_the_ten_shapes_through_jpeg(tmp
     assert len(convolutions) == layers + 2  # nothing pruned
     assert len(instances) == 10
     for truth in truths:
-        assert max(iou(instance.full_mask(frame.shape), truth) for instance in instances) > 0.9
+        assert max(iou(instance.full_mask(), truth) for instance in instances) > 0.9
 
 
 def test_latency_statistics_of_known_values():
@@ -190,7 +191,7 @@ def test_rounds_add_up_to_one_throughput():
 def test_blend_tints_exactly_the_mask_half_way_to_the_colour():
     image = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
     mask = np.random.default_rng(1).random((20, 30)) > 0.5
-    instance = Instance(0, "person", 0.9, Box(50, 40, 80, 60), mask, (50, 40))
+    instance = Instance(0, "person", 0.9, Box(50, 40, 80, 60), BoxMask(mask, 50, 40), (80, 60))
     before = image.copy()
 
     blend_masks(image, [instance])

@@ -13,10 +13,7 @@ FRAME = (1080, 1920)
 def pasted_full(heatmap: np.ndarray, box: Box, frame_shape=FRAME) -> np.ndarray:
     pasted = paste_mask(heatmap, box, frame_shape)
     assert pasted is not None
-    mask, (x, y) = pasted
-    full = np.zeros(frame_shape, dtype=bool)
-    full[y:y + mask.shape[0], x:x + mask.shape[1]] = mask
-    return full
+    return pasted.full(frame_shape[::-1])
 
 
 def box_pixels(x1: int, y1: int, x2: int, y2: int, frame_shape=FRAME) -> np.ndarray:
@@ -78,8 +75,8 @@ def test_degenerate_boxes_are_skipped(box):
 
 
 def test_one_pixel_box_gives_one_pixel():
-    mask, origin = paste_mask(np.ones((28, 28), np.float32), Box(5, 7, 6, 8), FRAME)
-    assert origin == (5, 7) and mask.shape == (1, 1) and mask.all()
+    mask = paste_mask(np.ones((28, 28), np.float32), Box(5, 7, 6, 8), FRAME)
+    assert mask.origin == (5, 7) and mask.bits.shape == (1, 1) and mask.bits.all()
 
 
 def test_mask_never_leaves_the_box_region():
@@ -92,5 +89,4 @@ def test_mask_never_leaves_the_box_region():
         if pasted is None:
             assert region is None
             continue
-        mask, origin = pasted
-        assert origin == region[:2] and mask.shape == (region[3] - region[1], region[2] - region[0])
+        assert pasted.region == region

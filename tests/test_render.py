@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from demo.app import status_lines, status_rows
+from demo.masks import BoxMask
 from demo.instances import Box, FrameResult, Instance
 from demo.metrics import RunMetrics
 from demo.render import (FONT, LABEL_BACKGROUND, LABEL_SCALE, STATUS_BACKGROUND, STATUS_ROWS, TEXT_COLOUR,
@@ -19,7 +20,7 @@ def instance(name: str, score: float, x1: int, y1: int, x2: int, y2: int, frame:
     """A filled box, clipped to the frame as the paste clips masks."""
     left, top = max(x1, 0), max(y1, 0)
     mask = np.ones((min(y2, frame[1]) - top, min(x2, frame[0]) - left), bool)
-    return Instance(0, name, score, Box(x1, y1, x2, y2), mask, (left, top))
+    return Instance(0, name, score, Box(x1, y1, x2, y2), BoxMask(mask, left, top), frame)
 
 
 def label_alone(text: str) -> np.ndarray:

@@ -35,10 +35,10 @@ def test_paste_stays_inside_the_box_and_the_frame(x1, y1, x2, y2, frame, heatmap
     pasted = paste_mask(values((size, size), dtype=np.float32), box, frame)
     if pasted is None:
         return
-    mask, (x, y) = pasted
+    mask, (x, y) = pasted.bits, pasted.origin
     region = box_region(box, frame)
-    assert region is not None and (x, y) == region[:2]
-    assert mask.dtype == bool and mask.shape == (region[3] - y, region[2] - x)
+    assert region is not None and pasted.region == region
+    assert mask.dtype == bool
     assert 0 <= x and 0 <= y and x + mask.shape[1] <= frame[1] and y + mask.shape[0] <= frame[0]
     assert x1 - 0.5 <= x and x + mask.shape[1] <= x2 + 0.5
 

@@ -12,6 +12,7 @@ from pycocotools import mask as mask_utils
 from demo import sinks
 from demo.errors import DemoError, UsageError
 from demo.instances import Box, FrameResult, Instance
+from demo.masks import BoxMask
 from demo.sinks import ImageSequenceSink, ResultsWriter, VideoSink, open_output
 from synthetic import read_video
 
@@ -119,7 +120,7 @@ def test_unwritable_output_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def make_instance(class_id: int, mask: np.ndarray, origin: tuple[int, int]) -> Instance:
     x, y = origin
     box = Box(x, y, x + mask.shape[1], y + mask.shape[0])
-    return Instance(class_id, f"class{class_id}", np.float32(0.75), box, mask, origin)
+    return Instance(class_id, f"class{class_id}", np.float32(0.75), box, BoxMask(mask, x, y), (60, 40))
 
 
 # pycocotools' own decode trips a NumPy 2 deprecation inside the library; not ours to fix.
@@ -148,7 +149,7 @@ def test_results_lines_decode_back_to_the_exact_masks(tmp_path: Path) -> None:
         assert record["box"] == instance.box.as_list()
         assert record["mask"]["size"] == [40, 60] and isinstance(record["mask"]["counts"], str)
         decoded = mask_utils.decode(record["mask"])
-        assert np.array_equal(decoded.astype(bool), instance.full_mask(frame.shape))
+        assert np.array_equal(decoded.astype(bool), instance.full_mask())
 
 
 def test_results_lines_are_on_disk_before_close(tmp_path: Path) -> None:

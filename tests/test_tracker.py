@@ -4,18 +4,19 @@ from __future__ import annotations
 import numpy as np
 
 from demo.instances import Box, Instance
-from demo.tracker import MaskTracker, mask_iou
+from demo.masks import BoxMask
+from demo.tracker import MaskTracker
 
 
 def square(x: int, y: int, size: int = 40, class_id: int = 0) -> Instance:
     return Instance(class_id, str(class_id), 0.9, Box(x, y, x + size, y + size),
-                    np.ones((size, size), dtype=bool), (x, y))
+                    BoxMask(np.ones((size, size), dtype=bool), x, y), (640, 480))
 
 
 def test_mask_iou_of_shifted_squares():
-    assert mask_iou(square(0, 0), square(0, 0)) == 1.0
-    assert mask_iou(square(0, 0), square(20, 0)) == (20 * 40) / (60 * 40)
-    assert mask_iou(square(0, 0), square(100, 100)) == 0.0
+    assert square(0, 0).mask.iou(square(0, 0).mask) == 1.0
+    assert square(0, 0).mask.iou(square(20, 0).mask) == (20 * 40) / (60 * 40)
+    assert square(0, 0).mask.iou(square(100, 100).mask) == 0.0
 
 
 def test_moving_objects_keep_their_ids_even_when_listed_in_another_order():
