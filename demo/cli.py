@@ -218,7 +218,7 @@ def run_instances(args: argparse.Namespace) -> None:
                          live=live_settings(args))
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
-                               args.iou_threshold, args.max_det, args.model_type, args.mode == "background")
+                               args.model_type, args.mode == "background")
     labels = class_names(args, segmenter.labels)
     composer = background.composer_from_args(args, labels) if args.mode == "background" else None
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
@@ -233,7 +233,9 @@ def run_instances(args: argparse.Namespace) -> None:
             title = "Background subtraction" if composer else "Instance segmentation"
             outputs.window = open_window(f"{title} (q or Esc quits, space pauses)")
         tracker = None if args.no_track or composer or source.kind in ("image", "folder") else MaskTracker()
-        pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold,
+        limits = DecodeLimits(args.prob_threshold, segmenter.stated_iou if args.iou_threshold is None
+                              else args.iou_threshold, args.max_det)
+        pipeline = AsyncPipeline(segmenter, args.num_infer_requests, limits,
                                  live=source.live and not args.no_drop)
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
                  segmenter.policy.value, pipeline.nireq)

@@ -23,6 +23,7 @@ from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
 from . import cli
+from .contracts import DecodeLimits
 from .errors import DemoError
 from .files import Named, refuse_overlaps
 from .geometry import ResizePolicy
@@ -217,13 +218,15 @@ def run(args: argparse.Namespace) -> Scores:
             require_writable_folder(output)
     segmenter = load_segmenter(ov.Core(), model, cli.device_config(args),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
-                               args.iou_threshold, MAX_PER_IMAGE, args.model_type)
+                               args.model_type)
     labels = cli.class_names(args, segmenter.labels)
     categories = map_categories(coco, labels)
     if categories.unknown:
         log.warning("%d annotation categories are not among the model's classes and are left out of the scores: "
                     "%s", len(categories.unknown), first_names(categories.unknown))
-    pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold)
+    limits = DecodeLimits(args.prob_threshold, segmenter.stated_iou if args.iou_threshold is None
+                          else args.iou_threshold, MAX_PER_IMAGE)
+    pipeline = AsyncPipeline(segmenter, args.num_infer_requests, limits)
     log.info("model %s on %s, resize %s, %d infer requests, %d images", segmenter.name, args.device,
              segmenter.policy.value, pipeline.nireq, len(images))
     detections: list[CocoDetection] = []

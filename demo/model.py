@@ -13,7 +13,7 @@ import openvino.properties as properties
 import openvino.properties.hint as hints
 from openvino.preprocess import PrePostProcessor
 
-from .contracts import Contract, DecodeLimits, MattingContract, Preprocessing, image_layout, image_size, recognise
+from .contracts import Contract, MattingContract, Preprocessing, image_layout, image_size, recognise
 from .download import cache_root, catalogue
 from .errors import DemoError, UsageError, native_stderr_captured, openvino_reason
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
@@ -47,6 +47,7 @@ class CompiledSegmenter:
     policy: ResizePolicy
     name: str
     labels: tuple[str, ...] = ()  # the class names the model carries, if any
+    stated_iou: float | None = None  # the NMS threshold the model's metadata gives
 
     def geometry(self, frame: np.ndarray) -> Geometry:
         return geometry_for((frame.shape[1], frame.shape[0]), self.input_size, self.policy)
@@ -183,7 +184,6 @@ def usable_cache(folder: Path) -> Path | None:
 
 
 def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: ResizePolicy | None = None,
-                   iou_threshold: float | None = None, max_det: int = DecodeLimits.max_det,
                    model_type: str | None = None, background_mode: bool = False) -> CompiledSegmenter:
     """Read, recognise (as ``model_type`` if given), embed the pre-processing and compile. ``policy``
     and ``iou_threshold`` None: what the model states in its rt_info, else the contract's (or the
@@ -192,8 +192,7 @@ def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: Resi
     model = read_model(core, path)
     info = read_model_info(model, path)
     fold_weight_decompression(model)
-    iou = iou_threshold if iou_threshold is not None else info.iou_threshold
-    contract = recognise(model, str(path), DecodeLimits(iou, max_det), info, model_type)
+    contract = recognise(model, str(path), info, model_type)
     if isinstance(contract, MattingContract) and not background_mode:
         raise UsageError(f"{path}: a matting model: use --mode background")
     preprocessing = info.preprocessing(contract.preprocessing)
@@ -207,4 +206,4 @@ def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: Resi
     except RuntimeError as error:
         raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
     labels = info.labels or catalogue_labels(path.stem)
-    return CompiledSegmenter(compiled, contract, input_size, policy, path.stem, labels)
+    return CompiledSegmenter(compiled, contract, input_size, policy, path.stem, labels, info.iou_threshold)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import openvino as ov
 
-from .contracts import Preprocessing
+from .contracts.base import Preprocessing
 from .errors import DemoError
 from .geometry import ResizePolicy
 from .textfile import read_text

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import openvino as ov
 
-from .contracts import Detections
+from .contracts import DecodeLimits, Detections
 from .metrics import StageClock
 from .model import CompiledSegmenter
 from .sources import Frame
@@ -56,9 +56,9 @@ class AsyncPipeline:
     fewer results wait for the consumer, so that each frame taken is as new as it can be.
     """
 
-    def __init__(self, segmenter: CompiledSegmenter, nireq: int, threshold: float, live: bool = False):
+    def __init__(self, segmenter: CompiledSegmenter, nireq: int, limits: DecodeLimits, live: bool = False):
         self.segmenter = segmenter
-        self.threshold = threshold
+        self.limits = limits
         self.live = live
         self.requests = ov.AsyncInferQueue(segmenter.compiled, nireq)
         self.requests.set_callback(self._on_done)
@@ -142,7 +142,7 @@ class AsyncPipeline:
     def _on_done(self, request: ov.InferRequest, job: _Submitted) -> None:
         try:
             outputs = [tensor.data for tensor in request.output_tensors]
-            detections = self.segmenter.contract.decode(outputs, self.threshold)
+            detections = self.segmenter.contract.decode(outputs, self.limits)
             job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
             job.results.put((job.sequence, InferredFrame(job.frame, detections, job.timings_ms, job.cpu_ms)))
         except BaseException as error:  # noqa: BLE001 - an exception must not die in OpenVINO's thread

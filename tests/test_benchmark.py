@@ -15,6 +15,7 @@ import pytest
 import heavy_model
 import synthetic
 from conftest import count_frames, iou, read_results, run_demo
+from demo.contracts import DecodeLimits
 from demo.benchmark import ROUND_SECONDS, BenchmarkSettings, LatencyStats, Throughput, until
 from demo.instances import Box, Instance
 from demo.masks import BoxMask
@@ -146,7 +147,7 @@ def test_heavy_model_costs_five_gflops_and_finds_the_ten_shapes_through_jpeg(tmp
     request = segmenter.compiled.create_infer_request()
     request.infer(segmenter.inputs(frame))
 
-    detections = segmenter.contract.decode([tensor.data for tensor in request.output_tensors], 0.5)
+    detections = segmenter.contract.decode([tensor.data for tensor in request.output_tensors], DecodeLimits(0.5))
     instances = to_instances(detections, segmenter.geometry(frame), frame.shape, synthetic.coco_names())
 
     layers = heavy_model.body_layers_for(heavy_model.PERSON_0007_INPUT_HW, heavy_model.PERSON_0007_GFLOPS)

@@ -19,6 +19,7 @@ import heavy_model
 import synthetic
 from conftest import ROOT, count_frames, lines_written
 from demo import app
+from demo.contracts import DecodeLimits
 from demo.metrics import RunMetrics
 from demo.model import DeviceConfig, load_segmenter
 from demo.pipeline import AsyncPipeline
@@ -101,7 +102,7 @@ def test_memory_stays_flat_over_ten_thousand_looped_frames(tmp_path):
 
     outputs = app.Outputs(results=ResultsWriter(Path(os.devnull)))
     try:
-        app.run(segmenter, AsyncPipeline(segmenter, 0, 0.5), itertools.islice(source, 10_000), ["person", "car"],
+        app.run(segmenter, AsyncPipeline(segmenter, 0, DecodeLimits(0.5)), itertools.islice(source, 10_000), ["person", "car"],
                 render_and_sample, outputs, MaskTracker(), RunMetrics())
     finally:
         outputs.close()

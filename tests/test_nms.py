@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from demo import yolo
+from demo.contracts import decoding
 
 
 def full_nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou: float) -> list[int]:
@@ -24,6 +24,6 @@ def test_nms_over_the_best_first_equals_nms_over_all(max_det):
     scores[:50] = 1.0  # the best 50 tie, across the ends of the first batches of the best
     class_ids = rng.integers(0, 3, 5000).astype(np.int32)
 
-    kept = yolo.class_aware_nms(boxes, scores, class_ids, 0.5, max_det)
+    kept = decoding.class_aware_nms(boxes, scores, class_ids, 0.5, max_det)
 
     assert kept.tolist() == full_nms(boxes, scores, class_ids, 0.5)[:max_det]

@@ -16,7 +16,6 @@ import pytest
 import synthetic
 from conftest import SHARED, run_demo
 from demo.contracts import (
-    DecodeLimits,
     MaskRCNNContract,
     TwoInputContract,
     YolactContract,
@@ -66,7 +65,7 @@ def extra_output(kind: str) -> tuple:
 def recognise_file(path: Path, model_type: str | None = None):
     """Recognition as the demo does it: the model, its rt_info and any metadata.yaml beside it."""
     model = ov.Core().read_model(path)
-    return recognise(model, str(path), DecodeLimits(), read_model_info(model, path), model_type)
+    return recognise(model, str(path), read_model_info(model, path), model_type)
 
 
 def refusal(path: Path, model_type: str | None = None) -> str:

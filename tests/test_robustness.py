@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import synthetic
 from conftest import read_results, run_demo
-from demo.contracts import Detections, MaskRCNNContract
+from demo.contracts import DecodeLimits, Detections, MaskRCNNContract
 from demo.geometry import ResizePolicy, geometry_for
 from demo.instances import Box
 from demo.model import DeviceConfig, load_segmenter
@@ -73,8 +73,8 @@ def test_odd_detections_are_dropped_not_crashed_on():
     labels = np.zeros(count, np.int32)
     labels[9] = 10_000  # a class the labels file does not have
     outputs = [labels, np.hstack([boxes, scores[:, None]]), heatmaps]
-    detections = MaskRCNNContract(labels=0, boxes=1, masks=2, max_det=count).decode(outputs, 0.5)
-    assert len(MaskRCNNContract(labels=0, boxes=1, masks=2, max_det=100).decode(outputs, 0.5)) == 100
+    detections = MaskRCNNContract(labels=0, boxes=1, masks=2).decode(outputs, DecodeLimits(0.5, max_det=count))
+    assert len(MaskRCNNContract(labels=0, boxes=1, masks=2).decode(outputs, DecodeLimits(0.5))) == 100
     geometry = geometry_for((100, 100), (100, 100), ResizePolicy.STRETCH)
 
     instances = to_instances(detections, geometry, (100, 100, 3), ["person"])
@@ -198,5 +198,5 @@ def test_an_error_in_a_callback_reaches_the_caller_instead_of_hanging(models):
     source = open_source("assets/sample_clip.avi", loop=True)
 
     with pytest.raises(Boom):
-        for _ in AsyncPipeline(broken, 0, 0.5).run(source):
+        for _ in AsyncPipeline(broken, 0, DecodeLimits(0.5)).run(source):
             pass

@@ -17,7 +17,8 @@ import pytest
 
 import synthetic
 from conftest import iou
-from demo.contracts import DecodeLimits, YolactContract, best_per_class, recognise
+from demo.contracts import DecodeLimits, YolactContract, recognise
+from demo.contracts.decoding import best_per_class
 from test_end_to_end import scene_shapes
 from test_evaluate import check_scores_are_pycocotools_own, evaluate, write_coco_set
 from test_yolo import SCORES_WITH_COPIES, check_each_scene_size, scores_on_a_scene
@@ -82,12 +83,12 @@ def test_nms_and_limits(yolact_model, tmp_path, flags, expected):
 
 def decode(conf: np.ndarray, boxes: list, threshold: float = 0.5):
     """A 100x100 YOLACT's decoding of these conf rows [R,81] and normalised boxes [R,4]."""
-    contract = YolactContract(3, 0, 1, 2, True, (100, 100), (25.0, 25.0), DecodeLimits())
+    contract = YolactContract(3, 0, 1, 2, True, (100, 100), (25.0, 25.0))
     rows = len(boxes)
     coefficients = np.eye(rows, 32, dtype=np.float32)[None]
     prototypes = np.zeros((1, 4, 4, 32), np.float32)
     return contract.decode([conf[None].astype(np.float32), coefficients, prototypes,
-                            np.asarray(boxes, np.float32)[None]], threshold)
+                            np.asarray(boxes, np.float32)[None]], DecodeLimits(threshold))
 
 
 def test_nms_is_per_class_and_a_prior_may_give_several_classes():

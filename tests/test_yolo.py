@@ -17,9 +17,8 @@ import pytest
 
 import synthetic
 from conftest import read_results, run_demo
-from demo import yolo
 from demo.cli import build_parser, class_names
-from demo.contracts import DecodeLimits, YoloSegContract, recognise
+from demo.contracts import DecodeLimits, YoloSegContract, decoding, recognise
 from demo.errors import DemoError
 from demo.geometry import ResizePolicy, geometry_for
 from demo.model import embed_preprocessing
@@ -204,11 +203,11 @@ def test_not_a_number_in_rt_info_raises_demo_error(yolo_models):
 
 
 def test_empty_frame_gives_no_instances(yolo_models):
-    contract = recognise(ov.Core().read_model(yolo_models["ultralytics_ir"]), "m", DecodeLimits())
+    contract = recognise(ov.Core().read_model(yolo_models["ultralytics_ir"]), "m")
     anchors = np.zeros((1, 4 + 80 + 32, 40), np.float32)
     prototypes = np.zeros((1, 32, 160, 160), np.float32)
 
-    detections = contract.decode([anchors, prototypes], 0.5)
+    detections = contract.decode([anchors, prototypes], DecodeLimits(0.5))
 
     assert len(detections) == 0 and detections.heatmaps.shape == (0, 160, 160)
     assert to_instances(detections, geometry_for((640, 480), (640, 640), ResizePolicy.LETTERBOX),
@@ -220,16 +219,16 @@ def test_nms_is_per_class_best_first_and_limited():
     scores = np.array([0.6, 0.9, 0.7, 0.5], np.float32)
     class_ids = np.array([0, 0, 1, 0])
 
-    assert yolo.class_aware_nms(boxes, scores, class_ids, 0.7, 100).tolist() == [1, 2, 3]
-    assert yolo.class_aware_nms(boxes, scores, class_ids, 0.99, 100).tolist() == [1, 2, 0, 3]
-    assert yolo.class_aware_nms(boxes, scores, class_ids, 0.7, 2).tolist() == [1, 2]
-    assert yolo.class_aware_nms(boxes[:0], scores[:0], class_ids[:0], 0.7, 100).tolist() == []
+    assert decoding.class_aware_nms(boxes, scores, class_ids, 0.7, 100).tolist() == [1, 2, 3]
+    assert decoding.class_aware_nms(boxes, scores, class_ids, 0.99, 100).tolist() == [1, 2, 0, 3]
+    assert decoding.class_aware_nms(boxes, scores, class_ids, 0.7, 2).tolist() == [1, 2]
+    assert decoding.class_aware_nms(boxes[:0], scores[:0], class_ids[:0], 0.7, 100).tolist() == []
 
 
 def test_normalised_boxes_are_told_from_pixel_boxes():
     pixel_centres = np.array([[4.0, 300.0, 636.0], [4.0, 200.0, 476.0]])
-    assert yolo.box_scale(pixel_centres, (640, 480)).tolist() == [1, 1, 1, 1]
-    assert yolo.box_scale(pixel_centres / [[640], [480]], (640, 480)).tolist() == [640, 480, 640, 480]
+    assert decoding.box_scale(pixel_centres, (640, 480)).tolist() == [1, 1, 1, 1]
+    assert decoding.box_scale(pixel_centres / [[640], [480]], (640, 480)).tolist() == [640, 480, 640, 480]
 
 
 def test_prototype_layouts_give_the_same_masks():
@@ -237,8 +236,8 @@ def test_prototype_layouts_give_the_same_masks():
     coefficients = rng.normal(size=(3, 32)).astype(np.float32)
     prototypes = rng.normal(size=(32, 12, 16)).astype(np.float32)
 
-    first = yolo.mask_heatmaps(coefficients, prototypes, channels_last=False)
-    last = yolo.mask_heatmaps(coefficients, prototypes.transpose(1, 2, 0), channels_last=True)
+    first = decoding.mask_heatmaps(coefficients, prototypes, channels_last=False)
+    last = decoding.mask_heatmaps(coefficients, prototypes.transpose(1, 2, 0), channels_last=True)
 
     expected = 1 / (1 + np.exp(-np.einsum("nc,chw->nhw", coefficients, prototypes)))
     np.testing.assert_allclose(first, expected, atol=1e-5)

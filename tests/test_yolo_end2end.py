@@ -42,7 +42,7 @@ def test_the_old_misread_is_recognised_as_an_end2end_head(end2end_models, varian
     assert contract.prototypes_channels_last == (variant != "ultralytics_ir")
     # The grid reading that used to win (264 classes over 38 anchors) now refuses, saying why.
     with pytest.raises(Misfit, match=r"\[1,300,38\] has rows of 6 \+ 32 values"):
-        YoloSegContract.match(model, DecodeLimits(), ModelInfo())
+        YoloSegContract.match(model, ModelInfo())
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -78,7 +78,7 @@ def test_normalised_rows_are_scaled_to_input_pixels():
     prototypes = np.zeros((1, 32, 120, 160), np.float32)
 
     for table in (rows, in_pixels):
-        detections = contract.decode([table, prototypes], 0.5)
+        detections = contract.decode([table, prototypes], DecodeLimits(0.5))
         np.testing.assert_allclose(detections.boxes, [[160, 240, 320, 360], [320, 120, 480, 240]])
         assert detections.class_ids.tolist() == [2, 0] and detections.heatmaps.shape == (2, 120, 160)
 

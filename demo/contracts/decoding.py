@@ -1,8 +1,6 @@
-"""Decoding one frame of Ultralytics YOLO-seg outputs: anchor boxes, class-aware NMS, prototype masks.
+"""The decoding steps contracts share: the best scores, box scales, class-aware NMS, prototype masks.
 
-Plain vectorised NumPy/OpenCV over the anchors that passed the score threshold;
-:class:`demo.contracts.YoloSegContract` composes these steps into Detections, and the
-end-to-end YOLO and YOLACT contracts reuse the box scale, the NMS and the prototype masks.
+Plain vectorised NumPy/OpenCV over the candidates that passed the score threshold.
 """
 from __future__ import annotations
 
@@ -65,3 +63,24 @@ def mask_heatmaps(coefficients: np.ndarray, prototypes: np.ndarray, channels_las
     # tanh form of the sigmoid: no overflow for large negative logits.
     heatmaps = 0.5 * np.tanh(0.5 * logits.astype(np.float32)) + 0.5
     return np.ascontiguousarray(heatmaps.reshape(len(coefficients), height, width), dtype=np.float32)
+
+
+def keep_best(scores: np.ndarray, threshold: float, max_det: int) -> np.ndarray:
+    """Indices of the best ``max_det`` scores at or above the threshold, best first."""
+    # NaN scores compare False, so they are dropped here with everything below threshold.
+    keep = np.flatnonzero(scores >= threshold)
+    return keep[np.argsort(-scores[keep], kind="stable")[:max_det]]
+
+
+def best_per_class(scores: np.ndarray, threshold: float, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (row, class, score) of every entry of [N, C] ``scores`` at or above the threshold, at most
+    the ``limit`` best rows of each class. A row with a NaN score is dropped whole."""
+    live = np.flatnonzero(scores.max(axis=1) >= threshold)
+    candidates = scores[live]
+    if len(live) > limit:
+        rows = np.argpartition(-candidates, limit - 1, axis=0)[:limit]  # [limit, C]: each class's best rows
+    else:
+        rows = np.broadcast_to(np.arange(len(live))[:, None], candidates.shape)
+    picked = np.take_along_axis(candidates, rows, axis=0)
+    keep = picked >= threshold
+    return live[rows[keep]], np.nonzero(keep)[1], picked[keep]

@@ -1,0 +1,26 @@
+"""Which kind of segmentation model this is, recognised from its inputs and outputs.
+
+A contract knows where each output of its kind is, how its images were prepared in
+training, and how to turn one inference's outputs into :class:`Detections` in
+model-input pixels, keeping what the caller's :class:`DecodeLimits` allow. Recognition
+goes by rank, shape and element type, never by fixed names or sizes, so re-exported,
+quantised and converted (TFLite) models work.
+
+Each contract (one module each) first asks whether a model has its kind's signature at
+all (no: ``None``), then checks every dimension it relies on, and what the model says
+about itself (its class names, Ultralytics' task, ``end2end`` and image size); a model
+that has the signature but fails a check is refused with the reason (:class:`Misfit`)
+rather than decoded into rubbish.
+"""
+from .base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
+from .maskrcnn import MaskRCNNContract
+from .matting import MattingContract
+from .ports import image_layout, image_size
+from .recognition import CONTRACTS, MODEL_TYPES, recognise
+from .two_input import TwoInputContract
+from .yolact import YOLACT_IOU_THRESHOLD, YolactContract
+from .yolo import YOLO_IOU_THRESHOLD, YoloEnd2EndContract, YoloSegContract
+
+__all__ = ["CONTRACTS", "MODEL_TYPES", "YOLACT_IOU_THRESHOLD", "YOLO_IOU_THRESHOLD", "Contract", "DecodeLimits",
+           "Detections", "MaskRCNNContract", "MattingContract", "Misfit", "Preprocessing", "TwoInputContract",
+           "YolactContract", "YoloEnd2EndContract", "YoloSegContract", "image_layout", "image_size", "recognise"]
