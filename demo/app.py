@@ -1,4 +1,4 @@
-"""The demo's main loop: inferred frames in order, to instances, to a picture, to the sinks."""
+"""The demo's main loop: a segmenter's results in order, tracked, drawn, shown and written."""
 from __future__ import annotations
 
 import logging
@@ -13,10 +13,8 @@ import numpy as np
 from .errors import DemoError
 from .instances import FrameResult
 from .metrics import RunMetrics, StageClock
-from .model import CompiledSegmenter
-from .pipeline import AsyncPipeline
-from .postprocess import to_instances
 from .render import draw_status
+from .segmenter import Segmenter
 from .sinks import ResultsWriter, Sink
 from .sources import Frame
 from .stopping import STOP
@@ -78,9 +76,8 @@ def status_rows(live: bool) -> int:
     return 3 if live else 2
 
 
-def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame], labels: list[str],
-        render: Callable[[FrameResult], np.ndarray], outputs: Outputs, tracker: MaskTracker | None,
-        metrics: RunMetrics) -> None:
+def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameResult], np.ndarray],
+        outputs: Outputs, tracker: MaskTracker | None, metrics: RunMetrics, live: bool = False) -> None:
     """Run until the frames end, the user quits in the window (Esc, q, its close button), or Ctrl-C.
 
     The outputs stay open, so that several runs can write to them; whoever made them closes
@@ -91,20 +88,16 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
     def quit_while_waiting() -> bool:
         return bool(outputs.window and shown) and not outputs.window.show(shown[0])
 
-    results = pipeline.run(frames, quit_while_waiting)
-    live = pipeline.live
+    results = segmenter.stream(frames, live, quit_while_waiting)
     try:
-        for inferred in results:
-            frame = inferred.frame
-            clock = StageClock(inferred.timings_ms, inferred.cpu_ms)
-            instances = to_instances(inferred.detections, segmenter.geometry(frame.image), frame.image.shape, labels)
+        for result in results:
+            clock = StageClock(result.timings_ms, result.cpu_ms)
             if tracker:
-                instances = tracker.update(instances)
-            result = FrameResult(frame.index, frame.image, instances, inferred.timings_ms, frame.name)
-            clock.lap("postprocess")
+                result.instances = tracker.update(result.instances)
+                clock.lap("postprocess")
             picture = render(result)
-            draw_status(picture, status_lines(metrics, 1000 * (time.perf_counter() - frame.captured),
-                                              metrics.dropped + frame.dropped_before if live else None))
+            draw_status(picture, status_lines(metrics, 1000 * (time.perf_counter() - result.captured),
+                                              metrics.dropped + result.dropped_before if live else None))
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
@@ -114,8 +107,8 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
             going_on = outputs.window.show(picture) if outputs.window else True
             shown[:] = [picture]
             clock.lap("write")
-            metrics.add(result.timings_ms, 1000 * (time.perf_counter() - frame.captured), inferred.cpu_ms,
-                        frame.dropped_before)
+            metrics.add(result.timings_ms, 1000 * (time.perf_counter() - result.captured), result.cpu_ms,
+                        result.dropped_before)
             if not going_on:
                 break
     finally:

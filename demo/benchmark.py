@@ -12,7 +12,6 @@ otherwise be charged to one side of the ratio only.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import resource
 import sys
@@ -26,12 +25,10 @@ import openvino as ov
 from tqdm import tqdm
 
 from . import app
-from .argtypes import real_number
 from .errors import UsageError
 from .instances import FrameResult
 from .metrics import RunMetrics
-from .model import CompiledSegmenter
-from .pipeline import AsyncPipeline
+from .segmenter import Segmenter
 from .sinks import write_json
 from .sources import Frame, FrameSource
 from .tracker import MaskTracker
@@ -74,37 +71,6 @@ class BenchmarkSettings:
         frames = None if self.frames is None else self.frames - done.frames
         seconds = ROUND_SECONDS if self.seconds is None else min(ROUND_SECONDS, self.seconds - done.seconds)
         return (frames, seconds) if (frames is None or frames > 0) and seconds > 0 else None
-
-
-positive_seconds = real_number(0, above=True, unit=" of seconds")
-
-
-def add_arguments(parser: argparse.ArgumentParser, positive: Callable[[str], int]) -> None:
-    group = parser.add_argument_group("benchmark")
-    group.add_argument("--benchmark", action="store_true",
-                       help="run the whole pipeline headless as fast as it goes, looping the input, and report "
-                            "its throughput against the model's own")
-    group.add_argument("-niter", "--number_iterations", type=positive, metavar="N",
-                       help="frames to measure (with --benchmark)")
-    group.add_argument("--time", type=positive_seconds, metavar="SECONDS",
-                       help=f"seconds to measure (with --benchmark; default {DEFAULT_SECONDS:g} unless -niter is "
-                            "given; with both, whichever ends first). Not -t, which is the score threshold here")
-    group.add_argument("--report", type=Path, metavar="FILE.json",
-                       help="also write the figures to this JSON file (with --benchmark)")
-
-
-def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings | None:
-    """The benchmark asked for, None for a normal run; flags that need --benchmark are refused without it."""
-    if not args.benchmark:
-        given = [flag for flag, value in (("-niter", args.number_iterations), ("--time", args.time),
-                                          ("--report", args.report)) if value is not None]
-        if given:
-            raise UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --benchmark")
-        return None
-    if args.report and not args.report.parent.is_dir():
-        raise UsageError(f"--report {args.report}: folder '{args.report.parent}' does not exist")
-    seconds = args.time if args.time or args.number_iterations else DEFAULT_SECONDS
-    return BenchmarkSettings(args.number_iterations, seconds, args.report)
 
 
 @dataclass(frozen=True)
@@ -248,11 +214,11 @@ def until(frames: Iterable[Frame], count: int | None, seconds: float | None) -> 
         yield frame
 
 
-def measure_pipeline(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[Frame],
-                     labels: list[str], render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs,
-                     tracker: MaskTracker | None, metrics: RunMetrics) -> Throughput:
+def measure_pipeline(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameResult], np.ndarray],
+                     outputs: app.Outputs, tracker: MaskTracker | None, metrics: RunMetrics,
+                     live: bool) -> Throughput:
     counted, cpu_started, started = metrics.frames, time.process_time(), time.perf_counter()
-    app.run(segmenter, pipeline, frames, labels, render, outputs, tracker, metrics)
+    app.run(segmenter, frames, render, outputs, tracker, metrics, live)
     return Throughput(metrics.frames - counted, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
@@ -275,32 +241,31 @@ def measure_inference_only(requests: ov.AsyncInferQueue, inputs: dict[int, np.nd
     return Throughput(frames, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
-def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, source: FrameSource, labels: list[str],
-        render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs, tracker: MaskTracker | None,
-        settings: BenchmarkSettings, device: str) -> BenchmarkReport:
+def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs,
+        tracker: MaskTracker | None, settings: BenchmarkSettings, device: str, live: bool) -> BenchmarkReport:
     """Warm up, then measure the pipeline and the model alone in turns; print and maybe write the report."""
     frames = iter(source)
     sample = next(frames, None)
     if sample is None:
         raise UsageError("--benchmark: the input gave no frame")
     # A copy, because renderers may draw on the frames they are given.
-    alone, inputs = ov.AsyncInferQueue(segmenter.compiled, pipeline.nireq), segmenter.inputs(sample.image.copy())
+    model = segmenter.model
+    alone, inputs = ov.AsyncInferQueue(model.compiled, segmenter.requests), model.inputs(sample.image.copy())
     # The warm-up fills the pipeline once without the writers, so they get only measured frames.
-    warmup = itertools.chain([sample], itertools.islice(frames, pipeline.capacity - 1))
-    app.run(segmenter, pipeline, warmup, labels, render, app.Outputs(), tracker, RunMetrics())
+    warmup = itertools.chain([sample], itertools.islice(frames, 2 * segmenter.requests + 1))
+    app.run(segmenter, warmup, render, app.Outputs(), tracker, RunMetrics(), live)
     warm_up(alone, inputs)
     end_to_end, model_alone = Throughput(), Throughput()
     with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
         metrics = MeasuredMetrics(progress)
         while round_ := settings.next_round(end_to_end):
             metrics.new_round()
-            measured = measure_pipeline(segmenter, pipeline, until(frames, *round_), labels, render, outputs,
-                                        tracker, metrics)
+            measured = measure_pipeline(segmenter, until(frames, *round_), render, outputs, tracker, metrics, live)
             if not measured.frames:  # the input ran dry, or the time was too short for one frame
                 break
             end_to_end += measured
             model_alone += measure_inference_only(alone, inputs, measured.seconds)
-    report = BenchmarkReport.build(device, compiled_config(segmenter.compiled), pipeline.nireq, end_to_end,
+    report = BenchmarkReport.build(device, compiled_config(model.compiled), segmenter.requests, end_to_end,
                                    model_alone, metrics, source.live)
     print(report.text(), flush=True)
     if settings.report:

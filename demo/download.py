@@ -1,41 +1,31 @@
-"""Models by name: Open Model Zoo's instance segmentation models and the sample clip, fetched and verified.
+"""Fetching catalogue models and the sample clip, verified by size and checksum.
 
-The facts (URLs, sizes, checksums, input shapes, resize policies, reference APs) live in omz_models.json.
-A file is downloaded into a temporary ``.part`` beside its target and renamed only once its size and
+A file is downloaded into a hidden ``.part`` beside its target and renamed only once its size and
 checksum match, so the cache never holds a half or wrong file, whatever stops the download.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
-import fnmatch
 import hashlib
 import http.client
-import json
 import logging
 import os
 import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
 from . import files
+from .catalogue import DEFAULT_MODEL, CatalogueEntry, ModelFacts, RemoteFile, ResolvedModel, catalogue, chosen_models
 from .errors import DemoError, UsageError
-from .geometry import ResizePolicy
-from .textfile import read_lines, read_text
 
-BUNDLED_CATALOGUE = Path(__file__).with_name("omz_models.json")
-DEFAULT_MODEL = "instance-segmentation-person-0007"
-PRECISIONS = ("FP16", "FP32", "FP16-INT8")
-DEFAULT_PRECISION = "FP16"
 # What the mirror settings replace: OMZ_MIRROR / --mirror for models, DEMO_MEDIA_MIRROR / --media_mirror
 # for the sample clip, which GitHub serves rather than Open Model Zoo's storage.
 MODEL_ORIGIN = "https://storage.openvinotoolkit.org"
@@ -43,37 +33,6 @@ MEDIA_ORIGIN = "https://raw.githubusercontent.com"
 CHUNK_BYTES = 1 << 16
 STAMP_MIN_AGE = 2.0  # seconds since a file last changed before its verification is remembered
 log = logging.getLogger("demo")
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    name: str  # file name on disk
-    url: str
-    size: int
-    algorithm: str  # a hashlib name
-    digest: str  # hex
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    input_size: tuple[int, int]  # (width, height) of the network input
-    resize: ResizePolicy  # the one its reference accuracy was measured with
-    box_ap: float  # reference COCO AP
-    mask_ap: float
-    precisions: dict[str, tuple[RemoteFile, ...]]
-    labels: tuple[str, ...] = ()  # the classes, when not all of COCO's (person-0007: only "person")
-
-    def files(self, precision: str) -> tuple[RemoteFile, ...]:
-        if precision not in self.precisions:
-            raise UsageError(f"{self.name} has no {precision} files (it has {', '.join(self.precisions)})")
-        return self.precisions[precision]
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    models: dict[str, ModelInfo]
-    sample_clip: RemoteFile
 
 
 class RetryableError(Exception):
@@ -133,33 +92,6 @@ def default_models_dir() -> Path:
 
 def default_media_dir() -> Path:
     return cache_root() / "media"
-
-
-def catalogue() -> Catalogue:
-    """The bundled catalogue, or the one DEMO_CATALOGUE names (tests, private model sets)."""
-    return load_catalogue(Path(os.environ.get("DEMO_CATALOGUE") or BUNDLED_CATALOGUE))
-
-
-@lru_cache(maxsize=4)
-def load_catalogue(path: Path) -> Catalogue:
-    try:
-        data = json.loads(read_text(path, "model catalogue"))
-        models = {name: _model_info(name, entry) for name, entry in data["models"].items()}
-        return Catalogue(models, _remote_file(data["sample_clip"]))
-    except (OSError, ValueError, KeyError, TypeError, StopIteration) as error:
-        raise DemoError(f"{path}: not a readable model catalogue ({type(error).__name__}: {error})") from None
-
-
-def _model_info(name: str, entry: dict) -> ModelInfo:
-    _, _, height, width = entry["input_shape"]
-    precisions = {precision: tuple(map(_remote_file, files)) for precision, files in entry["precisions"].items()}
-    return ModelInfo(name, (width, height), ResizePolicy(entry["resize"]), entry["coco_ap"]["box"],
-                     entry["coco_ap"]["mask"], precisions, tuple(entry.get("labels", ())))
-
-
-def _remote_file(entry: dict) -> RemoteFile:
-    algorithm = next(name for name in ("sha384", "sha256") if name in entry)
-    return RemoteFile(entry["name"], entry["url"], int(entry["size"]), algorithm, entry[algorithm].lower())
 
 
 def verified(path: Path, file: RemoteFile) -> bool:
@@ -314,88 +246,46 @@ def _describe(reason: object) -> str:
     return getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
 
 
-def fetch_model(info: ModelInfo, precision: str, models_dir: Path, fetcher: Fetcher) -> Path:
+def fetch_model(entry: CatalogueEntry, precision: str, models_dir: Path, fetcher: Fetcher) -> Path:
     """The model's .xml in ``models_dir/NAME/PRECISION`` (with its .bin), downloaded if not there yet."""
-    folder = models_dir / info.name / precision
-    paths = [fetch(file, folder, fetcher) for file in info.files(precision)]
+    folder = models_dir / entry.name / precision
+    paths = [fetch(file, folder, fetcher) for file in entry.files(precision)]
     return next(path for path in paths if path.suffix == ".xml")
 
 
-def resolve_model(spec: Path | None, precision: str, models_dir: Path, fetcher: Fetcher) -> Path:
-    """``-m``: a catalogue model's name (the default model if none) or a path to a model file."""
+def resolve_model(spec: str | Path | None, precision: str, models_dir: Path, fetcher: Fetcher) -> ResolvedModel:
+    """A catalogue model's name (the default model if none), fetched, with its facts; or a path to a model file."""
     name = str(spec or DEFAULT_MODEL)
     known = catalogue().models
     if name in known:
-        return fetch_model(known[name], precision, models_dir, fetcher)
+        entry = known[name]
+        return ResolvedModel(fetch_model(entry, precision, models_dir, fetcher), ModelFacts(entry.resize, entry.labels))
     path = Path(name)
     if not path.exists() and not path.suffix:
         raise UsageError(f"model {name!r} is neither a file nor a known model name ({', '.join(known)})")
-    return path
+    return ResolvedModel(path)
 
 
 def fetch_sample_clip(fetcher: Fetcher, folder: Path | None = None) -> Path:
     return fetch(catalogue().sample_clip, folder or default_media_dir(), fetcher)
 
 
-def matching_models(pattern: str, known: Iterable[str], where: str) -> list[str]:
-    found = [name for name in known if fnmatch.fnmatchcase(name, pattern)]
-    if not found:
-        raise UsageError(f"{where}: {pattern!r} matches no known model ({', '.join(known)})")
-    return found
+@dataclass(frozen=True)
+class DownloadRequest:
+    """What ``python -m demo download`` was asked for."""
+
+    names: tuple[str, ...] = ()  # patterns, ? and * as wildcards
+    model_list: Path | None = None
+    media: bool = False
+    precision: str = "FP16"
+    output_dir: Path | None = None  # None: the cache the demo reads
+    fetcher: Fetcher = Fetcher()
 
 
-def read_model_list(path: Path, known: Iterable[str]) -> list[str]:
-    """Names from an Open Model Zoo style list: one per line, ``#`` comments, ``?``/``*`` wildcards."""
-    names = []
-    for number, line in enumerate(read_lines(path, "model list"), 1):
-        pattern = line.partition("#")[0].strip()
-        if pattern:
-            names += matching_models(pattern, known, f"{path}:{number}")
-    return names
-
-
-def chosen_models(patterns: list[str], model_list: Path | None, precision: str) -> list[ModelInfo]:
-    """The models asked for that come in ``precision``; the others are named and skipped."""
-    known = catalogue().models
-    names = [name for pattern in patterns for name in matching_models(pattern, known, "download")]
-    if model_list:
-        names += read_model_list(model_list, known)
-    chosen = [known[name] for name in dict.fromkeys(names)]
-    for info in chosen:
-        if precision not in info.precisions:
-            log.warning("skipping %s: it has no %s files (it has %s)", info.name, precision,
-                        ", ".join(info.precisions))
-    having = [info for info in chosen if precision in info.precisions]
-    if chosen and not having:
-        raise UsageError(f"none of the chosen models comes in {precision}")
-    return having
-
-
-def add_mirror_arguments(parser: argparse._ActionsContainer) -> None:  # a parser or an argument group
-    parser.add_argument("--mirror", metavar="URL",
-                        help=f"fetch models from URL instead of {MODEL_ORIGIN} (default: $OMZ_MIRROR)")
-    parser.add_argument("--media_mirror", metavar="URL",
-                        help=f"fetch the sample clip from URL instead of {MEDIA_ORIGIN} (default: $DEMO_MEDIA_MIRROR)")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("names", nargs="*", metavar="NAME", help="model names; ? and * are wildcards")
-    parser.add_argument("--list", type=Path, help="a file of model names, one per line (e.g. models.lst)")
-    parser.add_argument("--media", action="store_true",
-                        help="fetch the sample clip one-by-one-person-detection.mp4 (CC-BY-4.0, Intel)")
-    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION, help="default: %(default)s")
-    parser.add_argument("--output_dir", type=Path,
-                        help="where to put the files (default: the cache the demo reads, $DEMO_MODELS_DIR for models)")
-    add_mirror_arguments(parser)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    return parser
-
-
-def run(args: argparse.Namespace) -> None:
-    if not (args.names or args.list or args.media):
+def download(request: DownloadRequest) -> None:
+    if not (request.names or request.model_list or request.media):
         raise UsageError("say what to download: model NAMEs, --list FILE or --media")
-    fetcher = Fetcher.from_environment(args.mirror, args.media_mirror)
-    for info in chosen_models(args.names, args.list, args.precision):
-        fetch_model(info, args.precision, args.output_dir or default_models_dir(), fetcher)
-    if args.media:
-        fetch_sample_clip(fetcher, args.output_dir)
+    for entry in chosen_models(list(request.names), request.model_list, request.precision):
+        fetch_model(entry, request.precision, request.output_dir or default_models_dir(), request.fetcher)
+    if request.media:
+        fetch_sample_clip(request.fetcher, request.output_dir)

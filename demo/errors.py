@@ -35,10 +35,14 @@ def quiet_opencv() -> None:
     """Keep OpenCV's own warnings off stderr for the rest of the process: they repeat, backend by
     backend or frame by frame ("Failed to write frame", "Stream timeout triggered"), what the demo
     says in one line. The level is process-wide: lowered around a call and restored after it, it
-    was restored under another thread's feet and let warnings through."""
+    was restored under another thread's feet and let warnings through. FFmpeg's chatter about a
+    broken file would only repeat the demo's one-line errors too; OpenCV reads its level when it
+    first starts FFmpeg. Users who want either can set the variables themselves."""
     import cv2  # here: python -m demo calls configure_logging before OpenCV may load
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def openvino_reason(error: Exception) -> str:

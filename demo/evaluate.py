@@ -7,30 +7,24 @@ then those of the pipeline a user actually runs, not of a separate accuracy scri
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import openvino as ov
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
-from . import cli
-from .contracts import DecodeLimits
 from .errors import DemoError
 from .files import Named, refuse_overlaps
-from .geometry import ResizePolicy
 from .instances import Instance
-from .model import load_segmenter
-from .pipeline import AsyncPipeline
-from .postprocess import to_instances
+from .model import input_files
+from .segmenter import Segmenter, Settings, resolve
 from .sinks import require_writable_folder, write_json
 from .sources import Frame, open_source
 from .textfile import read_text
@@ -189,61 +183,47 @@ def format_table(scores: Scores) -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> cli.Parser:
-    parser = cli.Parser(prog="python -m demo eval",
-                        description="COCO box and mask AP of a model, measured through the demo's own pipeline")
-    cli.add_model_arguments(parser)
-    data = parser.add_argument_group("data and results")
-    data.add_argument("--annotations", type=Path, required=True, help="COCO instances JSON file")
-    data.add_argument("--images", type=Path, required=True, help="folder holding the annotation file's images")
-    data.add_argument("--limit", type=cli.non_negative, default=0, help="evaluate the first N images (0: all)")
-    data.add_argument("-t", "--prob_threshold", type=cli.probability, default=DEFAULT_THRESHOLD,
-                      help="minimum score kept (default: %(default)s, as COCO evaluation expects)")
-    data.add_argument("--results", type=Path, help="write the detections as a COCO results JSON file")
-    data.add_argument("--metrics", type=Path, help="write the AP figures as JSON")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    return parser
+@dataclass(frozen=True)
+class EvalSettings:
+    """What ``python -m demo eval`` was asked for; the model's own settings are :class:`Settings`'s."""
+
+    model: str | Path | None
+    device: str
+    annotations: Path
+    images: Path
+    model_settings: Settings
+    limit: int = 0  # the first N images; 0: all
+    results: Path | None = None  # a COCO results file to write
+    metrics: Path | None = None  # the AP figures as JSON
 
 
-def run(args: argparse.Namespace) -> Scores:
-    coco = load_annotations(args.annotations)
-    images = select_images(coco, args.images, args.limit)
-    model = cli.model_path(args)
-    refuse_overlaps([Named("--annotations", args.annotations), *(Named("--images", i.path) for i in images),
-                     *cli.model_inputs(args, model)],
-                    [Named(flag, path) for flag, path in (("--results", args.results), ("--metrics", args.metrics))
-                     if path is not None])
-    for output in (args.results, args.metrics):
-        if output is not None:
-            require_writable_folder(output)
-    segmenter = load_segmenter(ov.Core(), model, cli.device_config(args),
-                               ResizePolicy(args.resize_type) if args.resize_type else None,
-                               args.model_type)
-    labels = cli.class_names(args, segmenter.labels)
-    categories = map_categories(coco, labels)
+def run(settings: EvalSettings) -> Scores:
+    coco = load_annotations(settings.annotations)
+    images = select_images(coco, settings.images, settings.limit)
+    resolved = resolve(settings.model, settings.model_settings)
+    inputs = [Named("--annotations", settings.annotations), *(Named("--images", i.path) for i in images),
+              *input_files(resolved.path, settings.model_settings.labels)]
+    outputs = [Named(flag, path) for flag, path in (("--results", settings.results), ("--metrics", settings.metrics))
+               if path is not None]
+    refuse_overlaps(inputs, outputs)
+    for output in outputs:
+        require_writable_folder(output.path)
+    segmenter = Segmenter.load(resolved, settings.device, replace(settings.model_settings, max_det=MAX_PER_IMAGE))
+    categories = map_categories(coco, segmenter.labels)
     if categories.unknown:
         log.warning("%d annotation categories are not among the model's classes and are left out of the scores: "
                     "%s", len(categories.unknown), first_names(categories.unknown))
-    limits = DecodeLimits(args.prob_threshold, segmenter.stated_iou if args.iou_threshold is None
-                          else args.iou_threshold, MAX_PER_IMAGE)
-    pipeline = AsyncPipeline(segmenter, args.num_infer_requests, limits)
-    log.info("model %s on %s, resize %s, %d infer requests, %d images", segmenter.name, args.device,
-             segmenter.policy.value, pipeline.nireq, len(images))
+    log.info("model %s on %s, resize %s, %d infer requests, %d images", segmenter.name, settings.device,
+             segmenter.model.policy.value, segmenter.requests, len(images))
     detections: list[CocoDetection] = []
-    for inferred in tqdm(pipeline.run(read_frames(images)), total=len(images), unit="image", desc="evaluating"):
-        shape = inferred.frame.image.shape
-        instances = to_instances(inferred.detections, segmenter.geometry(inferred.frame.image), shape, labels)
-        detections += to_coco(instances, images[inferred.frame.index].image_id, categories)
-    if args.results:
-        write_json(args.results, [d.as_coco() for d in detections], "results")
+    for result in tqdm(segmenter.stream(read_frames(images)), total=len(images), unit="image", desc="evaluating"):
+        detections += to_coco(result.instances, images[result.index].image_id, categories)
+    if settings.results:
+        write_json(settings.results, [d.as_coco() for d in detections], "results")
     scores = score(coco, detections, [image.image_id for image in images], sorted(categories.ids_by_name.values()))
-    if args.metrics:
-        write_json(args.metrics, scores, "metrics")
-    print(f"COCO AP (%) of {segmenter.name} on {len(images)} images of {args.annotations.name}, "
+    if settings.metrics:
+        write_json(settings.metrics, scores, "metrics")
+    print(f"COCO AP (%) of {segmenter.name} on {len(images)} images of {settings.annotations.name}, "
           f"{len(detections)} detections:")
     print(format_table(scores))
     return scores
-
-
-def main(argv: list[str]) -> None:
-    run(build_parser().parse_args(argv))

@@ -1,6 +1,7 @@
 """What a frame's segmentation result is: the typed objects every later stage consumes."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 import numpy as np
 
@@ -64,10 +65,19 @@ class Instance:
 
 @dataclass
 class FrameResult:
-    """A frame, its instances, and how long each stage took for it (milliseconds)."""
+    """A frame (BGR), its instances, and how long each stage took for it (milliseconds)."""
 
     index: int
     frame: np.ndarray
     instances: list[Instance]
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    name: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    name: str = ""  # the frame's file name, if it came from one
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU time per host stage
+    captured: float = 0.0  # perf_counter() time the frame was read (see demo.sources.Frame)
+    dropped_before: int = 0  # frames a live source dropped just before this one
+
+    def __iter__(self) -> Iterator[Instance]:
+        return iter(self.instances)
+
+    def __len__(self) -> int:
+        return len(self.instances)

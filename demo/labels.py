@@ -8,6 +8,8 @@ from .errors import DemoError
 from .textfile import read_lines
 
 log = logging.getLogger(__name__)
+# COCO's 80 names, the default for models that carry none.
+COCO_LABELS = Path(__file__).resolve().parent.parent / "assets" / "coco_labels.txt"
 
 
 def load_labels(path: Path) -> list[str]:

@@ -26,10 +26,11 @@ class StageClock:
         self._cpu = time.thread_time()
 
     def lap(self, stage: str) -> None:
-        """Record the time since the previous lap (or the start) as ``stage``'s."""
+        """Add the time since the previous lap (or the start) to ``stage``'s: a stage may run in two
+        parts, on two clocks (the paste in the stream, the tracker after it)."""
         wall, cpu = time.perf_counter(), time.thread_time()
-        self.wall_ms[stage] = 1000 * (wall - self._wall)
-        self.cpu_ms[stage] = 1000 * (cpu - self._cpu)
+        self.wall_ms[stage] = self.wall_ms.get(stage, 0.0) + 1000 * (wall - self._wall)
+        self.cpu_ms[stage] = self.cpu_ms.get(stage, 0.0) + 1000 * (cpu - self._cpu)
         self._wall, self._cpu = wall, cpu
 
 

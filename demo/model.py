@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import openvino as ov
@@ -14,16 +15,20 @@ import openvino.properties.hint as hints
 from openvino.preprocess import PrePostProcessor
 
 from .contracts import Contract, MattingContract, Preprocessing, image_layout, image_size, recognise
-from .download import cache_root, catalogue
+from . import files
+from .catalogue import ResolvedModel
+from .download import cache_root
 from .errors import DemoError, UsageError, native_stderr_captured, openvino_reason
+from .labels import COCO_LABELS
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
-from .model_info import read_model_info
+from .model_info import METADATA_FILE, read_model_info
 
 MODEL_FORMATS = {".xml": "OpenVINO IR", ".onnx": "ONNX", ".tflite": "TFLite"}
 MODEL_SUFFIXES = tuple(MODEL_FORMATS)
 AGGREGATE_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 CACHE_PROBE_BYTES = 4096  # one block: enough to meet a full disk
 log = logging.getLogger("demo")
+T = TypeVar("T")
 PERFORMANCE_MODES = {"latency": hints.PerformanceMode.LATENCY, "throughput": hints.PerformanceMode.THROUGHPUT}
 
 
@@ -38,8 +43,8 @@ class DeviceConfig:
 
 
 @dataclass(frozen=True)
-class CompiledSegmenter:
-    """A compiled model that takes a BGR u8 frame of any size and gives Detections."""
+class LoadedModel:
+    """A compiled model that takes a BGR u8 frame of any size, and the contract that decodes its outputs."""
 
     compiled: ov.CompiledModel
     contract: Contract
@@ -54,6 +59,15 @@ class CompiledSegmenter:
 
     def inputs(self, frame: np.ndarray) -> dict[int, np.ndarray]:
         return {self.contract.image_input: frame[np.newaxis], **self.contract.extra_inputs(self.input_size)}
+
+
+def input_files(path: Path, labels: object = None) -> list[files.Named]:
+    """The files a model and its class names may be read from (``labels`` if it is a file, COCO's names
+    if None), which no output may replace, named by the flags that give them."""
+    model = [path, path.with_suffix(".bin")] if path.suffix.lower() == ".xml" else [path]
+    named = [files.Named("-m", p) for p in [*model, path.parent / METADATA_FILE] if p.exists()]
+    labels_file = COCO_LABELS if labels is None else Path(labels) if isinstance(labels, (str, Path)) else None
+    return named + ([files.Named("--labels", labels_file)] if labels_file else [])
 
 
 def read_model(core: ov.Core, path: Path) -> ov.Model:
@@ -97,18 +111,6 @@ def fold_weight_decompression(model: ov.Model) -> None:
         op.output(0).replace(ops.constant(weights).output(0))
 
 
-def default_policy(model_name: str) -> ResizePolicy:
-    """The resize a catalogue model's reference accuracy was measured with; stretch for any other model."""
-    info = catalogue().models.get(model_name)
-    return info.resize if info else ResizePolicy.STRETCH
-
-
-def catalogue_labels(model_name: str) -> tuple[str, ...]:
-    """The classes of a catalogue model that finds fewer than COCO's 80 (empty: the labels file's)."""
-    info = catalogue().models.get(model_name)
-    return info.labels if info else ()
-
-
 def _image_size(port: ov.Output, layout: str, path: Path) -> tuple[int, int]:
     size = image_size(port, layout)
     if size is None:
@@ -117,7 +119,7 @@ def _image_size(port: ov.Output, layout: str, path: Path) -> tuple[int, int]:
     return size
 
 
-def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Preprocessing, policy: ResizePolicy,
+def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Preprocessing,
                         path: Path) -> tuple[int, int]:
     """Make the image input take u8 NHWC BGR frames of any size, prepared as the network was
     trained; return the network's (w, h)."""
@@ -129,7 +131,7 @@ def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Prep
     image.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_spatial_dynamic_shape()
     image.model().set_layout(ov.Layout(layout))
     steps = image.preprocess().convert_element_type(ov.Type.f32).custom(
-        lambda node: build_fit_graph(node, input_size, policy, preprocessing.pad_value))
+        lambda node: build_fit_graph(node, input_size, preprocessing.policy, preprocessing.pad_value))
     if preprocessing.reverse_channels:
         steps.reverse_channels()
     if any(preprocessing.mean):
@@ -183,21 +185,37 @@ def usable_cache(folder: Path) -> Path | None:
     return folder
 
 
-def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: ResizePolicy | None = None,
-                   model_type: str | None = None, background_mode: bool = False) -> CompiledSegmenter:
-    """Read, recognise (as ``model_type`` if given), embed the pre-processing and compile. ``policy``
-    and ``iou_threshold`` None: what the model states in its rt_info, else the contract's (or the
-    model name's) default. A matting model is refused unless for ``background_mode``."""
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read a model where its file cannot tell (None: what the model says, else the defaults)."""
+
+    resize: ResizePolicy | None = None
+    model_type: str | None = None  # force this contract
+    matting: bool = False  # accept a matting model (background mode)
+
+
+def first_stated(*choices: T | None) -> T | None:
+    """The first choice that is not None: every setting is resolved in the same order, the user's
+    (a flag, a keyword), then what the model says about itself (rt_info, metadata.yaml), then the
+    catalogue's facts for a named model, then the contract's default."""
+    return next((choice for choice in choices if choice is not None), None)
+
+
+def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
+               options: LoadOptions = LoadOptions()) -> LoadedModel:
+    """Read, recognise, embed the pre-processing and compile."""
+    path = resolved.path
     check_device(core, config.device)
     model = read_model(core, path)
     info = read_model_info(model, path)
     fold_weight_decompression(model)
-    contract = recognise(model, str(path), info, model_type)
-    if isinstance(contract, MattingContract) and not background_mode:
+    contract = recognise(model, str(path), info, options.model_type)
+    if isinstance(contract, MattingContract) and not options.matting:
         raise UsageError(f"{path}: a matting model: use --mode background")
-    preprocessing = info.preprocessing(contract.preprocessing)
-    policy = policy or preprocessing.policy or default_policy(path.stem)
-    input_size = embed_preprocessing(model, contract, preprocessing, policy, path)
+    policy = first_stated(options.resize, info.policy, resolved.facts.resize, contract.preprocessing.policy,
+                          ResizePolicy.STRETCH)
+    preprocessing = replace(info.preprocessing(contract.preprocessing), policy=policy)
+    input_size = embed_preprocessing(model, contract, preprocessing, path)
     cache_dir = usable_cache(config.cache_dir) if config.cache_dir else None
     if cache_dir:
         core.set_property({properties.cache_dir(): str(cache_dir)})
@@ -205,5 +223,5 @@ def load_segmenter(core: ov.Core, path: Path, config: DeviceConfig, policy: Resi
         compiled = core.compile_model(model, config.device, compile_properties(config))
     except RuntimeError as error:
         raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
-    labels = info.labels or catalogue_labels(path.stem)
-    return CompiledSegmenter(compiled, contract, input_size, policy, path.stem, labels, info.iou_threshold)
+    return LoadedModel(compiled, contract, input_size, policy, path.stem, info.labels or resolved.facts.labels,
+                       info.iou_threshold)

@@ -18,7 +18,7 @@ import openvino as ov
 
 from .contracts import DecodeLimits, Detections
 from .metrics import StageClock
-from .model import CompiledSegmenter
+from .model import LoadedModel
 from .sources import Frame
 
 _END = object()
@@ -39,6 +39,15 @@ class InferredFrame:
     cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU time per host stage
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What one call of :meth:`AsyncPipeline.run` asked for, and where its results go."""
+
+    limits: DecodeLimits
+    live: bool
+    results: queue.SimpleQueue
+
+
 @dataclass
 class _Submitted:
     sequence: int
@@ -46,7 +55,7 @@ class _Submitted:
     submitted: float
     timings_ms: dict[str, float]
     cpu_ms: dict[str, float]
-    results: queue.SimpleQueue  # the queue of the run that submitted it
+    run: _Run  # the run that submitted it
 
 
 class AsyncPipeline:
@@ -56,31 +65,32 @@ class AsyncPipeline:
     fewer results wait for the consumer, so that each frame taken is as new as it can be.
     """
 
-    def __init__(self, segmenter: CompiledSegmenter, nireq: int, limits: DecodeLimits, live: bool = False):
-        self.segmenter = segmenter
-        self.limits = limits
-        self.live = live
-        self.requests = ov.AsyncInferQueue(segmenter.compiled, nireq)
+    def __init__(self, model: LoadedModel, nireq: int = 0):
+        self.model = model
+        self.requests = ov.AsyncInferQueue(model.compiled, nireq)
         self.requests.set_callback(self._on_done)
-        # Frames decoded but not yet consumed: enough to keep every request busy while the
-        # consumer works, few enough that a slow consumer cannot pile up memory (or, for a
-        # live source, age).
-        self.capacity = len(self.requests) + 1 if live else 2 * len(self.requests) + 2
 
     @property
     def nireq(self) -> int:
         return len(self.requests)
 
-    def run(self, frames: Iterable[Frame], idle: Callable[[], bool] | None = None) -> Iterator[InferredFrame]:
+    def capacity(self, live: bool) -> int:
+        """Frames decoded but not yet consumed: enough to keep every request busy while the consumer
+        works, few enough that a slow consumer cannot pile up memory (or, for a live source, age)."""
+        return self.nireq + 1 if live else 2 * self.nireq + 2
+
+    def run(self, frames: Iterable[Frame], limits: DecodeLimits, live: bool = False,
+            idle: Callable[[], bool] | None = None) -> Iterator[InferredFrame]:
         """Yield every frame's result in order; closing the iterator stops the producer cleanly.
 
         ``idle`` is called while no result has come for a moment; when it returns True the run ends.
         """
         results: queue.SimpleQueue = queue.SimpleQueue()  # (sequence, InferredFrame), an error, or _END
-        slots = threading.Semaphore(self.capacity)
+        slots = threading.Semaphore(self.capacity(live))
         stop = threading.Event()
         submitting = threading.Lock()  # held from the last check of ``stop`` to the submission
-        producer = threading.Thread(target=self._produce, args=(iter(frames), slots, stop, submitting, results),
+        run = _Run(limits, live, results)
+        producer = threading.Thread(target=self._produce, args=(iter(frames), slots, stop, submitting, run),
                                     name="decode-submit", daemon=True)
         producer.start()
         waiting: dict[int, InferredFrame] = {}
@@ -112,11 +122,11 @@ class AsyncPipeline:
                     return _END
 
     def _produce(self, frames: Iterator[Frame], slots: threading.Semaphore, stop: threading.Event,
-                 submitting: threading.Lock, results: queue.SimpleQueue) -> None:
+                 submitting: threading.Lock, run: _Run) -> None:
         try:
             for sequence in itertools.count():
                 slots.acquire()
-                if self.live:
+                if run.live:
                     self.requests.get_idle_request_id()  # then take the newest frame, not one that waited
                 timings: dict[str, float] = {}
                 cpu: dict[str, float] = {}
@@ -125,7 +135,7 @@ class AsyncPipeline:
                 if frame is None:
                     break
                 clock.lap("decode")
-                inputs = self.segmenter.inputs(frame.image)
+                inputs = self.model.inputs(frame.image)
                 clock.lap("preprocess")
                 self.requests.get_idle_request_id()  # wait here, so inference time excludes the wait
                 with submitting:
@@ -133,17 +143,17 @@ class AsyncPipeline:
                         break
                     # Shared, not copied: nothing writes to a frame before its result comes back.
                     self.requests.start_async(inputs, _Submitted(sequence, frame, time.perf_counter(), timings, cpu,
-                                                                 results), share_inputs=True)
+                                                                 run), share_inputs=True)
             self.requests.wait_all()
-            results.put(_END)
+            run.results.put(_END)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread to raise
-            results.put(error)
+            run.results.put(error)
 
     def _on_done(self, request: ov.InferRequest, job: _Submitted) -> None:
         try:
             outputs = [tensor.data for tensor in request.output_tensors]
-            detections = self.segmenter.contract.decode(outputs, self.limits)
+            detections = self.model.contract.decode(outputs, job.run.limits)
             job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
-            job.results.put((job.sequence, InferredFrame(job.frame, detections, job.timings_ms, job.cpu_ms)))
+            job.run.results.put((job.sequence, InferredFrame(job.frame, detections, job.timings_ms, job.cpu_ms)))
         except BaseException as error:  # noqa: BLE001 - an exception must not die in OpenVINO's thread
-            job.results.put(error)
+            job.run.results.put(error)

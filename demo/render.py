@@ -4,7 +4,7 @@ from __future__ import annotations
 import colorsys
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -172,3 +172,8 @@ class InstanceRenderer:
         draw_labels(canvas, result.instances, self.show_scores,
                     status_box(self.status_rows) if self.status_rows else None)
         return canvas
+
+
+def draw(result: FrameResult, show_boxes: bool = False, show_scores: bool = False) -> np.ndarray:
+    """A new picture of the result's frame with its instances drawn (the frame is left as it was)."""
+    return InstanceRenderer(show_boxes, show_scores, status_rows=0)(replace(result, frame=result.frame.copy()))

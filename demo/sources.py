@@ -22,10 +22,6 @@ from demo.live import STREAM_SCHEMES, Capture, LiveReader, LiveSettings, is_stre
 
 logger = logging.getLogger(__name__)
 
-# FFmpeg's chatter about a broken file would only repeat the one-line errors raised here.
-# It is read when OpenCV first starts FFmpeg; users who want it can set the variable themselves.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
 MAX_CAMERA_INDEX = 2**31 - 1  # what OpenCV takes as a camera index (a C int)
 
 SourceKind = Literal["image", "folder", "sequence", "video", "camera", "stream"]
@@ -460,6 +456,17 @@ def _read_image(path: Path) -> np.ndarray:
     if image.dtype not in (np.uint8, np.uint16):
         raise UnreadableImage(f"{image.dtype} pixels; only 8- and 16-bit images are read")
     return _to_bgr8(image)
+
+
+def as_bgr(frame: np.ndarray) -> np.ndarray:
+    """A caller's frame as contiguous HxWx3 uint8 BGR (gray, BGRA and 16-bit converted); a ValueError
+    naming what is wrong with one that is no picture."""
+    if not isinstance(frame, np.ndarray) or frame.dtype not in (np.uint8, np.uint16) or frame.ndim not in (2, 3) \
+            or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)) or 0 in frame.shape:
+        shape = getattr(frame, "shape", None)
+        raise ValueError(f"a frame must be an HxW or HxWxC (C = 1, 3 or 4) uint8 or uint16 array, BGR; got "
+                         f"{type(frame).__name__} {shape if shape is not None else ''} {getattr(frame, 'dtype', '')}")
+    return _to_bgr8(frame)
 
 
 def _to_bgr8(image: np.ndarray) -> np.ndarray:

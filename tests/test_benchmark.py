@@ -12,15 +12,13 @@ import numpy as np
 import openvino as ov
 import pytest
 
+import demo
 import heavy_model
 import synthetic
 from conftest import count_frames, iou, read_results, run_demo
-from demo.contracts import DecodeLimits
 from demo.benchmark import ROUND_SECONDS, BenchmarkSettings, LatencyStats, Throughput, until
 from demo.instances import Box, Instance
 from demo.masks import BoxMask
-from demo.model import DeviceConfig, load_segmenter
-from demo.postprocess import to_instances
 from demo.render import blend_masks, instance_colour
 from synthetic import Shape
 
@@ -143,16 +141,12 @@ def test_heavy_model_costs_five_gflops_and_finds_the_ten_shapes_through_jpeg(tmp
     frame, truths = synthetic.draw_scene(width, height, heavy_model.ten_shapes(width, height))
     # As an MJPG camera delivers it: JPEG-compressed, colours smeared at the edges.
     frame = cv2.imdecode(cv2.imencode(".jpg", frame)[1], cv2.IMREAD_COLOR)
-    segmenter = load_segmenter(ov.Core(), model, DeviceConfig())
-    request = segmenter.compiled.create_infer_request()
-    request.infer(segmenter.inputs(frame))
-
-    detections = segmenter.contract.decode([tensor.data for tensor in request.output_tensors], DecodeLimits(0.5))
-    instances = to_instances(detections, segmenter.geometry(frame), frame.shape, synthetic.coco_names())
+    segmenter = demo.open(model, cache_dir=None, labels=synthetic.coco_names())
+    instances = segmenter(frame).instances
 
     layers = heavy_model.body_layers_for(heavy_model.PERSON_0007_INPUT_HW, heavy_model.PERSON_0007_GFLOPS)
     assert heavy_model.conv_stack_gflops(heavy_model.PERSON_0007_INPUT_HW, layers) == pytest.approx(5.0, abs=0.5)
-    convolutions = [op for op in segmenter.compiled.get_runtime_model().get_ordered_ops()
+    convolutions = [op for op in segmenter.model.compiled.get_runtime_model().get_ordered_ops()
                     if op.get_rt_info()["layerType"].astype(str) == "Convolution"]
     assert len(convolutions) == layers + 2  # nothing pruned
     assert len(instances) == 10

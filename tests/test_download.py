@@ -18,10 +18,9 @@ import pytest
 import filesystems
 import synthetic
 from conftest import ROOT, SHARED, read_results, run_demo
-from demo import download
+from demo import catalogue, download
 from demo.errors import DemoError, UsageError
 from demo.geometry import ResizePolicy
-from demo.model import default_policy
 
 PERSON = "instance-segmentation-person-0007"
 SECURITY = "instance-segmentation-security-0002"
@@ -178,8 +177,8 @@ def fetcher(world: World, tries: int = 3) -> download.Fetcher:
     return download.Fetcher({download.MODEL_ORIGIN: world.server.url}, tries=tries, backoff=0.01)
 
 
-def security_bin(world: World) -> download.RemoteFile:
-    return download.load_catalogue(world.catalogue).models[SECURITY].files("FP32")[1]
+def security_bin(world: World) -> catalogue.RemoteFile:
+    return catalogue.load_catalogue(world.catalogue).models[SECURITY].files("FP32")[1]
 
 
 # Through the command line, as a user runs it.
@@ -217,9 +216,9 @@ def test_second_download_is_a_cache_hit_and_a_damaged_file_is_fetched_again(worl
     assert weights.read_bytes() == world.bodies[weights.name]
 
 
-def remote_file_of(path: Path) -> download.RemoteFile:
+def remote_file_of(path: Path) -> catalogue.RemoteFile:
     body = path.read_bytes()
-    return download.RemoteFile(path.name, "https://example.invalid/" + path.name, len(body), "sha384",
+    return catalogue.RemoteFile(path.name, "https://example.invalid/" + path.name, len(body), "sha384",
                                hashlib.sha384(body).hexdigest())
 
 
@@ -407,23 +406,26 @@ def test_mirror_must_be_http(monkeypatch, mirror):
 # The bundled catalogue and models.lst.
 
 def test_models_lst_names_exactly_the_catalogue_models():
-    known = download.load_catalogue(download.BUNDLED_CATALOGUE).models
-    assert download.read_model_list(ROOT / "models.lst", known) == [
+    known = catalogue.load_catalogue(catalogue.BUNDLED_CATALOGUE).models
+    assert catalogue.read_model_list(ROOT / "models.lst", known) == [
         PERSON, SECURITY, "instance-segmentation-security-0091", "instance-segmentation-security-0228",
         "instance-segmentation-security-1039", "instance-segmentation-security-1040"]
 
 
 def test_precision_a_model_lacks_is_a_usage_error():
-    person = download.load_catalogue(download.BUNDLED_CATALOGUE).models[PERSON]
+    person = catalogue.load_catalogue(catalogue.BUNDLED_CATALOGUE).models[PERSON]
     with pytest.raises(UsageError, match=f"{PERSON} has no FP16-INT8 files \\(it has FP16, FP32\\)"):
         person.files("FP16-INT8")
 
 
-def test_default_resize_comes_from_the_catalogue():
-    policies = {name: default_policy(name) for name in download.load_catalogue(download.BUNDLED_CATALOGUE).models}
+def test_default_resize_comes_from_the_catalogue(tmp_path):
+    policies = {name: entry.resize for name, entry in catalogue.load_catalogue(catalogue.BUNDLED_CATALOGUE).models.items()}
     fit = {SECURITY, "instance-segmentation-security-0091"}
     assert policies == {name: ResizePolicy.FIT if name in fit else ResizePolicy.STRETCH for name in policies}
-    assert default_policy("my-own-model") == ResizePolicy.STRETCH
+    # A model given as a path brings no facts, whatever its file is called: it says itself, or its kind's default holds.
+    named_like_one = tmp_path / f"{SECURITY}.xml"
+    named_like_one.touch()
+    assert download.resolve_model(named_like_one, "FP16", tmp_path, download.Fetcher()).facts == catalogue.ModelFacts()
 
 
 def test_catalogue_carries_the_open_model_zoo_facts():
@@ -431,7 +433,7 @@ def test_catalogue_carries_the_open_model_zoo_facts():
     if not source.is_file():
         pytest.skip(f"{source} is absent: the shared data folder is not beside the project")
     facts = json.loads(source.read_text())["models"]
-    bundled = download.load_catalogue(download.BUNDLED_CATALOGUE).models
+    bundled = catalogue.load_catalogue(catalogue.BUNDLED_CATALOGUE).models
 
     assert sorted(bundled) == sorted(facts)
     for name, fact in facts.items():
@@ -446,7 +448,7 @@ def test_catalogue_carries_the_open_model_zoo_facts():
 
 
 def test_sample_clip_entry_matches_the_shared_copy():
-    clip = download.load_catalogue(download.BUNDLED_CATALOGUE).sample_clip
+    clip = catalogue.load_catalogue(catalogue.BUNDLED_CATALOGUE).sample_clip
     shared = SHARED / "media" / clip.name
     if not shared.is_file():
         pytest.skip(f"{shared} is absent: the shared data folder is not beside the project")

@@ -18,11 +18,9 @@ import pytest
 import heavy_model
 import synthetic
 from conftest import ROOT, count_frames, lines_written
+import demo
 from demo import app
-from demo.contracts import DecodeLimits
 from demo.metrics import RunMetrics
-from demo.model import DeviceConfig, load_segmenter
-from demo.pipeline import AsyncPipeline
 from demo.render import InstanceRenderer
 from demo.sinks import ResultsWriter
 from demo.sources import open_source
@@ -90,7 +88,7 @@ def test_memory_stays_flat_over_ten_thousand_looped_frames(tmp_path):
                                              synthetic.Shape.rect((0, 255, 0), 50, 5, 90, 30)])
     image = tmp_path / "scene.png"
     cv2.imwrite(str(image), frame)
-    segmenter = load_segmenter(ov.Core(), model, DeviceConfig(hint="throughput"))
+    segmenter = demo.open(model, cache_dir=None, labels=["person", "car"])
     source = open_source(str(image), loop=True)
     samples: dict[int, float] = {}
     renderer = InstanceRenderer(show_boxes=True, show_scores=True)
@@ -102,8 +100,7 @@ def test_memory_stays_flat_over_ten_thousand_looped_frames(tmp_path):
 
     outputs = app.Outputs(results=ResultsWriter(Path(os.devnull)))
     try:
-        app.run(segmenter, AsyncPipeline(segmenter, 0, DecodeLimits(0.5)), itertools.islice(source, 10_000), ["person", "car"],
-                render_and_sample, outputs, MaskTracker(), RunMetrics())
+        app.run(segmenter, itertools.islice(source, 10_000), render_and_sample, outputs, MaskTracker(), RunMetrics())
     finally:
         outputs.close()
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import synthetic
 from conftest import run_demo
-from demo import cli
+from demo import flags
 from demo.errors import UsageError
 from demo.model import DeviceConfig, compile_properties
 
@@ -21,7 +21,7 @@ from demo.model import DeviceConfig, compile_properties
 RANGES = {
     "-t": lambda v: 0 <= v <= 1,
     "--iou_threshold": lambda v: 0 <= v <= 1,
-    "-nireq": lambda v: 0 <= v <= cli.MAX_REQUESTS,
+    "-nireq": lambda v: 0 <= v <= flags.MAX_REQUESTS,
     "-nthreads": lambda v: 1 <= v < 2**31,
     "-nstreams": lambda v: v == "AUTO" or 1 <= int(v) < 2**31,
     "-limit": lambda v: v >= 0,
@@ -40,7 +40,7 @@ numbers = st.one_of(st.integers(-2**40, 2**40), st.integers(-3, 300), st.floats(
 
 
 def parse(flag: str, text: str):
-    args = cli.build_parser().parse_args([f"{flag}={text}"])  # "=": a value like -3x4 is not taken for a flag
+    args = flags.build_parser().parse_args([f"{flag}={text}"])  # "=": a value like -3x4 is not taken for a flag
     return getattr(args, DESTINATIONS.get(flag, flag.lstrip("-")))
 
 
@@ -87,7 +87,7 @@ def test_resolutions_beyond_the_bounds_are_refused(resolution):
 @pytest.mark.parametrize("streams, threads", [("AUTO", None), ("1", 1), (str(2**31 - 1), 2**31 - 1)])
 def test_stream_and_thread_counts_at_the_bounds_compile(tmp_path, streams, threads):
     model = synthetic.person_0007_like(tmp_path / "person.xml", synthetic.DEFAULT_DETECTORS)
-    args = cli.build_parser().parse_args(["-nstreams", streams] + (["-nthreads", str(threads)] if threads else []))
+    args = flags.build_parser().parse_args(["-nstreams", streams] + (["-nthreads", str(threads)] if threads else []))
     config = DeviceConfig(nstreams=args.num_streams, nthreads=args.num_threads)
     compiled = ov.Core().compile_model(str(model), "CPU", compile_properties(config))
     assert compiled.get_property("NUM_STREAMS") >= 1

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import demo
 import synthetic
 from conftest import read_results, run_demo
 from demo.contracts import DecodeLimits, Detections, MaskRCNNContract
 from demo.geometry import ResizePolicy, geometry_for
 from demo.instances import Box
-from demo.model import DeviceConfig, load_segmenter
-from demo.pipeline import AsyncPipeline
+from demo.segmenter import Segmenter
 from demo.postprocess import box_region, paste_mask, to_instances
 from demo.sources import open_source
 
@@ -188,15 +188,16 @@ class Boom(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class ExplodingContract(MaskRCNNContract):
-    def decode(self, outputs, threshold) -> Detections:
+    def decode(self, outputs, limits) -> Detections:
         raise Boom("decode failed in a callback thread")
 
 
 def test_an_error_in_a_callback_reaches_the_caller_instead_of_hanging(models):
-    segmenter = load_segmenter(ov.Core(), models["person-0007"].xml, DeviceConfig(hint="throughput"))
-    broken = dataclasses.replace(segmenter, contract=ExplodingContract(**dataclasses.asdict(segmenter.contract)))
+    segmenter = demo.open(models["person-0007"].xml, cache_dir=None)
+    exploding = ExplodingContract(**dataclasses.asdict(segmenter.model.contract))
+    broken = Segmenter(dataclasses.replace(segmenter.model, contract=exploding), segmenter.labels, segmenter.limits)
     source = open_source("assets/sample_clip.avi", loop=True)
 
     with pytest.raises(Boom):
-        for _ in AsyncPipeline(broken, 0, DecodeLimits(0.5)).run(source):
+        for _ in broken.stream(source):
             pass

@@ -9,7 +9,7 @@ import pytest
 
 import synthetic
 from conftest import ROOT, read_results, run_demo
-from demo import download
+from demo import catalogue, download
 from demo.errors import DemoError
 from demo.labels import load_labels
 
@@ -80,12 +80,12 @@ def test_a_labels_folder_is_one_line(tmp_path):
 
 
 def test_a_model_list_from_windows_names_the_same_models(tmp_path):
-    known = download.load_catalogue(download.BUNDLED_CATALOGUE).models
+    known = catalogue.load_catalogue(catalogue.BUNDLED_CATALOGUE).models
     original = (ROOT / "models.lst").read_text(encoding="utf-8")
     windows = tmp_path / "models.lst"
     windows.write_bytes(b"\xef\xbb\xbf" + original.replace("\n", "\r\n").encode())
 
-    assert download.read_model_list(windows, known) == download.read_model_list(ROOT / "models.lst", known)
+    assert catalogue.read_model_list(windows, known) == catalogue.read_model_list(ROOT / "models.lst", known)
 
 
 def test_a_latin1_model_list_is_one_line(tmp_path):
@@ -93,17 +93,17 @@ def test_a_latin1_model_list_is_one_line(tmp_path):
     listing.write_bytes("# mod\u00e8les\ninstance-segmentation-person-0007\n".encode("latin-1"))
 
     with pytest.raises(DemoError, match=rf"^model list {listing} is not UTF-8 text \(byte 0xe8 at offset 5\)"):
-        download.read_model_list(listing, ["instance-segmentation-person-0007"])
+        catalogue.read_model_list(listing, ["instance-segmentation-person-0007"])
 
 
 def test_a_catalogue_saved_with_a_bom_loads(tmp_path):
-    bundled = json.loads(download.BUNDLED_CATALOGUE.read_text(encoding="utf-8"))
+    bundled = json.loads(catalogue.BUNDLED_CATALOGUE.read_text(encoding="utf-8"))
     copy = tmp_path / "catalogue.json"
     copy.write_bytes(b"\xef\xbb\xbf" + json.dumps(bundled, indent=1).replace("\n", "\r\n").encode())
 
-    loaded = download.load_catalogue(copy)
+    loaded = catalogue.load_catalogue(copy)
 
-    assert loaded == download.load_catalogue(download.BUNDLED_CATALOGUE)
+    assert loaded == catalogue.load_catalogue(catalogue.BUNDLED_CATALOGUE)
 
 
 def test_coco_annotations_with_a_bom_load(tmp_path):

@@ -17,7 +17,8 @@ import pytest
 
 import synthetic
 from conftest import read_results, run_demo
-from demo.cli import build_parser, class_names
+from demo.flags import build_parser
+from demo.segmenter import class_names
 from demo.contracts import DecodeLimits, YoloSegContract, decoding, recognise
 from demo.errors import DemoError
 from demo.geometry import ResizePolicy, geometry_for
@@ -136,12 +137,11 @@ def test_class_names_from_rt_info_and_labels_flag_wins(yolo_models, tmp_path):
     model.set_rt_info("walking_person bike", ["model_info", "labels"])
     info = read_model_info(model, yolo_models["ultralytics_ir"])
     assert info.labels == ("walking person", "bike")  # exporters write spaces as underscores
-    default_args = build_parser().parse_args(["-m", "m.xml", "-i", "x.png"])
-    assert class_names(default_args, info.labels) == ["walking person", "bike"]
+    assert build_parser().parse_args(["-m", "m.xml", "-i", "x.png"]).labels is None
+    assert class_names(None, info.labels) == ["walking person", "bike"]
     own = tmp_path / "mine.txt"
     own.write_text("a\nb\n")
-    explicit = build_parser().parse_args(["-m", "m.xml", "-i", "x.png", "--labels", str(own)])
-    assert class_names(explicit, info.labels) == ["a", "b"]
+    assert class_names(build_parser().parse_args(["--labels", str(own)]).labels, info.labels) == ["a", "b"]
 
 
 def test_bad_rt_info_is_one_line(yolo_models, tmp_path):
@@ -163,8 +163,9 @@ def test_preprocessing_is_rgb_over_255_letterboxed_with_114(layout):
     shape = [1, 3, 64, 64] if layout == "NCHW" else [1, 64, 64, 3]
     image = ops.parameter(shape, np.float32, name="images")
     model = ov.Model([ops.abs(image)], [image])
+    assert YoloSegContract.preprocessing.policy is ResizePolicy.LETTERBOX
     size = embed_preprocessing(model, SimpleNamespace(image_input=0), YoloSegContract.preprocessing,
-                               ResizePolicy.LETTERBOX, Path("identity.xml"))
+                               Path("identity.xml"))
     frame = np.empty((32, 64, 3), np.uint8)
     frame[:] = (10, 20, 30)  # BGR
 

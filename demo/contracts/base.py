@@ -2,7 +2,7 @@
 trained on, the limits a caller sets per frame, and the failure of a model that only half fits."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -30,6 +30,14 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def of_classes(self, class_ids: frozenset[int]) -> Detections:
+        """Only the detections of these classes (a matte, which is the person, stays whole)."""
+        if self.alpha:
+            return self
+        keep = np.isin(self.class_ids, list(class_ids))
+        return replace(self, class_ids=self.class_ids[keep], scores=self.scores[keep], boxes=self.boxes[keep],
+                       heatmaps=self.heatmaps[keep])
 
 
 @dataclass(frozen=True)

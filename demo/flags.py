@@ -1,0 +1,261 @@
+"""Every flag of every command, and what each turns into: the typed settings the stages take.
+
+Flags are named as in Open Model Zoo's Python demos. Nothing outside this module and
+:mod:`demo.cli` sees an ``argparse.Namespace``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import background
+from .argtypes import real_number, whole_number
+from .benchmark import DEFAULT_SECONDS, BenchmarkSettings
+from .catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
+from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD
+from .download import MEDIA_ORIGIN, MODEL_ORIGIN, DownloadRequest, Fetcher, default_models_dir
+from .errors import UsageError
+from .evaluate import DEFAULT_THRESHOLD, MAX_PER_IMAGE, EvalSettings
+from .geometry import ResizePolicy
+from .labels import COCO_LABELS
+from .live import LiveSettings
+from .model import default_cache_dir
+from .segmenter import Settings
+
+MAX_SIDE = 65500
+MAX_PIXELS = 2**30
+MAX_REQUESTS = 64
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit code 2, as for every bad argument
+        raise UsageError(message)
+
+
+def resolution(text: str) -> tuple[int, int]:
+    """WxH within OpenCV's image limits: the JPEG/MJPEG codec's 65500 a side, CV_IO_MAX_IMAGE_PIXELS in all
+    (2^30; a larger frame fails to allocate or to encode)."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or int(width) < 1 or int(height) < 1:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at least 1, got {text!r}")
+    if max(int(width), int(height)) > MAX_SIDE or int(width) * int(height) > MAX_PIXELS:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at most {MAX_SIDE} and at most "
+                                         f"{MAX_PIXELS} pixels in all, got {text!r}")
+    return int(width), int(height)
+
+
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text}")
+    return value
+
+
+non_negative = whole_number(0)
+positive = whole_number(1)
+# OpenVINO's INFERENCE_NUM_THREADS and NUM_STREAMS are 32-bit; it uses no more than the device has.
+threads = whole_number(1, 2**31 - 1)
+# Each request holds its own tensors and the pipeline decodes two frames per request ahead.
+requests = whole_number(0, MAX_REQUESTS)
+
+
+def streams(text: str) -> str:
+    if text.strip().upper() == "AUTO":
+        return "AUTO"
+    try:
+        return str(threads(text))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected AUTO or a whole number from 1 to {2**31 - 1}, got {text}") from None
+
+
+positive_seconds = real_number(0, 3600, above=True, unit=" of seconds")
+frame_rate = real_number(0, 1000, above=True, unit=" of frames per second")
+
+
+def add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    live = parser.add_argument_group("cameras and network streams")
+    live.add_argument("--rtsp_transport", choices=["tcp", "udp"], default="tcp",
+                      help="how RTSP streams carry their packets (default: %(default)s)")
+    live.add_argument("--open_timeout", type=positive_seconds, default=LiveSettings.open_timeout, metavar="SECONDS",
+                      help="give up opening a stream after this long (default: %(default)g)")
+    live.add_argument("--read_timeout", type=positive_seconds, default=LiveSettings.read_timeout, metavar="SECONDS",
+                      help="a stream that delivers nothing for this long is lost and reconnected "
+                           "(default: %(default)g)")
+    live.add_argument("--reconnect", type=non_negative, metavar="N",
+                      help="attempts to reconnect a lost camera or stream, 0 to end the run instead "
+                           "(default: keep trying)")
+    live.add_argument("--no_drop", action="store_true",
+                      help="process every frame of a camera or stream instead of always the newest: what is "
+                           "shown falls behind when the model is slower than the source")
+    live.add_argument("--camera_resolution", type=resolution, metavar="WxH", help="ask the camera for this size")
+    live.add_argument("--camera_fps", type=frame_rate, metavar="N", help="ask the camera for this frame rate")
+
+
+def live_settings(args: argparse.Namespace) -> LiveSettings:
+    return LiveSettings(args.rtsp_transport, args.open_timeout, args.read_timeout, args.reconnect, args.no_drop,
+                        args.camera_resolution, args.camera_fps)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, threshold: float = Settings.threshold,
+                        max_det: int = Settings.max_det) -> None:
+    """Model and device flags, shared by every command that runs a model: the fields of :class:`Settings`."""
+    model = parser.add_argument_group("model and device")
+    model.add_argument("-m", "--model",
+                       help="model .xml (with its .bin), .onnx or .tflite, or a name from models.lst, downloaded on "
+                            f"first use (default: {DEFAULT_MODEL})")
+    model.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                       help="which files of a named model (default: %(default)s)")
+    model.add_argument("--models_dir", type=Path, default=default_models_dir(),
+                       help="where named models are kept ($DEMO_MODELS_DIR; default: %(default)s)")
+    add_mirror_arguments(model)
+    model.add_argument("-d", "--device", default="CPU", help="OpenVINO device: CPU, GPU, AUTO, MULTI:..., HETERO:...")
+    model.add_argument("--labels", type=Path,
+                       help="class names, one per line (default: the names the model carries, else COCO's, "
+                            f"{COCO_LABELS.relative_to(COCO_LABELS.parent.parent)})")
+    model.add_argument("-t", "--prob_threshold", type=probability, default=threshold,
+                       help="minimum score to keep (default: %(default)s)")
+    model.add_argument("--max_det", type=positive, default=max_det,
+                       help="most instances kept per frame (default: %(default)s)")
+    model.add_argument("--classes", type=class_list, metavar="NAMES",
+                       help="keep only these classes, by name or id, comma-separated: person,car")
+    model.add_argument("--iou_threshold", type=probability,
+                       help="YOLO-seg and YOLACT models: overlap above which NMS drops the weaker of two "
+                            f"same-class instances (default: the model's own, else {YOLO_IOU_THRESHOLD} for YOLO, "
+                            f"{YOLACT_IOU_THRESHOLD} for YOLACT)")
+    model.add_argument("--model_type", choices=MODEL_TYPES,
+                       help="decode the model as this kind where its shapes cannot tell (default: recognised)")
+    model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
+                       help="how frames fit the model input (default: the one the model was measured with)")
+    model.add_argument("-nireq", "--num_infer_requests", type=requests, default=0,
+                       help=f"infer requests in flight, up to {MAX_REQUESTS} (0: the device's optimal number)")
+    model.add_argument("-nstreams", "--num_streams", type=streams, help="CPU/GPU streams, a number >= 1 or AUTO")
+    model.add_argument("-nthreads", "--num_threads", type=threads, help="CPU inference threads")
+    model.add_argument("--hint", choices=["latency", "throughput"],
+                       help="OpenVINO performance hint (default: latency for a camera, throughput otherwise)")
+    model.add_argument("--cache_dir", type=Path, default=default_cache_dir(),
+                       help="compiled-model cache, so the next start is fast (default: %(default)s)")
+    model.add_argument("--no_cache", action="store_true", help="do not use the compiled-model cache")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m demo", description="OpenVINO instance segmentation demo")
+    add_model_arguments(parser)
+    io = parser.add_argument_group("input and output")
+    io.add_argument("-i", "--input",
+                    help="image, folder of images, video, image pattern (img_%%04d.png), camera index, stream URL "
+                         "(rtsp://, http://, ...) or named pipe (default: the sample clip, downloaded on first use)")
+    io.add_argument("--loop", action="store_true", help="repeat the input forever")
+    io.add_argument("-o", "--output", help="write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)")
+    io.add_argument("-limit", "--output_limit", type=non_negative, default=0,
+                    help="frames to write to -o and --results (0: all)")
+    io.add_argument("--output_resolution", type=resolution, help="size of shown and written frames, WxH")
+    io.add_argument("--no_show", action="store_true", help="do not open a window")
+    io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
+    io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
+    add_live_arguments(parser)
+    view = parser.add_argument_group("what is drawn")
+    view.add_argument("--show_boxes", action="store_true", help="draw boxes")
+    view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
+    view.add_argument("--no_track", action="store_true", help="no tracker: colours do not follow objects")
+    parser.add_argument("--mode", choices=["instances", "background"], default="instances",
+                        help="draw the instances, or keep the people and replace the background "
+                             "(default: %(default)s)")
+    background.add_arguments(parser)
+    add_benchmark_arguments(parser)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def class_list(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected class names or ids separated by commas, got {text!r}")
+    return names
+
+
+def add_mirror_arguments(parser: argparse._ActionsContainer) -> None:  # a parser or an argument group
+    parser.add_argument("--mirror", metavar="URL",
+                        help=f"fetch models from URL instead of {MODEL_ORIGIN} (default: $OMZ_MIRROR)")
+    parser.add_argument("--media_mirror", metavar="URL",
+                        help=f"fetch the sample clip from URL instead of {MEDIA_ORIGIN} (default: $DEMO_MEDIA_MIRROR)")
+
+
+def fetcher(args: argparse.Namespace) -> Fetcher:
+    return Fetcher.from_environment(args.mirror, args.media_mirror)
+
+
+def model_settings(args: argparse.Namespace, live: bool = False) -> Settings:
+    """The model flags as :class:`Settings`; the hint defaults to latency for a camera or stream."""
+    return Settings(
+        threshold=args.prob_threshold, iou_threshold=args.iou_threshold, max_det=args.max_det, classes=args.classes,
+        resize=args.resize_type, labels=args.labels, model_type=args.model_type,
+        matting=getattr(args, "mode", "instances") == "background",
+        hint=args.hint or ("latency" if live else "throughput"), streams=args.num_streams, threads=args.num_threads,
+        requests=args.num_infer_requests, cache_dir=None if args.no_cache else args.cache_dir,
+        precision=args.precision, models_dir=args.models_dir, fetcher=fetcher(args))
+
+
+def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("benchmark")
+    group.add_argument("--benchmark", action="store_true",
+                       help="run the whole pipeline headless as fast as it goes, looping the input, and report "
+                            "its throughput against the model's own")
+    group.add_argument("-niter", "--number_iterations", type=positive, metavar="N",
+                       help="frames to measure (with --benchmark)")
+    group.add_argument("--time", type=real_number(0, above=True, unit=" of seconds"), metavar="SECONDS",
+                       help=f"seconds to measure (with --benchmark; default {DEFAULT_SECONDS:g} unless -niter is "
+                            "given; with both, whichever ends first). Not -t, which is the score threshold here")
+    group.add_argument("--report", type=Path, metavar="FILE.json",
+                       help="also write the figures to this JSON file (with --benchmark)")
+
+
+def benchmark_settings(args: argparse.Namespace) -> BenchmarkSettings | None:
+    """The benchmark asked for, None for a normal run; flags that need --benchmark are refused without it."""
+    if not args.benchmark:
+        given = [flag for flag, value in (("-niter", args.number_iterations), ("--time", args.time),
+                                          ("--report", args.report)) if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --benchmark")
+        return None
+    if args.report and not args.report.parent.is_dir():
+        raise UsageError(f"--report {args.report}: folder '{args.report.parent}' does not exist")
+    seconds = args.time if args.time or args.number_iterations else DEFAULT_SECONDS
+    return BenchmarkSettings(args.number_iterations, seconds, args.report)
+
+
+def eval_parser() -> Parser:
+    parser = Parser(prog="python -m demo eval",
+                    description="COCO box and mask AP of a model, measured through the demo's own pipeline")
+    add_model_arguments(parser, DEFAULT_THRESHOLD, MAX_PER_IMAGE)
+    data = parser.add_argument_group("data and results")
+    data.add_argument("--annotations", type=Path, required=True, help="COCO instances JSON file")
+    data.add_argument("--images", type=Path, required=True, help="folder holding the annotation file's images")
+    data.add_argument("--limit", type=non_negative, default=0, help="evaluate the first N images (0: all)")
+    data.add_argument("--results", type=Path, help="write the detections as a COCO results JSON file")
+    data.add_argument("--metrics", type=Path, help="write the AP figures as JSON")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def eval_settings(args: argparse.Namespace) -> EvalSettings:
+    return EvalSettings(args.model, args.device, args.annotations, args.images, model_settings(args), args.limit,
+                        args.results, args.metrics)
+
+
+def download_parser() -> Parser:
+    parser = Parser(prog="python -m demo download",
+                    description="fetch Open Model Zoo models and the sample clip, checking size and checksum")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="model names; ? and * are wildcards")
+    parser.add_argument("--list", type=Path, help="a file of model names, one per line (e.g. models.lst)")
+    parser.add_argument("--media", action="store_true",
+                        help="fetch the sample clip one-by-one-person-detection.mp4 (CC-BY-4.0, Intel)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION, help="default: %(default)s")
+    parser.add_argument("--output_dir", type=Path,
+                        help="where to put the files (default: the cache the demo reads, $DEMO_MODELS_DIR for models)")
+    add_mirror_arguments(parser)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def download_request(args: argparse.Namespace) -> DownloadRequest:
+    return DownloadRequest(tuple(args.names), args.list, args.media, args.precision, args.output_dir, fetcher(args))

@@ -1,0 +1,196 @@
+"""The Python API: open a model, segment a frame, stream frames.
+
+    import demo
+    segmenter = demo.open("yolo11n-seg.xml")           # or a name from models.lst
+    result = segmenter(frame)                          # one BGR frame of any size
+    for instance in result.instances:
+        print(instance.name, instance.score, instance.box, instance.mask.area)
+    for result in segmenter.stream(frames):            # the asynchronous, ordered pipeline
+        ...
+
+The command line, ``eval`` and ``--benchmark`` are loops over :meth:`Segmenter.stream`.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+
+from .catalogue import DEFAULT_PRECISION, ResolvedModel
+from .contracts import DecodeLimits, Detections
+from .download import Fetcher, default_models_dir, resolve_model
+from .errors import UsageError
+from .geometry import Geometry, ResizePolicy
+from .instances import FrameResult
+from .labels import COCO_LABELS, load_labels
+from .metrics import StageClock
+from .model import DeviceConfig, LoadedModel, LoadOptions, default_cache_dir, first_stated, load_model
+from .pipeline import AsyncPipeline, InferredFrame
+from .postprocess import to_instances
+from .sources import Frame, as_bgr
+
+ClassChoice = str | int  # a class name or id
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of :func:`open`, with the command line's defaults (its flag names in brackets)."""
+
+    threshold: float = 0.5  # the lowest score kept (-t)
+    iou_threshold: float | None = None  # NMS overlap (--iou_threshold); None: the model's own, else its kind's
+    max_det: int = 100  # most instances per frame (--max_det)
+    classes: Sequence[ClassChoice] | None = None  # keep only these classes, by name or id (--classes)
+    resize: ResizePolicy | str | None = None  # (--resize_type) None: the model's own, else its kind's
+    labels: Path | str | Sequence[str] | None = None  # a file or the names (--labels); None: the model's, else COCO's
+    model_type: str | None = None  # force a contract (--model_type)
+    matting: bool = False  # accept a matting model, whose only use is background compositing
+    hint: str | None = None  # "latency" or "throughput" (--hint); None: throughput
+    streams: str | None = None  # (-nstreams)
+    threads: int | None = None  # (-nthreads)
+    requests: int = 0  # infer requests in flight (-nireq); 0: the device's optimal number
+    cache_dir: Path | None = field(default_factory=default_cache_dir)  # compiled-model cache; None: no cache
+    precision: str = DEFAULT_PRECISION  # which files of a named model (--precision)
+    models_dir: Path | None = None  # where named models are kept (--models_dir); None: $DEMO_MODELS_DIR or the cache
+    fetcher: Fetcher | None = None  # mirrors for named models (--mirror); None: from the environment
+
+    def device_config(self, device: str) -> DeviceConfig:
+        return DeviceConfig(device, self.hint or "throughput", self.streams, self.threads, self.requests,
+                            self.cache_dir)
+
+    def load_options(self) -> LoadOptions:
+        return LoadOptions(ResizePolicy(self.resize) if self.resize else None, self.model_type, self.matting)
+
+
+def resolve(model: str | Path | None, settings: Settings = Settings()) -> ResolvedModel:
+    """The model file ``model`` names (fetched and verified on first use for a catalogue name), with its facts."""
+    return resolve_model(model, settings.precision, settings.models_dir or default_models_dir(),
+                         settings.fetcher or Fetcher.from_environment())
+
+
+def open(model: str | Path | None = None, device: str = "CPU", **settings: object) -> Segmenter:  # noqa: A001
+    """Load ``model`` (a name from models.lst, None for the default, or an .xml/.onnx/.tflite path) on ``device``.
+
+    ``settings`` are the fields of :class:`Settings`; an unknown one is a TypeError.
+    """
+    chosen = Settings(**settings)  # type: ignore[arg-type]
+    return Segmenter.load(resolve(model, chosen), device, chosen)
+
+
+class Segmenter:
+    """A loaded model that turns BGR frames into :class:`~demo.instances.FrameResult` objects."""
+
+    def __init__(self, model: LoadedModel, labels: list[str], limits: DecodeLimits, requests: int = 0,
+                 classes: frozenset[int] | None = None):
+        self.model = model
+        self.labels = labels
+        self.limits = limits
+        self.classes = classes
+        self._pipeline = AsyncPipeline(model, requests)
+        self._request: ov.InferRequest | None = None
+        self._request_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, resolved: ResolvedModel, device: str = "CPU", settings: Settings = Settings()) -> Segmenter:
+        model = load_model(ov.Core(), resolved, settings.device_config(device), settings.load_options())
+        labels = class_names(settings.labels, model.labels)
+        limits = DecodeLimits(settings.threshold, first_stated(settings.iou_threshold, model.stated_iou),
+                              settings.max_det)
+        classes = class_ids(settings.classes, labels) if settings.classes else None
+        return cls(model, labels, limits, settings.requests, classes)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def requests(self) -> int:
+        """Infer requests the stream keeps in flight."""
+        return self._pipeline.nireq
+
+    def __call__(self, frame: np.ndarray, **limits: float | None) -> FrameResult:
+        """One frame, synchronously: its instances in frame pixels. ``limits`` override threshold,
+        iou_threshold or max_det for this call."""
+        image = as_bgr(frame)
+        chosen = self._limits(limits)
+        with self._request_lock:  # one request of its own, so calls from several threads take turns
+            if self._request is None:
+                self._request = self.model.compiled.create_infer_request()
+            self._request.infer(self.model.inputs(image), share_inputs=True)
+            detections = self.model.contract.decode([t.data for t in self._request.output_tensors], chosen)
+        return FrameResult(0, image, self._instances(detections, image))
+
+    def stream(self, frames: Iterable[Frame | np.ndarray], live: bool = False,
+               idle: Callable[[], bool] | None = None, **limits: float | None) -> Iterator[FrameResult]:
+        """Every frame's result, in order, with inference running ahead on all requests.
+
+        ``frames`` are arrays or :class:`~demo.sources.Frame` objects. For a ``live`` source a frame
+        is taken only when a request is free, so that it is as new as can be. ``idle`` is called
+        while no result has come for a moment; when it returns True the stream ends. Closing the
+        iterator stops the pipeline cleanly.
+        """
+        inferred = self._pipeline.run(as_frames(frames), self._limits(limits), live, idle)
+        try:
+            for item in inferred:
+                clock = StageClock(item.timings_ms, item.cpu_ms)
+                instances = self._instances(item.detections, item.frame.image)
+                clock.lap("postprocess")
+                yield result_of(item, instances)
+        finally:
+            inferred.close()
+
+    def geometry(self, frame: np.ndarray) -> Geometry:
+        """Where a frame of this size lands in the model input."""
+        return self.model.geometry(frame)
+
+    def _limits(self, overrides: dict[str, float | None]) -> DecodeLimits:
+        unknown = set(overrides) - {"threshold", "iou_threshold", "max_det"}
+        if unknown:
+            raise TypeError(f"unknown limits: {', '.join(sorted(unknown))}")
+        return replace(self.limits, **overrides) if overrides else self.limits
+
+    def _instances(self, detections: Detections, image: np.ndarray) -> list:
+        if self.classes is not None:
+            detections = detections.of_classes(self.classes)
+        return to_instances(detections, self.model.geometry(image), image.shape, self.labels)
+
+
+def result_of(item: InferredFrame, instances: list) -> FrameResult:
+    frame = item.frame
+    return FrameResult(frame.index, frame.image, instances, item.timings_ms, frame.name, item.cpu_ms,
+                       frame.captured, frame.dropped_before)
+
+
+def as_frames(frames: Iterable[Frame | np.ndarray]) -> Iterator[Frame]:
+    for index, frame in enumerate(frames):
+        yield frame if isinstance(frame, Frame) else Frame(index, as_bgr(frame), "")
+
+
+def class_names(labels: Path | str | Sequence[str] | None, model_labels: tuple[str, ...]) -> list[str]:
+    """The names given (a file, or the names), else the ones the model carries, else COCO's."""
+    if isinstance(labels, (str, Path)):
+        return load_labels(Path(labels))
+    if labels is not None:
+        return list(labels)
+    return list(model_labels) if model_labels else load_labels(COCO_LABELS)
+
+
+def class_ids(chosen: Sequence[ClassChoice], labels: list[str]) -> frozenset[int]:
+    """The ids of classes chosen by name (as the labels spell them, any case) or by id."""
+    by_name = {name.lower(): index for index, name in enumerate(labels)}
+    ids, unknown = set(), []
+    for choice in chosen:
+        text = str(choice).strip()
+        if text.isdigit():
+            ids.add(int(text))
+        elif text.lower() in by_name:
+            ids.add(by_name[text.lower()])
+        else:
+            unknown.append(text)
+    if unknown:
+        raise UsageError(f"unknown class {', '.join(map(repr, unknown))}; the model's classes are: "
+                         f"{', '.join(labels) or 'numbers only (no labels)'}")
+    return frozenset(ids)
