@@ -24,7 +24,7 @@ from .render import InstanceRenderer
 from .sinks import ResultsWriter, open_output
 from .sources import files_read, open_source
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
-from .tracker import MaskTracker
+from .tracker import MaskTracker, TrackerSettings
 from .window import open_window
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -104,6 +104,20 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
                         args.camera_resolution, args.camera_fps)
 
 
+# --- tracking: ids across the frames of a video or stream --------------------------------------
+def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
+    track = parser.add_argument_group("tracking (videos and streams)")
+    track.add_argument("--no_track", action="store_true",
+                       help="no tracker: instances get no ids and colours do not follow objects")
+    track.add_argument("--track_memory", type=non_negative, default=TrackerSettings.memory, metavar="N",
+                       help="frames an object may go unseen (hidden, missed) and keep its id (default: %(default)s)")
+
+
+def tracker_settings(args: argparse.Namespace) -> TrackerSettings:
+    return TrackerSettings(memory=args.track_memory)
+# --- end of tracking ------------------------------------------------------------------------------
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Model and device flags, shared by every command that runs a model."""
     model = parser.add_argument_group("model and device")
@@ -160,10 +174,10 @@ def build_parser() -> Parser:
                       help="most instances kept per frame (default: %(default)s)")
     view.add_argument("--show_boxes", action="store_true", help="draw boxes")
     view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
-    view.add_argument("--no_track", action="store_true", help="no tracker: colours do not follow objects")
     parser.add_argument("--mode", choices=["instances", "background"], default="instances",
                         help="draw the instances, or keep the people and replace the background "
                              "(default: %(default)s)")
+    add_tracking_arguments(parser)
     background.add_arguments(parser)
     benchmark.add_arguments(parser, positive)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -232,7 +246,8 @@ def run_instances(args: argparse.Namespace) -> None:
         if not args.no_show and measure is None:
             title = "Background subtraction" if composer else "Instance segmentation"
             outputs.window = open_window(f"{title} (q or Esc quits, space pauses)")
-        tracker = None if args.no_track or composer or source.kind in ("image", "folder") else MaskTracker()
+        tracked = not (args.no_track or composer or source.kind in ("image", "folder"))
+        tracker = MaskTracker(tracker_settings(args)) if tracked else None
         pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold,
                                  live=source.live and not args.no_drop)
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
