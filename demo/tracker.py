@@ -12,9 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
-from .instances import Instance
+from .instances import Box, Instance
 from .masks import BoxMask
 
 # Ultralytics' track_buffer and supervision's lost_track_buffer: about a second of video.
@@ -42,30 +40,35 @@ class _Motion:
 
     A box cut off by an occluder or the frame's edge keeps the side that moved as predicted and
     the object's known size, so what is hidden neither slows the motion nor shrinks the object.
+    Plain floats, not NumPy: on four numbers NumPy's calls cost ten times the arithmetic.
     """
 
-    def __init__(self, box: np.ndarray):
-        self.box = box  # x1, y1, x2, y2 of the whole object
-        self.size = box[2:] - box[:2]
-        self.velocity = np.zeros(2)
+    def __init__(self, box: Box):
+        self.box = box.as_list()  # x1, y1, x2, y2 of the whole object
+        self.size = [box.width, box.height]
+        self.velocity = [0.0, 0.0]
 
-    def predicted(self, frames: int) -> np.ndarray:
+    def predicted(self, frames: int) -> list[float]:
         """The box ``frames`` after the last sighting."""
-        return self.box + np.tile(self.velocity * frames, 2)
+        dx, dy = self.velocity[0] * frames, self.velocity[1] * frames
+        x1, y1, x2, y2 = self.box
+        return [x1 + dx, y1 + dy, x2 + dx, y2 + dy]
 
-    def seen(self, box: np.ndarray, frames: int) -> None:
+    def seen(self, box: Box, frames: int) -> None:
         """Take a sighting ``frames`` after the last one."""
-        whole = self._uncut(box, self.predicted(frames))
-        centre_shift = (whole[:2] + whole[2:] - self.box[:2] - self.box[2:]) / 2
-        self.velocity += VELOCITY_WEIGHT * (centre_shift / frames - self.velocity)
+        whole = self._uncut(box.as_list(), self.predicted(frames))
+        for axis in (0, 1):
+            shift = (whole[axis] + whole[axis + 2] - self.box[axis] - self.box[axis + 2]) / 2
+            self.velocity[axis] += VELOCITY_WEIGHT * (shift / frames - self.velocity[axis])
         self.box = whole
 
-    def _uncut(self, box: np.ndarray, expected: np.ndarray) -> np.ndarray:
-        whole = box.astype(float)
+    def _uncut(self, box: list[float], expected: list[float]) -> list[float]:
+        whole = list(box)
         for axis in (0, 1):
             low, high = axis, axis + 2
-            if box[high] - box[low] >= (1 - CUT_SHARE) * self.size[axis]:
-                self.size[axis] = max(box[high] - box[low], (1 - SHRINK_PER_FRAME) * self.size[axis])
+            extent = box[high] - box[low]
+            if extent >= (1 - CUT_SHARE) * self.size[axis]:
+                self.size[axis] = max(extent, (1 - SHRINK_PER_FRAME) * self.size[axis])
             elif abs(box[low] - expected[low]) <= abs(box[high] - expected[high]):
                 whole[high] = box[low] + self.size[axis]
             else:
@@ -80,21 +83,20 @@ class _Track:
     last_seen: int
     motion: _Motion
 
-    def shift(self, frame: int) -> tuple[int, int]:
-        """Whole pixels the object has moved by ``frame`` since it was last seen, as predicted."""
-        dx, dy = np.rint(self.motion.velocity * (frame - self.last_seen)).astype(int)
-        return int(dx), int(dy)
+    def moved_mask(self, frame: int) -> BoxMask:
+        """The last mask, moved by the whole pixels the object is predicted to have moved by ``frame``."""
+        frames = frame - self.last_seen
+        last = self.instance.mask
+        return BoxMask(last.bits, last.x + round(self.motion.velocity[0] * frames),
+                       last.y + round(self.motion.velocity[1] * frames))
 
 
-def _box(instance: Instance) -> np.ndarray:
-    return np.array(instance.box.as_list(), dtype=float)
-
-
-def _box_share(box: np.ndarray, expected: np.ndarray) -> float:
-    """The share of ``box``'s area that lies inside ``expected``."""
-    width, height = np.minimum(box[2:], expected[2:]) - np.maximum(box[:2], expected[:2])
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    return float(max(width, 0) * max(height, 0) / area) if area > 0 else 0.0
+def _box_share(box: Box, expected: list[float]) -> float:
+    """The share of ``box``'s area that lies inside ``expected`` (x1, y1, x2, y2)."""
+    width = min(box.x2, expected[2]) - max(box.x1, expected[0])
+    height = min(box.y2, expected[3]) - max(box.y1, expected[1])
+    area = box.width * box.height
+    return max(width, 0) * max(height, 0) / area if area > 0 else 0.0
 
 
 class MaskTracker:
@@ -109,6 +111,7 @@ class MaskTracker:
         self._tracks: list[_Track] = []  # oldest first
         self._next_id = 1
         self._frame = 0
+        self._moved: dict[int, BoxMask] = {}  # this frame's moved mask of each track, by id
 
     def update(self, instances: list[Instance]) -> list[Instance]:
         """The same instances, in the same order, each with its ``track_id``."""
@@ -117,11 +120,11 @@ class MaskTracker:
         tracked = []
         for instance, track in zip(instances, tracks):
             if track is None:
-                track = _Track(self._next_id, instance, self._frame, _Motion(_box(instance)))
+                track = _Track(self._next_id, instance, self._frame, _Motion(instance.box))
                 self._next_id += 1
                 self._tracks.append(track)
             else:
-                track.motion.seen(_box(instance), self._frame - track.last_seen)
+                track.motion.seen(instance.box, self._frame - track.last_seen)
                 track.instance, track.last_seen = instance, self._frame
             tracked.append(dataclasses.replace(instance, track_id=track.id))
         self._tracks = [t for t in self._tracks if self._frame - t.last_seen <= self.settings.memory]
@@ -129,20 +132,22 @@ class MaskTracker:
 
     def _match(self, instances: list[Instance]) -> list[_Track | None]:
         matched: list[_Track | None] = [None] * len(instances)
+        # Made once a frame, so each moved mask counts its area once, not once per detection.
+        self._moved = {track.id: track.moved_mask(self._frame) for track in self._tracks}
         self._assign(instances, matched, self._moved_mask_iou, self.settings.mask_iou)
         self._assign(instances, matched, self._predicted_box_share, self.settings.box_share)
         return matched
 
-    def _assign(self, instances: list[Instance], matched: list[_Track | None], score: Callable[[Instance, _Track], float],
-                threshold: float) -> None:
+    def _assign(self, instances: list[Instance], matched: list[_Track | None],
+                score: Callable[[Instance, _Track], float], threshold: float) -> None:
         """Greedy, best score first, over the detections and tracks of one class not matched yet."""
-        free = [t for t in self._tracks if not any(t is m for m in matched)]
+        taken = {track.id for track in matched if track is not None}
+        free = [track for track in self._tracks if track.id not in taken]
         candidates = sorted(
             ((-score(instance, track), n, order, track)
              for n, instance in enumerate(instances) if matched[n] is None
              for order, track in enumerate(free) if track.instance.class_id == instance.class_id),
             key=lambda c: c[:3])
-        taken: set[int] = set()
         for negative, n, _, track in candidates:
             if -negative < threshold:
                 break
@@ -151,9 +156,7 @@ class MaskTracker:
                 taken.add(track.id)
 
     def _moved_mask_iou(self, instance: Instance, track: _Track) -> float:
-        dx, dy = track.shift(self._frame)
-        last = track.instance.mask
-        return instance.mask.iou(BoxMask(last.bits, last.x + dx, last.y + dy))
+        return instance.mask.iou(self._moved[track.id])
 
     def _predicted_box_share(self, instance: Instance, track: _Track) -> float:
-        return _box_share(_box(instance), track.motion.predicted(self._frame - track.last_seen))
+        return _box_share(instance.box, track.motion.predicted(self._frame - track.last_seen))
