@@ -60,6 +60,7 @@ def format_raw(result: FrameResult) -> str:
     lines = [f"frame {result.index}: {len(result.instances)} instances"]
     lines += [f"  {i.class_id:3d} {i.name:<16} {i.score:.3f} "
               f"[{i.box.x1:.1f}, {i.box.y1:.1f}, {i.box.x2:.1f}, {i.box.y2:.1f}] area {i.area}"
+              + ("" if i.track_id is None else f" id {i.track_id}")
               for i in result.instances]
     return "\n".join(lines)
 

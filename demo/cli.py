@@ -52,7 +52,8 @@ def run_instances(args: argparse.Namespace) -> None:
         if not args.no_show and measure is None:
             title = "Background subtraction" if composer else "Instance segmentation"
             outputs.window = open_window(f"{title} (q or Esc quits, space pauses)")
-        tracker = None if args.no_track or composer or source.kind in ("image", "folder") else MaskTracker()
+        tracked = not (args.no_track or composer or source.kind in ("image", "folder"))
+        tracker = MaskTracker(flags.tracker_settings(args)) if tracked else None
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
                  segmenter.model.policy.value, segmenter.requests)
         render = composer or InstanceRenderer(args.show_boxes, args.show_scores, app.status_rows(source.live))

@@ -21,6 +21,7 @@ from .labels import COCO_LABELS
 from .live import LiveSettings
 from .model import default_cache_dir
 from .segmenter import Settings
+from .tracker import TrackerSettings
 
 MAX_SIDE = 65500
 MAX_PIXELS = 2**30
@@ -156,11 +157,11 @@ def build_parser() -> Parser:
     view = parser.add_argument_group("what is drawn")
     view.add_argument("--show_boxes", action="store_true", help="draw boxes")
     view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
-    view.add_argument("--no_track", action="store_true", help="no tracker: colours do not follow objects")
     parser.add_argument("--mode", choices=["instances", "background"], default="instances",
                         help="draw the instances, or keep the people and replace the background "
                              "(default: %(default)s)")
     background.add_arguments(parser)
+    add_tracking_arguments(parser)
     add_benchmark_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
@@ -193,6 +194,18 @@ def model_settings(args: argparse.Namespace, live: bool = False) -> Settings:
         hint=args.hint or ("latency" if live else "throughput"), streams=args.num_streams, threads=args.num_threads,
         requests=args.num_infer_requests, cache_dir=None if args.no_cache else args.cache_dir,
         precision=args.precision, models_dir=args.models_dir, fetcher=fetcher(args))
+
+
+def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
+    track = parser.add_argument_group("tracking (videos and streams)")
+    track.add_argument("--no_track", action="store_true",
+                       help="no tracker: instances get no ids and colours do not follow objects")
+    track.add_argument("--track_memory", type=non_negative, default=TrackerSettings.memory, metavar="N",
+                       help="frames an object may go unseen (hidden, missed) and keep its id (default: %(default)s)")
+
+
+def tracker_settings(args: argparse.Namespace) -> TrackerSettings:
+    return TrackerSettings(memory=args.track_memory)
 
 
 def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:

@@ -112,10 +112,16 @@ def place_labels(boxes: list[Box], sizes: list[tuple[int, int]], frame: tuple[in
     return placed
 
 
+def label_text(instance: Instance, show_score: bool) -> str:
+    """The name, the track id when tracked (``person 3``), the score when asked (``person 3 0.91``)."""
+    name = instance.name if instance.track_id is None else f"{instance.name} {instance.track_id}"
+    return f"{name} {instance.score:.2f}" if show_score else name
+
+
 def draw_labels(image: np.ndarray, instances: list[Instance], show_scores: bool,
                 keep_out: Rect | None = None) -> None:
     """White names on black, inside the frame, off one another and off ``keep_out`` where there is room."""
-    texts = [f"{i.name} {i.score:.2f}" if show_scores else i.name for i in instances]
+    texts = [label_text(i, show_scores) for i in instances]
     metrics = [cv2.getTextSize(text, FONT, LABEL_SCALE, 1) for text in texts]
     sizes = [(width, height + baseline) for (width, height), baseline in metrics]
     rects = place_labels([i.box for i in instances], sizes, (image.shape[1], image.shape[0]), keep_out)

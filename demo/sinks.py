@@ -320,6 +320,7 @@ def _instance_record(instance: Instance) -> dict[str, Any]:
         "score": float(instance.score),
         "box": [float(v) for v in instance.box.as_list()],
         "mask": instance.rle(),
+        "id": instance.track_id,  # null when not tracked: an image, a folder, --no_track
     }
 
 

@@ -26,6 +26,7 @@ RANGES = {
     "-nstreams": lambda v: v == "AUTO" or 1 <= int(v) < 2**31,
     "-limit": lambda v: v >= 0,
     "--max_det": lambda v: v >= 1,
+    "--track_memory": lambda v: v >= 0,
     "--median": lambda v: 1 <= v <= 255 and v % 2,
     "--alpha_edge": lambda v: 1 <= v <= 8191 and v % 2,
     "--blur_bgr": lambda v: 1 <= v <= 8191 and v % 2,
