@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import openvino as ov
 
 from . import app, background, benchmark, download, files
@@ -104,6 +105,33 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
                         args.camera_resolution, args.camera_fps)
 
 
+# --- two-image matting: the background plate (--background) -----------------------------------------
+
+def add_plate_arguments(parser: argparse.ArgumentParser) -> None:
+    # Named as in Open Model Zoo's background_subtraction_demo, which runs the same model.
+    group = parser.add_argument_group("two-image matting (background-matting-mobilenetv2, --mode background)")
+    group.add_argument("--background", metavar="IMAGE",
+                       help="the scene without the person, taken from the same place: the plate a two-image "
+                            "matting model compares each frame with (stretched to the frame)")
+
+
+def background_plate(args: argparse.Namespace) -> np.ndarray | None:
+    """The --background image as read, BGR u8; None without the flag."""
+    if args.background is None:
+        return None
+    try:
+        source = open_source(args.background)
+    except DemoError as error:
+        raise DemoError(f"--background: {error}") from None
+    with source:
+        if source.kind != "image":
+            raise UsageError(f"--background {args.background!r} is a {source.kind}: give one image of the scene "
+                             "without the person")
+        return next(iter(source)).image
+
+# --- end of the background plate ----------------------------------------------------------------------
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Model and device flags, shared by every command that runs a model."""
     model = parser.add_argument_group("model and device")
@@ -165,6 +193,7 @@ def build_parser() -> Parser:
                         help="draw the instances, or keep the people and replace the background "
                              "(default: %(default)s)")
     background.add_arguments(parser)
+    add_plate_arguments(parser)
     benchmark.add_arguments(parser, positive)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
@@ -202,8 +231,9 @@ def model_inputs(args: argparse.Namespace, model: Path) -> list[files.Named]:
 def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -> None:
     """Before anything is opened: no output may be an input or another output."""
     inputs = [files.Named("-i", path) for path in files_read(spec)] + model_inputs(args, model)
-    if args.target_bgr:
-        inputs += [files.Named("--target_bgr", path) for path in files_read(args.target_bgr)]
+    for flag, value in (("--target_bgr", args.target_bgr), ("--background", args.background)):
+        if value:
+            inputs += [files.Named(flag, path) for path in files_read(value)]
     outputs = [files.Named(flag, Path(value)) for flag, value in
                (("-o", args.output), ("--results", args.results), ("--report", args.report)) if value]
     files.refuse_overlaps(inputs, outputs)
@@ -218,7 +248,7 @@ def run_instances(args: argparse.Namespace) -> None:
                          live=live_settings(args))
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
-                               args.model_type, args.mode == "background")
+                               args.model_type, args.mode == "background", background_plate(args))
     labels = class_names(args, segmenter.labels)
     composer = background.composer_from_args(args, labels) if args.mode == "background" else None
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
