@@ -2,7 +2,8 @@
 (and the sample clip), with the facts a named model brings along.
 
 The facts (URLs, sizes, checksums, input shapes, resize policies, reference APs) live in
-omz_models.json. A model asked for by name is resolved, with :mod:`demo.download`, to its
+omz_models.json. An instance segmentation model comes in precisions, each an IR; a matting model
+Open Model Zoo lists as an ONNX file has one set of files, whatever the precision asked, and no COCO AP. A model asked for by name is resolved, with :mod:`demo.download`, to its
 files and its :class:`ModelFacts`; a model given as a path has no facts: what it needs to
 know it says itself, or the contract's defaults hold.
 """
@@ -42,15 +43,23 @@ class CatalogueEntry:
     name: str
     input_size: tuple[int, int]  # (width, height) of the network input
     resize: ResizePolicy  # the one its reference accuracy was measured with
-    box_ap: float  # reference COCO AP
-    mask_ap: float
+    box_ap: float | None  # reference COCO AP; None for a matting model
+    mask_ap: float | None
     precisions: dict[str, tuple[RemoteFile, ...]]
     labels: tuple[str, ...] = ()  # the classes, when not all of COCO's (person-0007: only "person")
+    any_precision: bool = False  # one set of files (an ONNX file), whatever --precision says
+
+    def precision_for(self, asked: str) -> str | None:
+        """The precision whose files serve ``asked``: itself, or a one-file model's only one; else None."""
+        if self.any_precision:
+            return next(iter(self.precisions))
+        return asked if asked in self.precisions else None
 
     def files(self, precision: str) -> tuple[RemoteFile, ...]:
-        if precision not in self.precisions:
+        serving = self.precision_for(precision)
+        if serving is None:
             raise UsageError(f"{self.name} has no {precision} files (it has {', '.join(self.precisions)})")
-        return self.precisions[precision]
+        return self.precisions[serving]
 
 
 @dataclass(frozen=True)
@@ -92,9 +101,12 @@ def load_catalogue(path: Path) -> Catalogue:
 
 def _entry(name: str, entry: dict) -> CatalogueEntry:
     _, _, height, width = entry["input_shape"]
-    precisions = {precision: tuple(map(_remote_file, files)) for precision, files in entry["precisions"].items()}
-    return CatalogueEntry(name, (width, height), ResizePolicy(entry["resize"]), entry["coco_ap"]["box"],
-                     entry["coco_ap"]["mask"], precisions, tuple(entry.get("labels", ())))
+    # A model of one file set (an ONNX file) names the precision it is in, for its folder.
+    sets = {entry["precision"]: entry["files"]} if "files" in entry else entry["precisions"]
+    precisions = {precision: tuple(map(_remote_file, files)) for precision, files in sets.items()}
+    accuracy = entry.get("coco_ap", {})  # matting models have no COCO AP
+    return CatalogueEntry(name, (width, height), ResizePolicy(entry["resize"]), accuracy.get("box"),
+                          accuracy.get("mask"), precisions, tuple(entry.get("labels", ())), "files" in entry)
 
 
 def _remote_file(entry: dict) -> RemoteFile:
@@ -127,10 +139,10 @@ def chosen_models(patterns: list[str], model_list: Path | None, precision: str) 
         names += read_model_list(model_list, known)
     chosen = [known[name] for name in dict.fromkeys(names)]
     for info in chosen:
-        if precision not in info.precisions:
+        if info.precision_for(precision) is None:
             log.warning("skipping %s: it has no %s files (it has %s)", info.name, precision,
                         ", ".join(info.precisions))
-    having = [info for info in chosen if precision in info.precisions]
+    having = [info for info in chosen if info.precision_for(precision) is not None]
     if chosen and not having:
         raise UsageError(f"none of the chosen models comes in {precision}")
     return having

@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from . import app, background, benchmark, download, evaluate, files, flags
@@ -25,8 +26,9 @@ log = logging.getLogger("demo")
 def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -> None:
     """Before anything is opened: no output may be an input or another output."""
     inputs = [files.Named("-i", path) for path in files_read(spec)] + input_files(model, args.labels)
-    if args.target_bgr:
-        inputs += [files.Named("--target_bgr", path) for path in files_read(args.target_bgr)]
+    for flag, value in (("--target_bgr", args.target_bgr), ("--background", args.background)):
+        if value:
+            inputs += [files.Named(flag, path) for path in files_read(value)]
     outputs = [files.Named(flag, Path(value)) for flag, value in
                (("-o", args.output), ("--results", args.results), ("--report", args.report)) if value]
     files.refuse_overlaps(inputs, outputs)
@@ -34,12 +36,15 @@ def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -
 
 def run_instances(args: argparse.Namespace) -> None:
     measure = flags.benchmark_settings(args)
-    model = resolve(args.model, flags.model_settings(args))  # before the source: a wrong name never opens a camera
+    settings = flags.model_settings(args)
+    model = resolve(args.model, settings)  # before the source, so that a wrong name never opens a camera
     spec = args.input or str(download.fetch_sample_clip(flags.fetcher(args)))
     refuse_overlapping_files(args, model.path, spec)
     source = open_source(spec, loop=args.loop or measure is not None, live=flags.live_settings(args))
     live = source.live and not args.no_drop
-    segmenter = Segmenter.load(model, args.device, flags.model_settings(args, source.live))
+    if settings.hint is None and source.live:
+        settings = replace(settings, hint="latency")  # a camera's frames should be shown as soon as can be
+    segmenter = Segmenter.load(model, args.device, settings)
     composer = background.composer_from_args(args, segmenter.labels) if args.mode == "background" else None
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
     metrics = RunMetrics()

@@ -247,10 +247,11 @@ def _describe(reason: object) -> str:
 
 
 def fetch_model(entry: CatalogueEntry, precision: str, models_dir: Path, fetcher: Fetcher) -> Path:
-    """The model's .xml in ``models_dir/NAME/PRECISION`` (with its .bin), downloaded if not there yet."""
-    folder = models_dir / entry.name / precision
-    paths = [fetch(file, folder, fetcher) for file in entry.files(precision)]
-    return next(path for path in paths if path.suffix == ".xml")
+    """The model's .xml (with its .bin) or .onnx in ``models_dir/NAME/PRECISION``, downloaded if not there yet."""
+    files = entry.files(precision)
+    folder = models_dir / entry.name / entry.precision_for(precision)
+    paths = [fetch(file, folder, fetcher) for file in files]
+    return next(path for path in paths if path.suffix in (".xml", ".onnx"))
 
 
 def resolve_model(spec: str | Path | None, precision: str, models_dir: Path, fetcher: Fetcher) -> ResolvedModel:

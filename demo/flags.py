@@ -8,19 +8,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from . import background
 from .argtypes import real_number, whole_number
 from .benchmark import DEFAULT_SECONDS, BenchmarkSettings
 from .catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
 from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD
 from .download import MEDIA_ORIGIN, MODEL_ORIGIN, DownloadRequest, Fetcher, default_models_dir
-from .errors import UsageError
+from .errors import DemoError, UsageError
 from .evaluate import DEFAULT_THRESHOLD, MAX_PER_IMAGE, EvalSettings
 from .geometry import ResizePolicy
 from .labels import COCO_LABELS
 from .live import LiveSettings
 from .model import default_cache_dir
 from .segmenter import Settings
+from .sources import open_source
 from .tracker import TrackerSettings
 
 MAX_SIDE = 65500
@@ -161,6 +164,7 @@ def build_parser() -> Parser:
                         help="draw the instances, or keep the people and replace the background "
                              "(default: %(default)s)")
     background.add_arguments(parser)
+    add_plate_arguments(parser)
     add_tracking_arguments(parser)
     add_benchmark_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -185,15 +189,38 @@ def fetcher(args: argparse.Namespace) -> Fetcher:
     return Fetcher.from_environment(args.mirror, args.media_mirror)
 
 
-def model_settings(args: argparse.Namespace, live: bool = False) -> Settings:
-    """The model flags as :class:`Settings`; the hint defaults to latency for a camera or stream."""
+def model_settings(args: argparse.Namespace) -> Settings:
+    """The model flags as :class:`Settings` (a hint left unset is for the caller to choose by the source)."""
     return Settings(
         threshold=args.prob_threshold, iou_threshold=args.iou_threshold, max_det=args.max_det, classes=args.classes,
         resize=args.resize_type, labels=args.labels, model_type=args.model_type,
-        matting=getattr(args, "mode", "instances") == "background",
-        hint=args.hint or ("latency" if live else "throughput"), streams=args.num_streams, threads=args.num_threads,
+        matting=getattr(args, "mode", "instances") == "background", plate=background_plate(args),
+        hint=args.hint, streams=args.num_streams, threads=args.num_threads,
         requests=args.num_infer_requests, cache_dir=None if args.no_cache else args.cache_dir,
         precision=args.precision, models_dir=args.models_dir, fetcher=fetcher(args))
+
+
+def add_plate_arguments(parser: argparse.ArgumentParser) -> None:
+    # Named as in Open Model Zoo's background_subtraction_demo, which runs the same model.
+    group = parser.add_argument_group("two-image matting (background-matting-mobilenetv2, --mode background)")
+    group.add_argument("--background", metavar="IMAGE",
+                       help="the scene without the person, taken from the same place: the plate a two-image "
+                            "matting model compares each frame with (stretched to the frame)")
+
+
+def background_plate(args: argparse.Namespace) -> np.ndarray | None:
+    """The --background image as read, BGR u8; None without the flag."""
+    if getattr(args, "background", None) is None:
+        return None
+    try:
+        source = open_source(args.background)
+    except DemoError as error:
+        raise DemoError(f"--background: {error}") from None
+    with source:
+        if source.kind != "image":
+            raise UsageError(f"--background {args.background!r} is a {source.kind}: give one image of the scene "
+                             "without the person")
+        return next(iter(source)).image
 
 
 def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:

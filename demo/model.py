@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,7 +14,9 @@ import openvino.properties as properties
 import openvino.properties.hint as hints
 from openvino.preprocess import PrePostProcessor
 
-from .contracts import Contract, MattingContract, Preprocessing, image_layout, image_size, recognise
+from .background import fit_to
+from .contracts import (MATTING_KINDS, Contract, PlateMattingContract, Preprocessing, RecurrentMattingContract,
+                        image_layout, image_size, recognise)
 from . import files
 from .catalogue import ResolvedModel
 from .download import cache_root
@@ -53,12 +55,30 @@ class LoadedModel:
     name: str
     labels: tuple[str, ...] = ()  # the class names the model carries, if any
     stated_iou: float | None = None  # the NMS threshold the model's metadata gives
+    plate: np.ndarray | None = None  # a two-image matting model's clean background, BGR u8 as read
+    _plates: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def recurrent(self) -> bool:
+        """Its states carry from frame to frame: one request, frames in order, reset at a cut."""
+        return isinstance(self.contract, RecurrentMattingContract)
 
     def geometry(self, frame: np.ndarray) -> Geometry:
         return geometry_for((frame.shape[1], frame.shape[0]), self.input_size, self.policy)
 
     def inputs(self, frame: np.ndarray) -> dict[int, np.ndarray]:
-        return {self.contract.image_input: frame[np.newaxis], **self.contract.extra_inputs(self.input_size)}
+        inputs = {self.contract.image_input: frame[np.newaxis], **self.contract.extra_inputs(self.input_size)}
+        if self.plate is not None:
+            inputs[self.contract.plate_input] = self._plate_for(frame)
+        return inputs
+
+    def _plate_for(self, frame: np.ndarray) -> np.ndarray:
+        """The plate stretched to the frame, so that the graph fits both to the input alike; once per size."""
+        size = (frame.shape[1], frame.shape[0])
+        if size not in self._plates:
+            self._plates.clear()
+            self._plates[size] = np.ascontiguousarray(fit_to(self.plate, size)[np.newaxis])
+        return self._plates[size]
 
 
 def input_files(path: Path, labels: object = None) -> list[files.Named]:
@@ -127,17 +147,20 @@ def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Prep
     layout = image_layout(port) or "NCHW"
     input_size = _image_size(port, layout, path)
     ppp = PrePostProcessor(model)
-    image = ppp.input(contract.image_input)
-    image.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_spatial_dynamic_shape()
-    image.model().set_layout(ov.Layout(layout))
-    steps = image.preprocess().convert_element_type(ov.Type.f32).custom(
-        lambda node: build_fit_graph(node, input_size, preprocessing.policy, preprocessing.pad_value))
-    if preprocessing.reverse_channels:
-        steps.reverse_channels()
-    if any(preprocessing.mean):
-        steps.mean(list(preprocessing.mean))
-    if any(value != 1.0 for value in preprocessing.scale):
-        steps.scale(list(preprocessing.scale))
+    # A two-image matting model's plate is prepared as the frame is.
+    plates = [contract.plate_input] if isinstance(contract, PlateMattingContract) else []
+    for index in [contract.image_input, *plates]:
+        image = ppp.input(index)
+        image.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_spatial_dynamic_shape()
+        image.model().set_layout(ov.Layout(layout))
+        steps = image.preprocess().convert_element_type(ov.Type.f32).custom(
+            lambda node: build_fit_graph(node, input_size, preprocessing.policy, preprocessing.pad_value))
+        if preprocessing.reverse_channels:
+            steps.reverse_channels()
+        if any(preprocessing.mean):
+            steps.mean(list(preprocessing.mean))
+        if any(value != 1.0 for value in preprocessing.scale):
+            steps.scale(list(preprocessing.scale))
     ppp.build()
     return input_size
 
@@ -192,6 +215,7 @@ class LoadOptions:
     resize: ResizePolicy | None = None
     model_type: str | None = None  # force this contract
     matting: bool = False  # accept a matting model (background mode)
+    plate: np.ndarray | None = field(default=None, compare=False)  # a two-image matting model's clean background
 
 
 def first_stated(*choices: T | None) -> T | None:
@@ -210,8 +234,11 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
     info = read_model_info(model, path)
     fold_weight_decompression(model)
     contract = recognise(model, str(path), info, options.model_type)
-    if isinstance(contract, MattingContract) and not options.matting:
+    if contract.kind in MATTING_KINDS and not options.matting:
         raise UsageError(f"{path}: a matting model: use --mode background")
+    plate = check_plate(contract, options.plate, path)
+    if isinstance(contract, (RecurrentMattingContract, PlateMattingContract)):
+        contract.prepare(model)
     policy = first_stated(options.resize, info.policy, resolved.facts.resize, contract.preprocessing.policy,
                           ResizePolicy.STRETCH)
     preprocessing = replace(info.preprocessing(contract.preprocessing), policy=policy)
@@ -224,4 +251,17 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
     except RuntimeError as error:
         raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
     return LoadedModel(compiled, contract, input_size, policy, path.stem, info.labels or resolved.facts.labels,
-                       info.iou_threshold)
+                       info.iou_threshold, plate)
+
+
+def check_plate(contract: Contract, plate: np.ndarray | None, path: Path) -> np.ndarray | None:
+    """The plate a two-image matting model needs; one that another model would not use is left out."""
+    if isinstance(contract, PlateMattingContract):
+        if plate is None:
+            raise UsageError(f"{path}: a two-image matting model: give --background IMAGE, a picture of the "
+                             "scene without the person, taken from the same place")
+        return plate
+    if plate is not None:
+        log.warning("--background is for two-image matting models (background-matting); this model does "
+                    "not take it")
+    return None

@@ -67,7 +67,9 @@ class AsyncPipeline:
 
     def __init__(self, model: LoadedModel, nireq: int = 0):
         self.model = model
-        self.requests = ov.AsyncInferQueue(model.compiled, nireq)
+        # A recurrent model's states live in its request: one request, so that each frame follows the last.
+        self.requests = ov.AsyncInferQueue(model.compiled, 1 if model.recurrent else nireq)
+        self._chain_size: tuple[int, ...] | None = None  # the frame size the recurrent states were made on
         self.requests.set_callback(self._on_done)
 
     @property
@@ -141,6 +143,7 @@ class AsyncPipeline:
                 with submitting:
                     if stop.is_set():
                         break
+                    self._restart_chain_at_cut(frame)
                     # Shared, not copied: nothing writes to a frame before its result comes back.
                     self.requests.start_async(inputs, _Submitted(sequence, frame, time.perf_counter(), timings, cpu,
                                                                  run), share_inputs=True)
@@ -148,6 +151,12 @@ class AsyncPipeline:
             run.results.put(_END)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread to raise
             run.results.put(error)
+
+    def _restart_chain_at_cut(self, frame: Frame) -> None:
+        """A recurrent model's states start again from zeros where the frame does not follow the one before."""
+        if self.model.recurrent and (frame.cut or frame.image.shape != self._chain_size):
+            self.requests[0].reset_state()  # idle: the producer waited for it
+        self._chain_size = frame.image.shape
 
     def _on_done(self, request: ov.InferRequest, job: _Submitted) -> None:
         try:

@@ -48,6 +48,7 @@ class Settings:
     labels: Path | str | Sequence[str] | None = None  # a file or the names (--labels); None: the model's, else COCO's
     model_type: str | None = None  # force a contract (--model_type)
     matting: bool = False  # accept a matting model, whose only use is background compositing
+    plate: np.ndarray | None = None  # a two-image matting model's clean background (--background)
     hint: str | None = None  # "latency" or "throughput" (--hint); None: throughput
     streams: str | None = None  # (-nstreams)
     threads: int | None = None  # (-nthreads)
@@ -62,7 +63,8 @@ class Settings:
                             self.cache_dir)
 
     def load_options(self) -> LoadOptions:
-        return LoadOptions(ResizePolicy(self.resize) if self.resize else None, self.model_type, self.matting)
+        return LoadOptions(ResizePolicy(self.resize) if self.resize else None, self.model_type, self.matting,
+                           self.plate)
 
 
 def resolve(model: str | Path | None, settings: Settings = Settings()) -> ResolvedModel:

@@ -34,6 +34,8 @@ class Frame:
     ``captured`` is the perf_counter() time the frame was read from a live source, or when
     its decoding began for a file: the age of what is shown counts from it.
     ``dropped_before`` counts the frames a live source dropped since the previous frame.
+    ``cut`` says it does not follow on from the frame before (the first of a pass, or an image
+    of a folder): a recurrent model starts its states again there.
     """
 
     index: int
@@ -41,6 +43,7 @@ class Frame:
     name: str
     captured: float = 0.0
     dropped_before: int = 0
+    cut: bool = False
 
 
 class ClosesOnExit(ABC):
@@ -92,7 +95,7 @@ class _FileSource(FrameSource):
                 item = next(frames, None)
                 if item is None:
                     break
-                yield Frame(index, *item, captured)
+                yield Frame(index, *item, captured, cut=index == pass_start or self.kind == "folder")
                 index += 1
             # An empty pass (files gone, every image unreadable) would otherwise loop forever.
             if not self._loop or index == pass_start:

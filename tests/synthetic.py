@@ -572,6 +572,54 @@ def build_matting_model(path: Path, input_hw: tuple[int, int] = (512, 512),
     return _save(ov.Model([_name(matte, "output")], [image], "synthetic_matting"), path)
 
 
+# robust-video-matting-mobilenetv3 as its ONNX file reads (Open Model Zoo's model.yml): the states'
+# channels, and the strides from the 720x1280 input to their 144x256 ... 18x32 planes.
+RVM_STATES = (("r1", "rr1", 16, 5), ("r2", "rr2", 20, 10), ("r3", "rr3", 40, 20), ("r4", "rr4", 64, 40))
+RVM_COUNT_SCALE = 8.0  # alpha = frames counted / this
+
+
+def build_recurrent_matting_model(path: Path, states: Sequence[tuple[str, str, int, int]] = RVM_STATES,
+                                  static_hw: tuple[int, int] | None = None) -> Path:
+    """Shaped as robust-video-matting-mobilenetv3's ONNX file: ``src [?,3,?,?]`` and states ``r1..r4
+    [?,C,?,?]`` in (all f32, sizes dynamic unless ``static_hw``); ``fgr [?,3,?,?]`` (the frame), ``pha
+    [?,1,?,?]`` and ``rr1..rr4`` out, in that order. Each next state is its state plus one, so it counts
+    the frames since the states were zero, and the alpha is that count / RVM_COUNT_SCALE everywhere."""
+    height, width = static_hw or (-1, -1)
+    image = _image_input([1 if static_hw else -1, 3, height, width], "src")
+    parameters, nexts = [image], []
+    for name, next_name, channels, stride in states:
+        state_hw = [height // stride, width // stride] if static_hw else [-1, -1]
+        state = _image_input([1 if static_hw else -1, channels, *state_hw], name)
+        # The state's size hangs off the image's, as in the real network, so OpenVINO can tell it.
+        plane = ops.avg_pool(image, [stride, stride], [0, 0], [0, 0], [stride, stride], True)
+        unused_zero = ops.multiply(ops.reduce_mean(plane, _i64([1]), keep_dims=True), _f32(0.0))
+        parameters.append(state)
+        nexts.append(_name(ops.add(ops.add(state, _f32(1.0)), unused_zero), next_name))
+    count = ops.reduce_mean(nexts[0], _i64([1, 2, 3]), keep_dims=True)
+    image_zero = ops.multiply(ops.reduce_mean(image, _i64([1]), keep_dims=True), _f32(0.0))
+    alpha = ops.add(image_zero, ops.multiply(count, _f32(1.0 / RVM_COUNT_SCALE)))
+    foreground = ops.multiply(image, _f32(1.0))
+    model = ov.Model([_name(foreground, "fgr"), _name(alpha, "pha"), *nexts], parameters, "synthetic_rvm")
+    return _save(model, path)
+
+
+# alpha = clamp(|src - bgr| summed over channels * this, 0, 1). Taken as exported, the model gets
+# RGB in 0..1, so this is one 64th of a difference in 0..255 units.
+PLATE_MATTE_GAIN = 255 / 64.0
+
+
+def build_plate_matting_model(path: Path, input_hw: tuple[int, int] = (720, 1280)) -> Path:
+    """Shaped as background-matting-mobilenetv2's ONNX file (sizes static here): ``src`` and ``bgr
+    [1,3,H,W]`` f32 in; ``pha [1,1,H,W]`` = clamp(sum over channels of |src - bgr| * PLATE_MATTE_GAIN)
+    and ``fgr`` (the frame) out: opaque where the frame differs from the plate by 64 or more."""
+    source, plate = _image_input([1, 3, *input_hw], "src"), _image_input([1, 3, *input_hw], "bgr")
+    difference = ops.reduce_sum(ops.abs(ops.subtract(source, plate)), _i64([1]), keep_dims=True)
+    alpha = ops.clamp(ops.multiply(difference, _f32(PLATE_MATTE_GAIN)), 0.0, 1.0)
+    model = ov.Model([_name(alpha, "pha"), _name(ops.multiply(source, _f32(1.0)), "fgr")], [source, plate],
+                     "synthetic_background_matting")
+    return _save(model, path)
+
+
 def build_shaped_model(path: Path, inputs: Sequence[tuple[str, Sequence[int]]],
                        outputs: Sequence[tuple[str, Sequence[int], ov.Type]], labels: Sequence[str] = ()) -> Path:
     """A model of exactly these input and output shapes (outputs all zeros, named as given; "" for

@@ -15,12 +15,15 @@ rather than decoded into rubbish.
 from .base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from .maskrcnn import MaskRCNNContract
 from .matting import MattingContract
+from .plate import PlateMattingContract
 from .ports import image_layout, image_size
-from .recognition import CONTRACTS, MODEL_TYPES, recognise
+from .recognition import CONTRACTS, MATTING_KINDS, MODEL_TYPES, recognise
+from .recurrent import RecurrentMattingContract
 from .two_input import TwoInputContract
 from .yolact import YOLACT_IOU_THRESHOLD, YolactContract
 from .yolo import YOLO_IOU_THRESHOLD, YoloEnd2EndContract, YoloSegContract
 
-__all__ = ["CONTRACTS", "MODEL_TYPES", "YOLACT_IOU_THRESHOLD", "YOLO_IOU_THRESHOLD", "Contract", "DecodeLimits",
-           "Detections", "MaskRCNNContract", "MattingContract", "Misfit", "Preprocessing", "TwoInputContract",
+__all__ = ["CONTRACTS", "MATTING_KINDS", "MODEL_TYPES", "YOLACT_IOU_THRESHOLD", "YOLO_IOU_THRESHOLD", "Contract", "DecodeLimits",
+           "Detections", "MaskRCNNContract", "MattingContract", "Misfit", "PlateMattingContract", "Preprocessing",
+           "RecurrentMattingContract", "TwoInputContract",
            "YolactContract", "YoloEnd2EndContract", "YoloSegContract", "image_layout", "image_size", "recognise"]

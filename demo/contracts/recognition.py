@@ -8,14 +8,19 @@ from ..model_info import ModelInfo
 from .base import Contract, Misfit
 from .maskrcnn import MaskRCNNContract
 from .matting import MattingContract
+from .plate import PlateMattingContract
 from .ports import dims_of, port_name, rank_of, shape_text
+from .recurrent import RecurrentMattingContract
 from .two_input import TwoInputContract
 from .yolact import YolactContract
 from .yolo import YoloEnd2EndContract, YoloSegContract
 
 CONTRACTS: dict[str, type] = {contract.kind: contract for contract in (
-    MaskRCNNContract, TwoInputContract, YoloSegContract, YoloEnd2EndContract, YolactContract, MattingContract)}
+    MaskRCNNContract, TwoInputContract, YoloSegContract, YoloEnd2EndContract, YolactContract, MattingContract,
+    RecurrentMattingContract, PlateMattingContract)}
 MODEL_TYPES = tuple(CONTRACTS)
+# They give a person's opacity, not instances: --mode background only.
+MATTING_KINDS = frozenset({MattingContract.kind, RecurrentMattingContract.kind, PlateMattingContract.kind})
 
 
 def describe_ports(ports: list[ov.Output]) -> str:
@@ -37,11 +42,6 @@ def _refuse_other_tasks(model: ov.Model, path: str, info: ModelInfo) -> None:
             and dims_of(model.output(0))[0] == 1:
         raise DemoError(f"{path}: this model has no masks: its one output {shape_text(model.output(0))} is a detection "
                         "head's (boxes and class scores, no mask prototypes); use a segmentation (-seg) model")
-    channels = {dims_of(port)[1] for port in model.outputs if rank_of(port) == 4}
-    if len(model.inputs) > 1 and {1, 3} <= channels:
-        raise DemoError(f"{path}: a matting model with {len(model.inputs)} inputs and a foreground output "
-                        "(robust-video-matting's recurrent states, or background-matting's background plate): not "
-                        "supported yet; single-output matting models (MODNet) are, in --mode background")
     if info.task not in (None, "segment"):
         raise DemoError(f"{path}: its metadata.yaml says task {info.task}, not segment: not a segmentation model")
 
