@@ -10,7 +10,7 @@ from pathlib import Path
 import openvino as ov
 
 from . import app, background, benchmark, download, files
-from .argtypes import real_number, whole_number
+from .argtypes import bgr_colour, box_size, median_size, name_list, real_number, whole_number
 from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, DecodeLimits
 from .errors import DemoError, UsageError, configure_logging, quiet_opencv
 from .geometry import ResizePolicy
@@ -22,7 +22,7 @@ from .model_info import METADATA_FILE
 from .pipeline import AsyncPipeline
 from .render import InstanceRenderer
 from .sinks import ResultsWriter, open_output
-from .sources import files_read, open_source
+from .sources import FrameSource, files_read, open_source
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
 from .tracker import MaskTracker
 from .window import open_window
@@ -33,6 +33,7 @@ log = logging.getLogger("demo")
 MAX_SIDE = 65500
 MAX_PIXELS = 2**30
 MAX_REQUESTS = 64
+WINDOW_TITLES = {"instances": "Instance segmentation", "background": "Background subtraction", "privacy": "Privacy"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -104,6 +105,72 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
                         args.camera_resolution, args.camera_fps)
 
 
+# --- background and privacy modes (--mode background, --mode privacy) ---------------------------
+COMPOSED_MODES = ("background", "privacy")
+# The flags each composed mode alone takes, with None as their default when not given.
+MODE_ONLY_FLAGS = {"background": ("target_color", "target_bgr", "blur_bgr", "empty"),
+                   "privacy": ("blur_people", "pixelate")}
+smoothing = real_number(0, 0.99)
+hold_frames = whole_number(0, 100_000)
+pixel_block = whole_number(2, 8191)
+
+
+def add_background_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``--mode background`` and ``--mode privacy``."""
+    group = parser.add_argument_group("background and privacy modes (--mode background, --mode privacy)")
+    group.add_argument("--classes", type=name_list, metavar="NAME[,NAME...]",
+                       help="the classes kept (background) or hidden (privacy), by their names in the labels "
+                            "(default: person)")
+    replacement = group.add_mutually_exclusive_group()
+    replacement.add_argument("--target_color", type=bgr_colour, metavar="B,G,R",
+                             help="replace the background with this B,G,R colour (default: 0,255,0, green)")
+    replacement.add_argument("--target_bgr", metavar="PATH",
+                             help="replace the background with an image, or a video (looped, frame n with "
+                                  "frame n), stretched to the frame")
+    replacement.add_argument("--blur_bgr", type=box_size, metavar="K",
+                             help="replace the background with the frame itself blurred by a KxK box filter, "
+                                  "the people left out of the blur")
+    hiding = group.add_mutually_exclusive_group()
+    hiding.add_argument("--blur_people", type=box_size, metavar="K",
+                        help=f"privacy: blur the people with a KxK box filter (default: {background.DEFAULT_BLUR_PEOPLE})")
+    hiding.add_argument("--pixelate", type=pixel_block, metavar="N",
+                        help="privacy: show the people as blocks of NxN pixels instead of blurring them")
+    group.add_argument("--median", type=median_size, default=5, metavar="K",
+                       help="median filter size that smooths the person mask; 1 = none (default: %(default)s)")
+    group.add_argument("--alpha_edge", type=box_size, default=3, metavar="W",
+                       help="width in pixels over which the person fades into the background; 1 = hard edge "
+                            "(default: %(default)s)")
+    group.add_argument("--smooth", type=smoothing, default=background.DEFAULT_SMOOTH, metavar="S",
+                       help="over a video, the share of the last frame's opacity kept where the new mask agrees "
+                            "with it, 0 to 0.99; 0 = off (default: %(default)s)")
+    group.add_argument("--hold", type=hold_frames, default=background.DEFAULT_HOLD, metavar="N",
+                       help="over a video, frames a missed person keeps the last opacity before it fades "
+                            "(default: %(default)s)")
+    group.add_argument("--empty", choices=background.EMPTY_CHOICES,
+                       help="what a frame with no person shows (default: background over a video with --smooth "
+                            "or --hold on, else original)")
+    group.add_argument("--show_with_original_frame", action="store_true",
+                       help="show the original frame and the result side by side")
+
+
+def background_settings(args: argparse.Namespace) -> background.BackgroundSettings:
+    for mode, names in MODE_ONLY_FLAGS.items():
+        for name in names:
+            if getattr(args, name) is not None and args.mode != mode:
+                raise UsageError(f"argument --{name}: only with --mode {mode}")
+    defaults = background.BackgroundSettings()
+    return background.BackgroundSettings(
+        args.mode, args.classes, args.target_color or defaults.colour, args.target_bgr, args.blur_bgr,
+        args.blur_people or defaults.blur_people, args.pixelate, background.EdgeStyle(args.median, args.alpha_edge),
+        args.smooth, args.hold, args.empty, args.show_with_original_frame)
+
+
+def footage(source: FrameSource, looping: bool) -> background.Footage:
+    """Single images and folders of photos are unrelated pictures: no history runs over them."""
+    return background.Footage(source.kind not in ("image", "folder"), source.frame_count if looping else None)
+# --- end of background and privacy modes ---------------------------------------------------------
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Model and device flags, shared by every command that runs a model."""
     model = parser.add_argument_group("model and device")
@@ -161,10 +228,10 @@ def build_parser() -> Parser:
     view.add_argument("--show_boxes", action="store_true", help="draw boxes")
     view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
     view.add_argument("--no_track", action="store_true", help="no tracker: colours do not follow objects")
-    parser.add_argument("--mode", choices=["instances", "background"], default="instances",
-                        help="draw the instances, or keep the people and replace the background "
-                             "(default: %(default)s)")
-    background.add_arguments(parser)
+    parser.add_argument("--mode", choices=["instances", *COMPOSED_MODES], default="instances",
+                        help="draw the instances, keep the people and replace the background, or hide the people "
+                             "in the scene (default: %(default)s)")
+    add_background_arguments(parser)
     benchmark.add_arguments(parser, positive)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
@@ -211,6 +278,7 @@ def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -
 
 def run_instances(args: argparse.Namespace) -> None:
     measure = benchmark.settings_from_args(args)
+    composition = background_settings(args) if args.mode in COMPOSED_MODES else None
     model = model_path(args)  # before the source, so that a wrong name never opens a camera
     spec = args.input or str(download.fetch_sample_clip(fetcher(args)))
     refuse_overlapping_files(args, model, spec)
@@ -220,7 +288,8 @@ def run_instances(args: argparse.Namespace) -> None:
                                ResizePolicy(args.resize_type) if args.resize_type else None,
                                args.iou_threshold, args.max_det, args.model_type, args.mode == "background")
     labels = class_names(args, segmenter.labels)
-    composer = background.composer_from_args(args, labels) if args.mode == "background" else None
+    composer = composition and background.BackgroundComposer.from_settings(
+        composition, labels, str(args.labels), footage(source, args.loop or measure is not None))
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
     metrics = RunMetrics()
     single_frame = source.frame_count == 1 and not args.loop
@@ -230,8 +299,7 @@ def run_instances(args: argparse.Namespace) -> None:
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:
-            title = "Background subtraction" if composer else "Instance segmentation"
-            outputs.window = open_window(f"{title} (q or Esc quits, space pauses)")
+            outputs.window = open_window(f"{WINDOW_TITLES[args.mode]} (q or Esc quits, space pauses)")
         tracker = None if args.no_track or composer or source.kind in ("image", "folder") else MaskTracker()
         pipeline = AsyncPipeline(segmenter, args.num_infer_requests, args.prob_threshold,
                                  live=source.live and not args.no_drop)
