@@ -335,7 +335,7 @@ class AlphaHistory:
             present = [(region, alpha) for region, alpha in alphas if area.contains(region)]
             running = self._running[area.slices]
             if present:
-                self._follow(running, area, present)
+                self._follow(running, area, present, any(area.contains(track.region) for track in self._tracks))
                 missed = 0
             else:
                 missed = min(track.missed for track in self._tracks if area.contains(track.region)) + 1
@@ -354,10 +354,13 @@ class AlphaHistory:
         new_pass = bool(self.pass_length) and index % self.pass_length == 0
         return index != self._last_index + 1 or new_pass
 
-    def _follow(self, running: np.ndarray, area: Region, present: list[RegionAlpha]) -> None:
+    def _follow(self, running: np.ndarray, area: Region, present: list[RegionAlpha], seen_before: bool) -> None:
         target = np.zeros_like(running)
         for region, alpha in present:
             target[region.relative_to(area).slices] = alpha / np.float32(255)
+        if not seen_before:  # nobody was here: nothing to smooth with, so no edge creeping in
+            running[:] = target
+            return
         change = target - running
         disagreement = cv2.blur(np.abs(change), (MOTION_WINDOW, MOTION_WINDOW))
         motion = np.minimum(disagreement / FULL_DISAGREEMENT, 1) ** 2  # near 0 for jitter: it is smoothed
