@@ -193,6 +193,11 @@ class BlurReplacement(Look):
 
     kernel: int
 
+    @property
+    def _depth(self) -> int:
+        """Window sums in float32 while they are whole numbers it holds exactly (K up to 255), else float64."""
+        return cv2.CV_32F if 255 * self.kernel * self.kernel < 2**24 else cv2.CV_64F
+
     def backdrop(self, result: FrameResult, alphas: list[RegionAlpha]) -> np.ndarray:
         frame, window = result.frame, (self.kernel, self.kernel)
         picture = cv2.blur(frame, window)
@@ -204,12 +209,12 @@ class BlurReplacement(Look):
             # One more reach of context, so the filter's border never reaches ``around``.
             context = around.grown(reach, size)
             inner = around.relative_to(context).slices
-            in_people = cv2.boxFilter(people[context.slices], cv2.CV_64F, window, normalize=False)[inner]
+            in_people = cv2.boxFilter(people[context.slices], self._depth, window, normalize=False)[inner]
             kept = frame[context.slices] * (1 - people[context.slices])[..., None]
-            sums = cv2.boxFilter(kept, cv2.CV_64F, window, normalize=False)[inner]
+            sums = cv2.boxFilter(kept, self._depth, window, normalize=False)[inner]
             counted = self.kernel * self.kernel - in_people
             mixed = (in_people > 0) & (counted > 0)
-            counts = counted[mixed][:, None]
+            counts = counted[mixed][:, None].astype(np.float64)
             mean = (2 * sums[mixed] + counts) // (2 * counts)  # rounded half up, exact in float64
             picture[around.slices][mixed] = mean
         return picture
