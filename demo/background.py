@@ -18,7 +18,6 @@ looped file, whose first frame does not follow its last.
 from __future__ import annotations
 
 import itertools
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -124,7 +123,7 @@ def frame_size(result: FrameResult) -> tuple[int, int]:
     return result.frame.shape[1], result.frame.shape[0]
 
 
-class Look(ABC):
+class Look:
     """What the composite shows: ``front`` where the people are, ``backdrop`` elsewhere;
     by default both are the frame itself."""
 

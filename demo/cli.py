@@ -132,7 +132,8 @@ def add_background_arguments(parser: argparse.ArgumentParser) -> None:
                                   "the people left out of the blur")
     hiding = group.add_mutually_exclusive_group()
     hiding.add_argument("--blur_people", type=box_size, metavar="K",
-                        help=f"privacy: blur the people with a KxK box filter (default: {background.DEFAULT_BLUR_PEOPLE})")
+                        help="privacy: blur the people with a KxK box filter "
+                             f"(default: {background.DEFAULT_BLUR_PEOPLE})")
     hiding.add_argument("--pixelate", type=pixel_block, metavar="N",
                         help="privacy: show the people as blocks of NxN pixels instead of blurring them")
     group.add_argument("--median", type=median_size, default=5, metavar="K",
