@@ -47,3 +47,26 @@ def real_number(low: float, high: float | None = None, above: bool = False, unit
 
 def _most(high: float | None) -> str:
     return "" if high is None else f" (at most {high})"
+
+
+# OpenCV's median filter refuses apertures above about 320 (the bound moves with the frame's width).
+median_size = whole_number(1, 255, odd=True)
+# A box filter takes any size, but pads the picture by half of it: wider than twice a 4K frame
+# changes nothing but the memory and the time.
+box_size = whole_number(1, 8191, odd=True)
+
+
+def bgr_colour(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(part.strip().isdigit() and int(part) <= 255 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected B,G,R with each 0-255, like 0,255,0, got {text!r}")
+    blue, green, red = (int(part) for part in parts)
+    return blue, green, red
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    """Comma-separated names, as the labels file spells them (case aside): ``person,car``."""
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected class names separated by commas, like person,car, got {text!r}")
+    return names

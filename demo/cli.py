@@ -21,6 +21,7 @@ from .tracker import MaskTracker
 from .window import open_window
 
 log = logging.getLogger("demo")
+WINDOW_TITLES = {"instances": "Instance segmentation", "background": "Background subtraction", "privacy": "Privacy"}
 
 
 def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -> None:
@@ -36,6 +37,7 @@ def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -
 
 def run_instances(args: argparse.Namespace) -> None:
     measure = flags.benchmark_settings(args)
+    composition = flags.background_settings(args) if args.mode in flags.COMPOSED_MODES else None
     settings = flags.model_settings(args)
     model = resolve(args.model, settings)  # before the source, so that a wrong name never opens a camera
     spec = args.input or str(download.fetch_sample_clip(flags.fetcher(args)))
@@ -45,7 +47,9 @@ def run_instances(args: argparse.Namespace) -> None:
     if settings.hint is None and source.live:
         settings = replace(settings, hint="latency")  # a camera's frames should be shown as soon as can be
     segmenter = Segmenter.load(model, args.device, settings)
-    composer = background.composer_from_args(args, segmenter.labels) if args.mode == "background" else None
+    composer = composition and background.BackgroundComposer.from_settings(
+        replace(composition, classes=class_names_chosen(segmenter)), segmenter.labels, str(args.labels or "COCO"),
+        flags.footage(source, args.loop or measure is not None))
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
     metrics = RunMetrics()
     single_frame = source.frame_count == 1 and not args.loop
@@ -55,8 +59,7 @@ def run_instances(args: argparse.Namespace) -> None:
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:
-            title = "Background subtraction" if composer else "Instance segmentation"
-            outputs.window = open_window(f"{title} (q or Esc quits, space pauses)")
+            outputs.window = open_window(f"{WINDOW_TITLES[args.mode]} (q or Esc quits, space pauses)")
         tracked = not (args.no_track or composer or source.kind in ("image", "folder"))
         tracker = MaskTracker(flags.tracker_settings(args)) if tracked else None
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
@@ -76,6 +79,13 @@ def run_instances(args: argparse.Namespace) -> None:
             source.close()
             if metrics.frames:
                 print(metrics.summary(live=source.live), file=sys.stderr)
+
+
+def class_names_chosen(segmenter: Segmenter) -> tuple[str, ...] | None:
+    """The names of the classes --classes kept (given by name or id), which the composed modes show or hide."""
+    if segmenter.classes is None:
+        return None
+    return tuple(segmenter.labels[i] if i < len(segmenter.labels) else str(i) for i in sorted(segmenter.classes))
 
 
 def run_evaluation(argv: list[str]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import background
-from .argtypes import real_number, whole_number
+from .argtypes import bgr_colour, box_size, median_size, real_number, whole_number
 from .benchmark import DEFAULT_SECONDS, BenchmarkSettings
 from .catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
 from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD
@@ -23,7 +23,7 @@ from .labels import COCO_LABELS
 from .live import LiveSettings
 from .model import default_cache_dir
 from .segmenter import Settings
-from .sources import open_source
+from .sources import FrameSource, open_source
 from .tracker import TrackerSettings
 
 MAX_SIDE = 65500
@@ -160,10 +160,10 @@ def build_parser() -> Parser:
     view = parser.add_argument_group("what is drawn")
     view.add_argument("--show_boxes", action="store_true", help="draw boxes")
     view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
-    parser.add_argument("--mode", choices=["instances", "background"], default="instances",
-                        help="draw the instances, or keep the people and replace the background "
-                             "(default: %(default)s)")
-    background.add_arguments(parser)
+    parser.add_argument("--mode", choices=["instances", *COMPOSED_MODES], default="instances",
+                        help="draw the instances, keep the people and replace the background, or hide the people "
+                             "in the scene (default: %(default)s)")
+    add_background_arguments(parser)
     add_plate_arguments(parser)
     add_tracking_arguments(parser)
     add_benchmark_arguments(parser)
@@ -172,8 +172,8 @@ def build_parser() -> Parser:
 
 
 def class_list(text: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    if not names:
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
         raise argparse.ArgumentTypeError(f"expected class names or ids separated by commas, got {text!r}")
     return names
 
@@ -198,6 +198,68 @@ def model_settings(args: argparse.Namespace) -> Settings:
         hint=args.hint, streams=args.num_streams, threads=args.num_threads,
         requests=args.num_infer_requests, cache_dir=None if args.no_cache else args.cache_dir,
         precision=args.precision, models_dir=args.models_dir, fetcher=fetcher(args))
+
+
+COMPOSED_MODES = ("background", "privacy")
+# The flags each composed mode alone takes, with None as their default when not given.
+MODE_ONLY_FLAGS = {"background": ("target_color", "target_bgr", "blur_bgr", "empty"),
+                   "privacy": ("blur_people", "pixelate")}
+smoothing = real_number(0, 0.99)
+hold_frames = whole_number(0, 100_000)
+pixel_block = whole_number(2, 8191)
+
+
+def add_background_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``--mode background`` and ``--mode privacy`` (whose classes are --classes, default person)."""
+    group = parser.add_argument_group("background and privacy modes (--mode background, --mode privacy)")
+    replacement = group.add_mutually_exclusive_group()
+    replacement.add_argument("--target_color", type=bgr_colour, metavar="B,G,R",
+                             help="replace the background with this B,G,R colour (default: 0,255,0, green)")
+    replacement.add_argument("--target_bgr", metavar="PATH",
+                             help="replace the background with an image, or a video (looped, frame n with "
+                                  "frame n), stretched to the frame")
+    replacement.add_argument("--blur_bgr", type=box_size, metavar="K",
+                             help="replace the background with the frame itself blurred by a KxK box filter, "
+                                  "the people left out of the blur")
+    hiding = group.add_mutually_exclusive_group()
+    hiding.add_argument("--blur_people", type=box_size, metavar="K",
+                        help="privacy: blur the people with a KxK box filter "
+                             f"(default: {background.DEFAULT_BLUR_PEOPLE})")
+    hiding.add_argument("--pixelate", type=pixel_block, metavar="N",
+                        help="privacy: show the people as blocks of NxN pixels instead of blurring them")
+    group.add_argument("--median", type=median_size, default=5, metavar="K",
+                       help="median filter size that smooths the person mask; 1 = none (default: %(default)s)")
+    group.add_argument("--alpha_edge", type=box_size, default=3, metavar="W",
+                       help="width in pixels over which the person fades into the background; 1 = hard edge "
+                            "(default: %(default)s)")
+    group.add_argument("--smooth", type=smoothing, default=background.DEFAULT_SMOOTH, metavar="S",
+                       help="over a video, the share of the last frame's opacity kept where the new mask agrees "
+                            "with it, 0 to 0.99; 0 = off (default: %(default)s)")
+    group.add_argument("--hold", type=hold_frames, default=background.DEFAULT_HOLD, metavar="N",
+                       help="over a video, frames a missed person keeps the last opacity before it fades "
+                            "(default: %(default)s)")
+    group.add_argument("--empty", choices=background.EMPTY_CHOICES,
+                       help="what a frame with no person shows (default: background over a video with --smooth "
+                            "or --hold on, else original)")
+    group.add_argument("--show_with_original_frame", action="store_true",
+                       help="show the original frame and the result side by side")
+
+
+def background_settings(args: argparse.Namespace) -> background.BackgroundSettings:
+    for mode, names in MODE_ONLY_FLAGS.items():
+        for name in names:
+            if getattr(args, name) is not None and args.mode != mode:
+                raise UsageError(f"argument --{name}: only with --mode {mode}")
+    defaults = background.BackgroundSettings()
+    return background.BackgroundSettings(
+        args.mode, args.classes, args.target_color or defaults.colour, args.target_bgr, args.blur_bgr,
+        args.blur_people or defaults.blur_people, args.pixelate, background.EdgeStyle(args.median, args.alpha_edge),
+        args.smooth, args.hold, args.empty, args.show_with_original_frame)
+
+
+def footage(source: FrameSource, looping: bool) -> background.Footage:
+    """Single images and folders of photos are unrelated pictures: no history runs over them."""
+    return background.Footage(source.kind not in ("image", "folder"), source.frame_count if looping else None)
 
 
 def add_plate_arguments(parser: argparse.ArgumentParser) -> None:
