@@ -21,10 +21,12 @@ from .model import DeviceConfig, default_cache_dir, load_segmenter
 from .model_info import METADATA_FILE
 from .pipeline import AsyncPipeline
 from .render import InstanceRenderer
+from .serve import FrameServer, ServeSettings
 from .sinks import ResultsWriter, open_output
 from .sources import files_read, open_source
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
 from .tracker import MaskTracker
+from .virtual_camera import VirtualCamera, VirtualCameraSettings
 from .window import open_window
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -104,6 +106,75 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
                         args.camera_resolution, args.camera_fps)
 
 
+# --- live outputs (--serve, --virtual_camera) -------------------------------------------------
+SERVED_SCHEME = "http://"
+DEFAULT_SERVE_HOST = ServeSettings.host
+
+
+def serve_address(text: str) -> tuple[str, int]:
+    """[HOST:]PORT, also as http://HOST:PORT/; an IPv6 host in brackets ([::1]:8080)."""
+    rest = text.strip()
+    if rest.lower().startswith("https://"):
+        raise argparse.ArgumentTypeError(f"the live view is plain HTTP: use http:// or HOST:PORT, got {text!r}")
+    if rest.lower().startswith(SERVED_SCHEME):
+        rest, _, path = rest[len(SERVED_SCHEME):].partition("/")
+        if path:
+            raise argparse.ArgumentTypeError(f"the live view is served at /, give no path: got {text!r}")
+    host, colon, port = rest.rpartition(":")
+    if not colon:
+        host, port = DEFAULT_SERVE_HOST, rest
+    elif host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise argparse.ArgumentTypeError(f"an IPv6 host goes in brackets, like [::1]:8080, got {text!r}")
+    if not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT with a port from 0 to 65535, got {text!r}")
+    return host or DEFAULT_SERVE_HOST, int(port)
+
+
+def add_live_output_arguments(parser: argparse.ArgumentParser) -> None:
+    outputs = parser.add_argument_group("live outputs")
+    outputs.add_argument("--serve", type=serve_address, metavar="[HOST:]PORT",
+                         help="serve the output as an MJPEG stream with a page that shows it, at http://HOST:PORT/ "
+                              f"(default host {DEFAULT_SERVE_HOST}; 0.0.0.0 for other machines); "
+                              "-o http://HOST:PORT/ does the same")
+    outputs.add_argument("--virtual_camera", nargs="?", const="", metavar="DEVICE",
+                         help="send the output to a virtual camera for video calls: v4l2loopback on Linux "
+                              "(DEVICE such as /dev/video10; default: the first one), OBS's on Windows and macOS")
+
+
+def served_output(args: argparse.Namespace) -> bool:
+    return bool(args.output) and args.output.lower().startswith((SERVED_SCHEME, "https://"))
+
+
+def file_output(args: argparse.Namespace) -> str | None:
+    """``-o`` when it names a file, not the live view."""
+    return None if served_output(args) else args.output
+
+
+def serve_settings(args: argparse.Namespace) -> ServeSettings | None:
+    if served_output(args) and args.serve:
+        raise UsageError("give the live view once: --serve or -o http://..., not both")
+    if not served_output(args):
+        return ServeSettings(*args.serve) if args.serve else None
+    try:
+        return ServeSettings(*serve_address(args.output))
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"argument -o/--output: {error}") from None
+
+
+def open_server(args: argparse.Namespace) -> FrameServer | None:
+    settings = serve_settings(args)
+    return FrameServer(settings) if settings else None
+
+
+def open_virtual_camera(args: argparse.Namespace, fps: float) -> VirtualCamera | None:
+    if args.virtual_camera is None:
+        return None
+    return VirtualCamera(VirtualCameraSettings(args.virtual_camera or None, fps, args.output_resolution))
+# --- end of live outputs -----------------------------------------------------------------------
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Model and device flags, shared by every command that runs a model."""
     model = parser.add_argument_group("model and device")
@@ -154,6 +225,7 @@ def build_parser() -> Parser:
     io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
     io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
     add_live_arguments(parser)
+    add_live_output_arguments(parser)
     view = parser.add_argument_group("what is drawn")
     view.add_argument("-t", "--prob_threshold", type=probability, default=0.5, help="minimum score to keep")
     view.add_argument("--max_det", type=positive, default=DecodeLimits.max_det,
@@ -205,7 +277,7 @@ def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -
     if args.target_bgr:
         inputs += [files.Named("--target_bgr", path) for path in files_read(args.target_bgr)]
     outputs = [files.Named(flag, Path(value)) for flag, value in
-               (("-o", args.output), ("--results", args.results), ("--report", args.report)) if value]
+               (("-o", file_output(args)), ("--results", args.results), ("--report", args.report)) if value]
     files.refuse_overlaps(inputs, outputs)
 
 
@@ -214,19 +286,22 @@ def run_instances(args: argparse.Namespace) -> None:
     model = model_path(args)  # before the source, so that a wrong name never opens a camera
     spec = args.input or str(download.fetch_sample_clip(fetcher(args)))
     refuse_overlapping_files(args, model, spec)
+    server = open_server(args)  # before the source and the model: a port in use is one line at once
     source = open_source(spec, loop=args.loop or measure is not None,
                          live=live_settings(args))
+    camera = open_virtual_camera(args, source.fps or 25.0)
     segmenter = load_segmenter(ov.Core(), model, device_config(args, source.live),
                                ResizePolicy(args.resize_type) if args.resize_type else None,
                                args.iou_threshold, args.max_det, args.model_type, args.mode == "background")
     labels = class_names(args, segmenter.labels)
     composer = background.composer_from_args(args, labels) if args.mode == "background" else None
-    outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
+    outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message,
+                          live=[view for view in (server, camera) if view])
     metrics = RunMetrics()
     single_frame = source.frame_count == 1 and not args.loop
     try:
-        if args.output:
-            outputs.sinks.append(open_output(args.output, source.fps or 25.0, single_frame))
+        if file_output(args):
+            outputs.sinks.append(open_output(file_output(args), source.fps or 25.0, single_frame))
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:
