@@ -32,6 +32,8 @@ BOUNDARY = "frame"
 # A viewer that takes nothing for this long is dropped: its thread would otherwise wait on it forever.
 STALLED_VIEWER_S = 10.0
 ALL_ADDRESSES = ("0.0.0.0", "::", "")
+# A viewer's thread ends as soon as its connection is shut; this only bounds a wait that is never needed.
+CLOSE_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class _Server(ThreadingHTTPServer):
         self.address_family = family  # read by the socket's creation in TCPServer.__init__
         self.settings = settings
         self.newest = NewestPicture(settings.jpeg_quality)
-        self.connections: set[socket.socket] = set()
+        self.connections: set[socket.socket] = set()  # accepted and not yet ended
+        self.viewer_threads: set[threading.Thread] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Viewer)
 
@@ -101,6 +104,26 @@ class _Server(ThreadingHTTPServer):
         TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Known from its acceptance on, so that close ends it even before its thread has begun.
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.viewer_threads.add(threading.current_thread())
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.connections_lock:
+                self.viewer_threads.discard(threading.current_thread())
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A viewer that went away mid-request is not the run's problem: no traceback on stderr.
         log.debug("viewer %s: connection ended with an error", client_address, exc_info=True)
@@ -110,15 +133,8 @@ class _Viewer(BaseHTTPRequestHandler):
     server: _Server
     timeout = STALLED_VIEWER_S  # on every read and write of the connection
 
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
     def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # the viewer has gone: nothing left to flush to it
             super().finish()
 
     def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
@@ -184,16 +200,20 @@ class FrameServer(ClosesOnExit):
         self._server.newest.publish(picture)
 
     def close(self) -> None:
-        """Stop serving; every viewer's connection is ended, so none of their threads is left waiting."""
+        """Stop serving and end every viewer's connection, then let their threads end, which they do at
+        once: none is left waiting for a picture, or on a viewer that stopped reading."""
         if not self._thread.is_alive():
             return
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.shutdown()  # no more connections from here on
         self._server.newest.close()
         with self._server.connections_lock:
             for connection in self._server.connections:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
+            threads = list(self._server.viewer_threads)
+        for thread in threads:
+            thread.join(CLOSE_GRACE_S)
+        self._server.server_close()
 
 
 def _bind(settings: ServeSettings) -> _Server:
