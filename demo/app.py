@@ -32,6 +32,7 @@ class Outputs:
     window: Window | None = None
     results: ResultsWriter | None = None
     limit: int = 0  # frames written to the sinks; 0 = all
+    live: list[Sink] = field(default_factory=list)  # live views (--serve, --virtual_camera): never limited
     size: tuple[int, int] | None = None  # (w, h) of written and shown frames
     print_raw: bool = False
     delivered: int = 0  # frames given to the sinks so far, counted across runs for the limit
@@ -42,7 +43,8 @@ class Outputs:
         The first failure is raised; others are logged. When the run is already ending on an
         error, that error stays the one reported and every failure here is logged.
         """
-        closers = [sink.close for sink in self.sinks] + [part.close for part in (self.results, self.window) if part]
+        closers = ([sink.close for sink in self.sinks + self.live]
+                   + [part.close for part in (self.results, self.window) if part])
         failures: list[DemoError] = []
         for close in closers:
             try:
@@ -117,10 +119,12 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
 
 
 def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
-    """Hand the frame to stdout, the results and the sinks, up to the output limit."""
+    """Hand the frame to stdout, the live views, and the results and the sinks up to the output limit."""
     if outputs.print_raw:
         sys.stdout.write(format_raw(result) + "\n")  # one write, so a reader never gets half a frame's lines
         sys.stdout.flush()
+    for view in outputs.live:
+        view.write(picture)
     if not outputs.limit or outputs.delivered < outputs.limit:
         if outputs.results:
             outputs.results.write(result)

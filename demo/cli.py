@@ -14,10 +14,12 @@ from .metrics import RunMetrics
 from .model import input_files
 from .render import InstanceRenderer
 from .segmenter import Segmenter, resolve
+from .serve import FrameServer
 from .sinks import ResultsWriter, open_output
 from .sources import files_read, open_source
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
 from .tracker import MaskTracker
+from .virtual_camera import VirtualCamera
 from .window import open_window
 
 log = logging.getLogger("demo")
@@ -31,7 +33,7 @@ def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -
         if value:
             inputs += [files.Named(flag, path) for path in files_read(value)]
     outputs = [files.Named(flag, Path(value)) for flag, value in
-               (("-o", args.output), ("--results", args.results), ("--report", args.report)) if value]
+               (("-o", flags.file_output(args)), ("--results", args.results), ("--report", args.report)) if value]
     files.refuse_overlaps(inputs, outputs)
 
 
@@ -42,7 +44,11 @@ def run_instances(args: argparse.Namespace) -> None:
     model = resolve(args.model, settings)  # before the source, so that a wrong name never opens a camera
     spec = args.input or str(download.fetch_sample_clip(flags.fetcher(args)))
     refuse_overlapping_files(args, model.path, spec)
+    served = flags.serve_settings(args)
+    server = FrameServer(served) if served else None  # before the source and the model: a port in use at once
     source = open_source(spec, loop=args.loop or measure is not None, live=flags.live_settings(args))
+    camera_settings = flags.virtual_camera_settings(args, source.fps or 25.0)
+    camera = VirtualCamera(camera_settings) if camera_settings else None
     live = source.live and not args.no_drop
     if settings.hint is None and source.live:
         settings = replace(settings, hint="latency")  # a camera's frames should be shown as soon as can be
@@ -50,12 +56,13 @@ def run_instances(args: argparse.Namespace) -> None:
     composer = composition and background.BackgroundComposer.from_settings(
         replace(composition, classes=class_names_chosen(segmenter)), segmenter.labels, str(args.labels or "COCO"),
         flags.footage(source, args.loop or measure is not None))
-    outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
+    outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message,
+                          live=[view for view in (server, camera) if view])
     metrics = RunMetrics()
     single_frame = source.frame_count == 1 and not args.loop
     try:
-        if args.output:
-            outputs.sinks.append(open_output(args.output, source.fps or 25.0, single_frame))
+        if flags.file_output(args):
+            outputs.sinks.append(open_output(flags.file_output(args), source.fps or 25.0, single_frame))
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:

@@ -23,8 +23,10 @@ from .labels import COCO_LABELS
 from .live import LiveSettings
 from .model import default_cache_dir
 from .segmenter import Settings
+from .serve import ServeSettings
 from .sources import FrameSource, open_source
 from .tracker import TrackerSettings
+from .virtual_camera import VirtualCameraSettings
 
 MAX_SIDE = 65500
 MAX_PIXELS = 2**30
@@ -157,6 +159,7 @@ def build_parser() -> Parser:
     io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
     io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
     add_live_arguments(parser)
+    add_live_output_arguments(parser)
     view = parser.add_argument_group("what is drawn")
     view.add_argument("--show_boxes", action="store_true", help="draw boxes")
     view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
@@ -260,6 +263,68 @@ def background_settings(args: argparse.Namespace) -> background.BackgroundSettin
 def footage(source: FrameSource, looping: bool) -> background.Footage:
     """Single images and folders of photos are unrelated pictures: no history runs over them."""
     return background.Footage(source.kind not in ("image", "folder"), source.frame_count if looping else None)
+
+
+SERVED_SCHEME = "http://"
+DEFAULT_SERVE_HOST = ServeSettings.host
+
+
+def serve_address(text: str) -> tuple[str, int]:
+    """[HOST:]PORT, also as http://HOST:PORT/; an IPv6 host in brackets ([::1]:8080)."""
+    rest = text.strip()
+    if rest.lower().startswith("https://"):
+        raise argparse.ArgumentTypeError(f"the live view is plain HTTP: use http:// or HOST:PORT, got {text!r}")
+    if rest.lower().startswith(SERVED_SCHEME):
+        rest, _, path = rest[len(SERVED_SCHEME):].partition("/")
+        if path:
+            raise argparse.ArgumentTypeError(f"the live view is served at /, give no path: got {text!r}")
+    host, colon, port = rest.rpartition(":")
+    if not colon:
+        host, port = DEFAULT_SERVE_HOST, rest
+    elif host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise argparse.ArgumentTypeError(f"an IPv6 host goes in brackets, like [::1]:8080, got {text!r}")
+    if not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT with a port from 0 to 65535, got {text!r}")
+    return host or DEFAULT_SERVE_HOST, int(port)
+
+
+def add_live_output_arguments(parser: argparse.ArgumentParser) -> None:
+    outputs = parser.add_argument_group("live outputs")
+    outputs.add_argument("--serve", type=serve_address, metavar="[HOST:]PORT",
+                         help="serve the output as an MJPEG stream with a page that shows it, at http://HOST:PORT/ "
+                              f"(default host {DEFAULT_SERVE_HOST}; 0.0.0.0 for other machines); "
+                              "-o http://HOST:PORT/ does the same")
+    outputs.add_argument("--virtual_camera", nargs="?", const="", metavar="DEVICE",
+                         help="send the output to a virtual camera for video calls: v4l2loopback on Linux "
+                              "(DEVICE such as /dev/video10; default: the first one), OBS's on Windows and macOS")
+
+
+def served_output(args: argparse.Namespace) -> bool:
+    return bool(args.output) and args.output.lower().startswith((SERVED_SCHEME, "https://"))
+
+
+def file_output(args: argparse.Namespace) -> str | None:
+    """``-o`` when it names a file, not the live view."""
+    return None if served_output(args) else args.output
+
+
+def serve_settings(args: argparse.Namespace) -> ServeSettings | None:
+    if served_output(args) and args.serve:
+        raise UsageError("give the live view once: --serve or -o http://..., not both")
+    if not served_output(args):
+        return ServeSettings(*args.serve) if args.serve else None
+    try:
+        return ServeSettings(*serve_address(args.output))
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"argument -o/--output: {error}") from None
+
+
+def virtual_camera_settings(args: argparse.Namespace, fps: float) -> VirtualCameraSettings | None:
+    if args.virtual_camera is None:
+        return None
+    return VirtualCameraSettings(args.virtual_camera or None, fps, args.output_resolution)
 
 
 def add_plate_arguments(parser: argparse.ArgumentParser) -> None:
