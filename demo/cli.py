@@ -21,7 +21,7 @@ from .model import DeviceConfig, default_cache_dir, load_segmenter
 from .model_info import METADATA_FILE
 from .pipeline import AsyncPipeline
 from .render import InstanceRenderer
-from .sinks import ResultsWriter, open_output
+from .sinks import DEFAULT_CRF, ResultsWriter, VideoSettings, open_output
 from .sources import files_read, open_source
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
 from .tracker import MaskTracker
@@ -104,6 +104,30 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
                         args.camera_resolution, args.camera_fps)
 
 
+# --- Video encoding: flags and the settings they make (demo.sinks.VideoSettings) -------------
+
+crf_value = whole_number(0, 51)  # x264's range for 8-bit video
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    video = parser.add_argument_group("video output")
+    video.add_argument("--crf", type=crf_value, metavar="N",
+                       help="quality of an .mp4 output (H.264's constant rate factor): 0 lossless (a profile "
+                            "browsers do not play), 18 about visually lossless, 51 smallest; each +6 about "
+                            f"halves the file (default: {DEFAULT_CRF})")
+
+
+def video_settings(args: argparse.Namespace) -> VideoSettings:
+    """The settings for -o; --crf with an output other than .mp4 is refused rather than ignored."""
+    if args.crf is not None and not (args.output and Path(args.output).suffix.lower() == ".mp4"):
+        given = f"-o '{files.shown(args.output)}' is not one" if args.output else "there is no -o"
+        raise UsageError(f"--crf sets the quality of an .mp4 output, and {given}")
+    return VideoSettings(DEFAULT_CRF if args.crf is None else args.crf)
+
+
+# --- End of video encoding ------------------------------------------------------------------
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Model and device flags, shared by every command that runs a model."""
     model = parser.add_argument_group("model and device")
@@ -153,6 +177,7 @@ def build_parser() -> Parser:
     io.add_argument("--no_show", action="store_true", help="do not open a window")
     io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
     io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
+    add_video_arguments(parser)
     add_live_arguments(parser)
     view = parser.add_argument_group("what is drawn")
     view.add_argument("-t", "--prob_threshold", type=probability, default=0.5, help="minimum score to keep")
@@ -211,6 +236,7 @@ def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -
 
 def run_instances(args: argparse.Namespace) -> None:
     measure = benchmark.settings_from_args(args)
+    video = video_settings(args)
     model = model_path(args)  # before the source, so that a wrong name never opens a camera
     spec = args.input or str(download.fetch_sample_clip(fetcher(args)))
     refuse_overlapping_files(args, model, spec)
@@ -226,7 +252,7 @@ def run_instances(args: argparse.Namespace) -> None:
     single_frame = source.frame_count == 1 and not args.loop
     try:
         if args.output:
-            outputs.sinks.append(open_output(args.output, source.fps or 25.0, single_frame))
+            outputs.sinks.append(open_output(args.output, source.fps or 25.0, single_frame, video))
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:
