@@ -112,9 +112,9 @@ crf_value = whole_number(0, 51)  # x264's range for 8-bit video
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     video = parser.add_argument_group("video output")
     video.add_argument("--crf", type=crf_value, metavar="N",
-                       help="quality of an .mp4 output (H.264's constant rate factor): 0 lossless (a profile "
-                            "browsers do not play), 18 about visually lossless, 51 smallest; each +6 about "
-                            f"halves the file (default: {DEFAULT_CRF})")
+                       help="quality of an .mp4 output (H.264's constant rate factor): 18 looks lossless, 51 "
+                            "is smallest, each +6 about halves the file; 0 is lossless but needs the High 4:4:4 "
+                            f"profile, which many players and hardware decoders lack (default: {DEFAULT_CRF})")
 
 
 def video_settings(args: argparse.Namespace) -> VideoSettings:
