@@ -109,7 +109,7 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
                 picture = cv2.resize(picture, outputs.size)
             clock.lap("render")
             with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
-                _write(result, picture, outputs)
+                _write(result, picture, outputs, frame.captured)
             # Not shielded: a paused window waits here for a key, and a signal must still stop it.
             going_on = outputs.window.show(picture) if outputs.window else True
             shown[:] = [picture]
@@ -122,8 +122,8 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
         results.close()
 
 
-def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
-    """Hand the frame to stdout, the results and the sinks, up to the output limit."""
+def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs, captured: float) -> None:
+    """Hand the frame to stdout, the results and the sinks (with when it was captured), up to the output limit."""
     if outputs.print_raw:
         sys.stdout.write(format_raw(result) + "\n")  # one write, so a reader never gets half a frame's lines
         sys.stdout.flush()
@@ -131,5 +131,5 @@ def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
         if outputs.results:
             outputs.results.write(result)
         for sink in outputs.sinks:
-            sink.write(picture)
+            sink.write(picture, captured)
         outputs.delivered += 1

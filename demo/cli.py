@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import openvino as ov
@@ -252,7 +253,10 @@ def run_instances(args: argparse.Namespace) -> None:
     single_frame = source.frame_count == 1 and not args.loop
     try:
         if args.output:
-            outputs.sinks.append(open_output(args.output, source.fps or 25.0, single_frame, video))
+            # A live source that drops frames is recorded at its capture times; with --no_drop every
+            # frame is kept, and n / fps is the source's own pace.
+            outputs.sinks.append(open_output(args.output, source.fps or 25.0, single_frame,
+                                            replace(video, real_time=source.live and not args.no_drop)))
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:

@@ -33,18 +33,25 @@ DEFAULT_CRF = 23  # libx264's and FFmpeg's own default: visually clean at a smal
 
 @dataclass(frozen=True)
 class VideoSettings:
-    """How a video is encoded: ``crf`` is H.264's constant rate factor for .mp4 (0 lossless, 51 worst)."""
+    """How a video is encoded: ``crf`` is H.264's constant rate factor for .mp4 (0 lossless, 51 worst);
+    with ``real_time`` an .mp4 stamps each frame with the time it was captured (a live source that
+    drops frames) instead of n / fps."""
 
     crf: int = DEFAULT_CRF
+    real_time: bool = False
 
 
 Item = TypeVar("Item", contravariant=True)
 
 
 class Sink(Protocol[Item]):
-    """What every output offers: write items one by one, then close (also on context exit)."""
+    """What every output offers: write items one by one, then close (also on context exit).
 
-    def write(self, item: Item) -> None: ...
+    ``captured`` is when the item's frame was read from a live source (perf_counter seconds),
+    for an output that can keep real time; the others ignore it.
+    """
+
+    def write(self, item: Item, captured: float | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -105,7 +112,7 @@ class VideoSink(ClosesOnExit):
         self._aside = files.WriteAside(path, "video")
         self._closed = False
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, captured: float | None = None) -> None:
         if self._closed:
             # Reopening would silently overwrite the finished video.
             raise ValueError(f"write to closed video '{shown(self.path)}'")
@@ -118,7 +125,7 @@ class VideoSink(ClosesOnExit):
             elif size != self._size:
                 self._fail(f"a frame is {size[0]}x{size[1]} but the video is {self._size[0]}x{self._size[1]}; "
                            "write mixed sizes to an image pattern instead")
-            self._encoder.write(image)
+            self._encoder.write(image, captured if self._settings.real_time else None)
         except EncoderFailed as error:
             self._fail(str(error))
         self._written += 1
@@ -128,7 +135,7 @@ class VideoSink(ClosesOnExit):
     def _open_encoder(self, size: tuple[int, int]) -> _Encoder:
         name = files.opencv_name(self._aside.path)  # a name FFmpeg, too, can take
         if self._codec == "H.264":
-            return H264Encoder(name, self._fps, size, self._settings.crf)
+            return H264Encoder(name, self._fps, size, self._settings.crf, self._settings.real_time)
         return OpenCVEncoder(name, self._codec, self._fps, size)
 
     def _check_growth(self) -> None:
@@ -178,7 +185,7 @@ class _Encoder(Protocol):
 
     reports_errors: bool  # False: a failed write goes unnoticed until the file is checked
 
-    def write(self, image: np.ndarray) -> None: ...
+    def write(self, image: np.ndarray, captured: float | None) -> None: ...
 
     def finish(self) -> None: ...
 
@@ -200,8 +207,8 @@ class OpenCVEncoder:
             raise EncoderFailed(f"the {fourcc} encoder cannot take {size[0]}x{size[1]} frames")
         self._writer = writer
 
-    def write(self, image: np.ndarray) -> None:
-        self._writer.write(image)
+    def write(self, image: np.ndarray, captured: float | None) -> None:
+        self._writer.write(image)  # at n / fps: OpenCV's writer takes no timestamps
 
     def finish(self) -> None:
         self._writer.release()
@@ -213,7 +220,9 @@ class H264Encoder:
     """H.264 in MP4 through PyAV, as every browser plays it: High profile, yuv420p, and the index
     (moov) before the frames (mdat), so that playback starts before the whole file has arrived.
 
-    Frame n is stamped n / fps exactly. OpenCV converts the BGR frames to yuv420p with BT.601
+    Frame n is stamped n / fps exactly, or, in ``real_time``, with the time since the first
+    frame's capture (in 1/90000 s, MPEG's clock), so that a recording of a live source that
+    dropped frames plays at the pace it was seen rather than too fast. OpenCV converts the BGR frames to yuv420p with BT.601
     limited-range coefficients (within 1 level of the original after decoding, where FFmpeg's
     swscale is 5 levels off and 9 times slower), and the stream is tagged so, so that players
     convert the colours back with the same ones. Unlike OpenCV's writer, FFmpeg reports a
@@ -225,7 +234,9 @@ class H264Encoder:
     # would halve a live run's frame rate) for a file 2.5 times smaller than mp4v's.
     PRESET = "veryfast"
 
-    def __init__(self, name: str, fps: float, size: tuple[int, int], crf: int) -> None:
+    REAL_TIME_BASE = Fraction(1, 90_000)
+
+    def __init__(self, name: str, fps: float, size: tuple[int, int], crf: int, real_time: bool = False) -> None:
         try:
             # FFmpeg moves the moov to the front at the end, rereading the file by its name.
             self._container = av.open(name, "w", format="mp4", options={"movflags": "+faststart"})
@@ -234,6 +245,8 @@ class H264Encoder:
         self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(100_000))
         codec = self._stream.codec_context
         codec.width, codec.height = size
+        if real_time:
+            codec.time_base = self.REAL_TIME_BASE
         codec.pix_fmt = "yuv420p"
         codec.options = {"crf": str(crf), "preset": self.PRESET}
         codec.colorspace = codec.color_primaries = codec.color_trc = SMPTE_170M
@@ -244,12 +257,21 @@ class H264Encoder:
             self.abandon()
             raise EncoderFailed(f"the H.264 encoder cannot take {size[0]}x{size[1]} frames") from None
         self._next_pts = 0
+        self._first_captured: float | None = None
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, captured: float | None) -> None:
         frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
-        frame.pts = self._next_pts
+        frame.pts = self._pts(captured)
         self._encode(frame)
-        self._next_pts += 1
+        self._next_pts = frame.pts + 1
+
+    def _pts(self, captured: float | None) -> int:
+        """n, or the time since the first capture; never earlier than the frame before."""
+        if captured is None:
+            return self._next_pts
+        if self._first_captured is None:
+            self._first_captured = captured
+        return max(self._next_pts, round((captured - self._first_captured) / self.REAL_TIME_BASE))
 
     def finish(self) -> None:
         self._encode(None)  # the frames x264 still holds for its look-ahead
@@ -331,7 +353,7 @@ class ImageSequenceSink(ClosesOnExit):
     def _path(self, number: int) -> Path:
         return Path(self.pattern % number if self._numbered else self.pattern)
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, captured: float | None = None) -> None:
         """Encode in memory and write the bytes through Python, which reports a full disk as OSError
         and takes any file name; each image is put in place only once whole."""
         path = self._path(self._next_number)

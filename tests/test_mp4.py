@@ -28,8 +28,12 @@ import cv2
 import numpy as np
 import pytest
 
+import heavy_model
+import synthetic
 from conftest import ROOT, lines_written, run_demo
 from demo.sinks import VideoSettings, VideoSink
+from stream_servers import RawReader, rtsp_server, start_demo, write_numbered_jpegs
+from test_streams import served
 
 SIZE = (160, 96)  # (w, h)
 SQUARE = 16
@@ -389,3 +393,51 @@ def test_headless_chromium_refuses_mpeg4_part2_so_the_check_can_fail(tmp_path):
     report = played_in_chromium(path, seek_to=0.1, tmp_path=tmp_path)
 
     assert report.get("error") == 4  # MEDIA_ERR_SRC_NOT_SUPPORTED
+
+
+# --- A live source ------------------------------------------------------------------------------
+
+CAPTURED = [1000.0, 1000.1, 1000.3, 1000.35, 1000.9]  # perf_counter times, with frames dropped between
+
+
+def test_in_real_time_each_frame_is_at_its_capture_time(tmp_path):
+    path = tmp_path / "out.mp4"
+    with VideoSink(path, 10.0, VideoSettings(real_time=True)) as sink:
+        for n, captured in enumerate(CAPTURED):
+            sink.write(numbered_frame(n), captured)
+
+    times = [float(f["pts_time"]) for f in ffprobe(path, "-show_frames", "-show_entries", "frame=pts_time")["frames"]]
+
+    assert times == pytest.approx([t - CAPTURED[0] for t in CAPTURED], abs=1e-4)
+    assert [number_shown(frame) for frame in decoded(path)] == list(range(5))
+
+
+def test_capture_times_are_ignored_unless_asked_for(tmp_path):
+    path = tmp_path / "out.mp4"
+    with VideoSink(path, 10.0) as sink:
+        for n, captured in enumerate(CAPTURED):
+            sink.write(numbered_frame(n), captured)
+
+    times = [float(f["pts_time"]) for f in ffprobe(path, "-show_frames", "-show_entries", "frame=pts_time")["frames"]]
+
+    assert times == pytest.approx([n / 10 for n in range(5)], abs=1e-4)
+
+
+def test_a_recording_of_a_stream_that_drops_frames_lasts_as_long_as_what_was_seen(tmp_path):
+    """A model slower than a 60 fps RTSP stream takes some of its frames; at n / fps the recording
+    would play them in less time than they took, with capture times it takes as long as they did."""
+    model = heavy_model.person_0007_cost_model(tmp_path / "slow.xml", synthetic.DEFAULT_DETECTORS, gflops=30.0)
+    out = tmp_path / "out.mp4"
+    with rtsp_server(write_numbered_jpegs(tmp_path / "served"), 60) as server:
+        reader = RawReader(start_demo("-m", model, "-i", server.url, "-o", out, "--no_show", "--no_cache", "-r"))
+        reader.wait_frames(25, timeout=120)
+        reader.process.send_signal(signal.SIGINT)
+        assert reader.finish() == 130, reader.stderr
+
+    numbers = served(reader)
+    times = [float(f["pts_time"]) for f in ffprobe(out, "-show_frames", "-show_entries", "frame=pts_time")["frames"]]
+    seen_for = (numbers[-1] - numbers[0]) / 60
+    assert len(times) == len(numbers)
+    assert len(numbers) < 0.7 * (numbers[-1] - numbers[0] + 1), "the model kept up: this test needs a slower one"
+    assert all(later > earlier for earlier, later in zip(times, times[1:]))
+    assert times[-1] == pytest.approx(seen_for, rel=0.15)  # at n / fps: (len(numbers) - 1) / 60, under 0.7 of it
