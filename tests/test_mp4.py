@@ -28,9 +28,11 @@ import cv2
 import numpy as np
 import pytest
 
+import filesystems
 import heavy_model
 import synthetic
 from conftest import ROOT, lines_written, run_demo
+from demo.errors import DemoError
 from demo.sinks import VideoSettings, VideoSink
 from stream_servers import RawReader, rtsp_server, start_demo, write_numbered_jpegs
 from test_streams import served
@@ -80,9 +82,9 @@ def ffprobe(path: Path, *options: str) -> dict:
     return json.loads(done.stdout)
 
 
-def top_level_atoms(path: Path) -> list[str]:
-    """The types of an MP4's top-level boxes, in file order (ISO/IEC 14496-12: 32-bit size, type,
-    a 64-bit size when the first is 1, to the end of the file when it is 0)."""
+def top_level_atoms(path: Path) -> list[tuple[str, int]]:
+    """The type and size of an MP4's top-level boxes, in file order (ISO/IEC 14496-12: 32-bit size,
+    type, a 64-bit size when the first is 1, to the end of the file when it is 0)."""
     atoms = []
     with path.open("rb") as file:
         end = os.fstat(file.fileno()).st_size
@@ -95,7 +97,7 @@ def top_level_atoms(path: Path) -> list[str]:
             elif size == 0:
                 size = end - offset
             assert size >= 8, f"a box of {size} bytes at {offset}"
-            atoms.append(kind.decode("latin-1"))
+            atoms.append((kind.decode("latin-1"), size))
             offset += size
     return atoms
 
@@ -134,7 +136,7 @@ def test_the_index_comes_before_the_frames_so_it_plays_while_loading(tmp_path):
     path = tmp_path / "out.mp4"
     write_mp4(path, 10, fps=25.0)
 
-    atoms = top_level_atoms(path)
+    atoms = [kind for kind, _ in top_level_atoms(path)]
 
     assert atoms[0] == "ftyp" and "moov" in atoms and "mdat" in atoms
     assert atoms.index("moov") < atoms.index("mdat")
@@ -244,7 +246,8 @@ def test_an_interrupted_run_leaves_a_whole_mp4_at_the_sources_rate(models, tmp_p
     assert len(decoded(out)) == count
     times = [float(f["pts_time"]) for f in ffprobe(out, "-show_frames", "-show_entries", "frame=pts_time")["frames"]]
     assert times == pytest.approx([n / 10 for n in range(count)], abs=1e-4)
-    assert top_level_atoms(out).index("moov") < top_level_atoms(out).index("mdat")
+    atoms = [kind for kind, _ in top_level_atoms(out)]
+    assert atoms.index("moov") < atoms.index("mdat")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "results.jsonl"]
 
 
@@ -441,3 +444,37 @@ def test_a_recording_of_a_stream_that_drops_frames_lasts_as_long_as_what_was_see
     assert len(numbers) < 0.7 * (numbers[-1] - numbers[0] + 1), "the model kept up: this test needs a slower one"
     assert all(later > earlier for earlier, later in zip(times, times[1:]))
     assert times[-1] == pytest.approx(seen_for, rel=0.15)  # at n / fps: (len(numbers) - 1) / 60, under 0.7 of it
+
+
+# --- A full disk --------------------------------------------------------------------------------
+
+PREVIOUS = b"the user's previous file, which a failed run must leave as it was\n"
+
+
+def test_a_disk_that_fills_while_the_index_is_moved_to_the_front_is_an_error(tmp_path):
+    """The frames fit, the index (moov) written at the end and moved before them does not: close()
+    says so in the one line, removes the hidden file and leaves the previous file as it was."""
+    frames = [np.full((16, 16, 3), n % 256, np.uint8) for n in range(3000)]  # small frames, a large index
+    reference = tmp_path / "reference.mp4"
+    with VideoSink(reference, 25.0) as sink:
+        for frame in frames:
+            sink.write(frame)
+    whole = reference.stat().st_size
+    moov = dict(top_level_atoms(reference))["moov"]
+    assert moov > 3 * 4096, "the index must span several of tmpfs's pages for this test"
+    with filesystems.tmpfs(tmp_path / "disk", "1m") as disk:
+        target = disk / "out.mp4"
+        target.write_bytes(PREVIOUS)
+        info = os.statvfs(disk)
+        (disk / "filler").write_bytes(bytes(info.f_bavail * info.f_frsize - (whole - moov // 2)))
+        sink = VideoSink(target, 25.0)
+        for frame in frames:
+            sink.write(frame)
+
+        with pytest.raises(DemoError) as error:
+            sink.close()
+
+        assert str(error.value) == (f"cannot write video '{target}': No space left on device (3000 frames written); "
+                                    "the file is left as it was before the run")
+        assert target.read_bytes() == PREVIOUS
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "out.mp4"]
