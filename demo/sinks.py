@@ -135,7 +135,8 @@ class VideoSink(ClosesOnExit):
     def _open_encoder(self, size: tuple[int, int]) -> _Encoder:
         name = files.opencv_name(self._aside.path)  # a name FFmpeg, too, can take
         if self._codec == "H.264":
-            return H264Encoder(name, self._fps, size, self._settings.crf, self._settings.real_time)
+            return H264Encoder(name, self._fps, size, self._settings.crf, self._settings.real_time,
+                               seekable=not self._aside.in_place)
         return OpenCVEncoder(name, self._codec, self._fps, size)
 
     def _check_growth(self) -> None:
@@ -220,6 +221,9 @@ class H264Encoder:
     """H.264 in MP4 through PyAV, as every browser plays it: High profile, yuv420p, and the index
     (moov) before the frames (mdat), so that playback starts before the whole file has arrived.
 
+    Where the output cannot seek (a pipe), the MP4 is fragmented instead: the moov first, then
+    the frames in fragments from one key frame to the next, as browsers stream it too.
+
     Frame n is stamped n / fps exactly, or, in ``real_time``, with the time since the first
     frame's capture (in 1/90000 s, MPEG's clock), so that a recording of a live source that
     dropped frames plays at the pace it was seen rather than too fast. OpenCV converts the BGR frames to yuv420p with BT.601
@@ -236,10 +240,12 @@ class H264Encoder:
 
     REAL_TIME_BASE = Fraction(1, 90_000)
 
-    def __init__(self, name: str, fps: float, size: tuple[int, int], crf: int, real_time: bool = False) -> None:
+    def __init__(self, name: str, fps: float, size: tuple[int, int], crf: int, real_time: bool = False,
+                 seekable: bool = True) -> None:
+        # In a file FFmpeg moves the moov to the front at the end, rereading the file by its name.
+        layout = "+faststart" if seekable else "+frag_keyframe+empty_moov+default_base_moof"
         try:
-            # FFmpeg moves the moov to the front at the end, rereading the file by its name.
-            self._container = av.open(name, "w", format="mp4", options={"movflags": "+faststart"})
+            self._container = av.open(name, "w", format="mp4", options={"movflags": layout})
         except av.FFmpegError as error:
             raise EncoderFailed(_av_reason(error)) from None
         self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(100_000))
@@ -248,7 +254,9 @@ class H264Encoder:
         if real_time:
             codec.time_base = self.REAL_TIME_BASE
         codec.pix_fmt = "yuv420p"
-        codec.options = {"crf": str(crf), "preset": self.PRESET}
+        # A fragmented MP4 has no edit list to start at the first frame shown when B-frames delay
+        # it, so there frames are coded in display order, at a slightly larger size.
+        codec.options = {"crf": str(crf), "preset": self.PRESET, **({} if seekable else {"bf": "0"})}
         codec.colorspace = codec.color_primaries = codec.color_trc = SMPTE_170M
         codec.color_range = LIMITED_RANGE
         try:

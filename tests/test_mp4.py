@@ -199,6 +199,26 @@ def test_crf_0_is_lossless_in_yuv420p(tmp_path):
         assert np.array_equal(plane, cv2.cvtColor(original, cv2.COLOR_BGR2YUV_I420))
 
 
+def test_into_a_pipe_it_is_a_fragmented_mp4_that_plays_whole(tmp_path):
+    """A pipe cannot seek back to put the index first, so the index comes first and the frames follow
+    in fragments; coded in display order, frame n is still at n / fps."""
+    pipe, received = tmp_path / "pipe.mp4", tmp_path / "received.mp4"
+    os.mkfifo(pipe)
+    reader = threading.Thread(target=lambda: received.write_bytes(pipe.read_bytes()))
+    reader.start()
+    written = write_mp4(pipe, 40, fps=25.0)
+    reader.join(timeout=30)
+
+    atoms = [kind for kind, _ in top_level_atoms(received)]
+    frames = decoded(received)
+    times = [float(f["pts_time"]) for f in ffprobe(received, "-show_frames", "-show_entries", "frame=pts_time")["frames"]]
+
+    assert atoms[:3] == ["ftyp", "moov", "moof"] and "mdat" in atoms
+    assert [number_shown(frame) for frame in frames] == list(range(40))
+    assert max(mean_difference(frame, original) for frame, original in zip(frames, written)) < 2.0
+    assert times == pytest.approx([n / 25 for n in range(40)], abs=1e-4)
+
+
 # --- Through the command line -------------------------------------------------------------------
 
 def test_crf_reaches_the_encoder_and_an_input_without_a_rate_is_written_at_25_fps(models, tmp_path):
