@@ -125,7 +125,7 @@ class VideoSink(ClosesOnExit):
             elif size != self._size:
                 self._fail(f"a frame is {size[0]}x{size[1]} but the video is {self._size[0]}x{self._size[1]}; "
                            "write mixed sizes to an image pattern instead")
-            self._encoder.write(image, captured if self._settings.real_time else None)
+            self._encoder.write(image, captured)
         except EncoderFailed as error:
             self._fail(str(error))
         self._written += 1
@@ -220,24 +220,23 @@ class OpenCVEncoder:
 class H264Encoder:
     """H.264 in MP4 through PyAV, as every browser plays it: High profile, yuv420p, and the index
     (moov) before the frames (mdat), so that playback starts before the whole file has arrived.
-
     Where the output cannot seek (a pipe), the MP4 is fragmented instead: the moov first, then
     the frames in fragments from one key frame to the next, as browsers stream it too.
 
     Frame n is stamped n / fps exactly, or, in ``real_time``, with the time since the first
     frame's capture (in 1/90000 s, MPEG's clock), so that a recording of a live source that
-    dropped frames plays at the pace it was seen rather than too fast. OpenCV converts the BGR frames to yuv420p with BT.601
-    limited-range coefficients (within 1 level of the original after decoding, where FFmpeg's
-    swscale is 5 levels off and 9 times slower), and the stream is tagged so, so that players
-    convert the colours back with the same ones. Unlike OpenCV's writer, FFmpeg reports a
-    failed write.
+    dropped frames plays at the pace it was seen rather than too fast.
+
+    OpenCV converts the BGR frames to yuv420p with BT.601 limited-range coefficients (within 1
+    level of the original after decoding, where FFmpeg's swscale is 5 levels off and 9 times
+    slower), and the stream is tagged so, so that players convert the colours back with the
+    same ones. Unlike OpenCV's writer, FFmpeg reports a failed write.
     """
 
     reports_errors = True
-    # x264's "veryfast": at 1080p about 2.5 times mp4v's CPU per frame (the default "medium", 5 times,
-    # would halve a live run's frame rate) for a file 2.5 times smaller than mp4v's.
+    # x264's "veryfast": at 1080p about 36 ms of CPU a frame on this project's 2-core VM, twice
+    # mp4v's, for files 2.5 times smaller; its default "medium" takes about twice as long again.
     PRESET = "veryfast"
-
     REAL_TIME_BASE = Fraction(1, 90_000)
 
     def __init__(self, name: str, fps: float, size: tuple[int, int], crf: int, real_time: bool = False,
@@ -249,23 +248,27 @@ class H264Encoder:
         except av.FFmpegError as error:
             raise EncoderFailed(_av_reason(error)) from None
         self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(100_000))
-        codec = self._stream.codec_context
+        self._configure(self._stream.codec_context, size, crf, real_time, seekable)
+        try:
+            self._stream.codec_context.open()  # now: a size x264 refuses fails before the first frame
+        except av.FFmpegError:
+            self.abandon()
+            raise EncoderFailed(f"the H.264 encoder cannot take {size[0]}x{size[1]} frames") from None
+        self._real_time = real_time
+        self._next_pts = 0
+        self._first_captured: float | None = None
+
+    def _configure(self, codec: av.VideoCodecContext, size: tuple[int, int], crf: int, real_time: bool,
+                   seekable: bool) -> None:
         codec.width, codec.height = size
+        codec.pix_fmt = "yuv420p"
         if real_time:
             codec.time_base = self.REAL_TIME_BASE
-        codec.pix_fmt = "yuv420p"
         # A fragmented MP4 has no edit list to start at the first frame shown when B-frames delay
         # it, so there frames are coded in display order, at a slightly larger size.
         codec.options = {"crf": str(crf), "preset": self.PRESET, **({} if seekable else {"bf": "0"})}
         codec.colorspace = codec.color_primaries = codec.color_trc = SMPTE_170M
         codec.color_range = LIMITED_RANGE
-        try:
-            codec.open()  # now, so that a size x264 refuses fails before the first frame is encoded
-        except av.FFmpegError:
-            self.abandon()
-            raise EncoderFailed(f"the H.264 encoder cannot take {size[0]}x{size[1]} frames") from None
-        self._next_pts = 0
-        self._first_captured: float | None = None
 
     def write(self, image: np.ndarray, captured: float | None) -> None:
         frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
@@ -274,8 +277,8 @@ class H264Encoder:
         self._next_pts = frame.pts + 1
 
     def _pts(self, captured: float | None) -> int:
-        """n, or the time since the first capture; never earlier than the frame before."""
-        if captured is None:
+        """n, or in real time the time since the first capture; never earlier than the frame before."""
+        if not self._real_time or captured is None:
             return self._next_pts
         if self._first_captured is None:
             self._first_captured = captured
