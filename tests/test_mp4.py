@@ -362,6 +362,23 @@ def serving(folder: Path) -> Iterator[tuple[str, list[dict], threading.Event]]:
         thread.join()
 
 
+def stop_group(process: subprocess.Popen) -> None:
+    """End ``process`` and every process it started (Debian's chromium-headless-shell is a script that
+    starts the browser, which starts its own helpers): they share the session's process group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 def played_in_chromium(video: Path, seek_to: float, tmp_path: Path) -> dict:
     """What a <video> element in headless Chromium reports for ``video``, served over HTTP."""
     browser = chromium()
@@ -374,12 +391,11 @@ def played_in_chromium(video: Path, seek_to: float, tmp_path: Path) -> dict:
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--mute-audio", "--no-first-run",
              f"--user-data-dir={tmp_path / 'profile'}", "--autoplay-policy=no-user-gesture-required",
              f"{address}/index.html"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             reported.wait(timeout=60)  # a deadline for a browser that never reports, not a timing check
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_group(process)
     assert reports, "the page reported nothing within 60 s"
     return reports[0]
 
