@@ -479,7 +479,9 @@ def test_a_recording_of_a_stream_that_drops_frames_lasts_as_long_as_what_was_see
     assert len(times) == len(numbers)
     assert len(numbers) < 0.7 * (numbers[-1] - numbers[0] + 1), "the model kept up: this test needs a slower one"
     assert all(later > earlier for earlier, later in zip(times, times[1:]))
-    assert times[-1] == pytest.approx(seen_for, rel=0.15)  # at n / fps: (len(numbers) - 1) / 60, under 0.7 of it
+    # The first and last frames' arrival jitter is all the difference; at n / fps the recording
+    # would last (len(numbers) - 1) / 60, under 0.7 of what was seen, outside this band.
+    assert times[-1] == pytest.approx(seen_for, rel=0.25)
 
 
 # --- A full disk --------------------------------------------------------------------------------
