@@ -119,7 +119,8 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
 
 
 def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
-    """Hand the frame to stdout, the live views, and the results and the sinks up to the output limit."""
+    """Hand the frame to stdout, the live views, and the results and the sinks (with when the frame was
+    captured) up to the output limit."""
     if outputs.print_raw:
         sys.stdout.write(format_raw(result) + "\n")  # one write, so a reader never gets half a frame's lines
         sys.stdout.flush()
@@ -129,5 +130,5 @@ def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
         if outputs.results:
             outputs.results.write(result)
         for sink in outputs.sinks:
-            sink.write(picture)
+            sink.write(picture, result.captured)
         outputs.delivered += 1

@@ -39,6 +39,7 @@ def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -
 
 def run_instances(args: argparse.Namespace) -> None:
     measure = flags.benchmark_settings(args)
+    video = flags.video_settings(args)
     composition = flags.background_settings(args) if args.mode in flags.COMPOSED_MODES else None
     settings = flags.model_settings(args)
     model = resolve(args.model, settings)  # before the source, so that a wrong name never opens a camera
@@ -62,7 +63,10 @@ def run_instances(args: argparse.Namespace) -> None:
     single_frame = source.frame_count == 1 and not args.loop
     try:
         if flags.file_output(args):
-            outputs.sinks.append(open_output(flags.file_output(args), source.fps or 25.0, single_frame))
+            # A live source that drops frames is recorded at its capture times; with --no_drop every
+            # frame is kept, and n / fps is the source's own pace.
+            outputs.sinks.append(open_output(flags.file_output(args), source.fps or 25.0, single_frame,
+                                             replace(video, real_time=source.live and not args.no_drop)))
         if args.results:
             outputs.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:

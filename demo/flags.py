@@ -17,6 +17,7 @@ from .catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
 from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD
 from .download import MEDIA_ORIGIN, MODEL_ORIGIN, DownloadRequest, Fetcher, default_models_dir
 from .errors import DemoError, UsageError
+from .files import shown
 from .evaluate import DEFAULT_THRESHOLD, MAX_PER_IMAGE, EvalSettings
 from .geometry import ResizePolicy
 from .labels import COCO_LABELS
@@ -24,6 +25,7 @@ from .live import LiveSettings
 from .model import default_cache_dir
 from .segmenter import Settings
 from .serve import ServeSettings
+from .sinks import DEFAULT_CRF, VideoSettings
 from .sources import FrameSource, open_source
 from .tracker import TrackerSettings
 from .virtual_camera import VirtualCameraSettings
@@ -158,6 +160,7 @@ def build_parser() -> Parser:
     io.add_argument("--no_show", action="store_true", help="do not open a window")
     io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
     io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
+    add_video_arguments(parser)
     add_live_arguments(parser)
     add_live_output_arguments(parser)
     view = parser.add_argument_group("what is drawn")
@@ -325,6 +328,25 @@ def virtual_camera_settings(args: argparse.Namespace, fps: float) -> VirtualCame
     if args.virtual_camera is None:
         return None
     return VirtualCameraSettings(args.virtual_camera or None, fps, args.output_resolution)
+
+
+crf_value = whole_number(0, 51)  # x264's range for 8-bit video
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    video = parser.add_argument_group("video output")
+    video.add_argument("--crf", type=crf_value, metavar="N",
+                       help="quality of an .mp4 output (H.264's constant rate factor): 18 looks lossless, 51 "
+                            "is smallest, each +6 about halves the file; 0 is lossless but needs the High 4:4:4 "
+                            f"profile, which many players and hardware decoders lack (default: {DEFAULT_CRF})")
+
+
+def video_settings(args: argparse.Namespace) -> VideoSettings:
+    """The settings for -o; --crf with an output other than .mp4 is refused rather than ignored."""
+    if args.crf is not None and not (args.output and Path(args.output).suffix.lower() == ".mp4"):
+        given = f"-o '{shown(args.output)}' is not one" if args.output else "there is no -o"
+        raise UsageError(f"--crf sets the quality of an .mp4 output, and {given}")
+    return VideoSettings(DEFAULT_CRF if args.crf is None else args.crf)
 
 
 def add_plate_arguments(parser: argparse.ArgumentParser) -> None:

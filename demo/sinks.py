@@ -5,9 +5,12 @@ import contextlib
 import errno
 import json
 import os
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, Protocol, Self, TypeVar
 
+import av
 import cv2
 import numpy as np
 
@@ -17,20 +20,38 @@ from demo.files import FRAME_NUMBER_FIELD, shown
 from demo.instances import FrameResult, Instance
 from demo.sources import ClosesOnExit
 
-FOURCC_BY_EXTENSION = {".avi": "MJPG", ".mp4": "mp4v", ".mkv": "FFV1"}
+# What encodes each container. MJPG and FFV1 are OpenCV's writers; H.264 (which opencv-python's
+# FFmpeg lacks, and the only video codec every browser plays in MP4) is FFmpeg's libx264 through PyAV.
+CODEC_BY_EXTENSION = {".avi": "MJPG", ".mp4": "H.264", ".mkv": "FFV1"}
 # OpenCV opens FFmpeg inputs one at a time: a stream reconnecting to a server that accepts but does
 # not answer holds that lock for its whole open time-out. MJPG AVIs (which OpenCV writes itself)
 # are checked by OpenCV's own reader, so finishing one never waits on a camera.
-READER_BY_FOURCC = {"MJPG": cv2.CAP_OPENCV_MJPEG}
+READER_BY_CODEC = {"MJPG": cv2.CAP_OPENCV_MJPEG}
 SUPPORTED_OUTPUTS = ".avi, .mp4, .mkv, or an image pattern like out_%03d.png with .png/.jpg/.bmp"
+DEFAULT_CRF = 23  # libx264's and FFmpeg's own default: visually clean at a small size
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """How a video is encoded: ``crf`` is H.264's constant rate factor for .mp4 (0 lossless, 51 worst);
+    with ``real_time`` an .mp4 stamps each frame with the time it was captured (a live source that
+    drops frames) instead of n / fps."""
+
+    crf: int = DEFAULT_CRF
+    real_time: bool = False
+
 
 Item = TypeVar("Item", contravariant=True)
 
 
 class Sink(Protocol[Item]):
-    """What every output offers: write items one by one, then close (also on context exit)."""
+    """What every output offers: write items one by one, then close (also on context exit).
 
-    def write(self, item: Item) -> None: ...
+    ``captured`` is when the item's frame was read from a live source (perf_counter seconds),
+    for an output that can keep real time; the others ignore it.
+    """
+
+    def write(self, item: Item, captured: float | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -39,7 +60,8 @@ class Sink(Protocol[Item]):
     def __exit__(self, *exc_info: object) -> None: ...
 
 
-def open_output(path: str, fps: float, single_frame: bool = False) -> Sink[np.ndarray]:
+def open_output(path: str, fps: float, single_frame: bool = False,
+                video: VideoSettings = VideoSettings()) -> Sink[np.ndarray]:
     """An image sequence when ``path`` has a frame-number field like %03d, one image when it
     is an image file and the input is a single frame, else a video.
 
@@ -48,20 +70,21 @@ def open_output(path: str, fps: float, single_frame: bool = False) -> Sink[np.nd
     """
     if FRAME_NUMBER_FIELD.search(path):
         return ImageSequenceSink(path)
-    if Path(path).suffix.lower() not in FOURCC_BY_EXTENSION and _image_type(path):
+    if Path(path).suffix.lower() not in CODEC_BY_EXTENSION and _image_type(path):
         if not single_frame:
             raise UsageError(f"output '{shown(path)}' is one image but the input has several frames; "
                              f"use {SUPPORTED_OUTPUTS}")
         return ImageSequenceSink(path)
-    return VideoSink(Path(path), fps)
+    return VideoSink(Path(path), fps, video)
 
 
 class VideoSink(ClosesOnExit):
-    """Writes frames to a video whose codec follows the extension (.avi MJPG, .mp4 mp4v, .mkv FFV1).
+    """Writes frames to a video whose codec follows the extension (.avi MJPG, .mp4 H.264, .mkv FFV1).
 
-    The writer opens at the first frame and takes its size from it. OpenCV's writers
-    silently drop the last column/row of odd-sized frames, so an odd width or height is
-    padded with one black column/row at the right/bottom: the video is then 1 px larger,
+    The encoder opens at the first frame and takes its size from it. H.264's yuv420p halves
+    the colour resolution, so it takes only even sizes, and OpenCV's writers silently drop the
+    last column/row of odd-sized frames: an odd width or height is padded with one black
+    column/row at the right/bottom in every container alike. The video is then 1 px larger,
     never smaller, and every original pixel keeps its place.
 
     The video is written to a hidden file beside the target and put in place at ``close``
@@ -71,50 +94,50 @@ class VideoSink(ClosesOnExit):
 
     CHECK_EVERY = 16
 
-    def __init__(self, path: Path, fps: float) -> None:
-        fourcc = FOURCC_BY_EXTENSION.get(path.suffix.lower())
-        if fourcc is None:
+    def __init__(self, path: Path, fps: float, settings: VideoSettings = VideoSettings()) -> None:
+        codec = CODEC_BY_EXTENSION.get(path.suffix.lower())
+        if codec is None:
             raise UsageError(f"output '{shown(path)}': unsupported type; use {SUPPORTED_OUTPUTS}")
         if not fps > 0:
             raise UsageError(f"output '{shown(path)}': fps must be positive, got {fps}")
         require_writable_folder(path)
         self.path = path
-        self._fourcc = fourcc
+        self._codec = codec
         self._fps = fps
-        self._writer: cv2.VideoWriter | None = None
+        self._settings = settings
+        self._encoder: _Encoder | None = None
         self._size: tuple[int, int] = (0, 0)
         self._written = 0
         self._bytes_at_check = 0
         self._aside = files.WriteAside(path, "video")
         self._closed = False
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, captured: float | None = None) -> None:
         if self._closed:
             # Reopening would silently overwrite the finished video.
             raise ValueError(f"write to closed video '{shown(self.path)}'")
         image = _pad_to_even(image)
         size = (image.shape[1], image.shape[0])
-        if self._writer is None:
-            self._writer = self._open_writer(size)
-            self._size = size
-        elif size != self._size:
-            self._fail(f"a frame is {size[0]}x{size[1]} but the video is {self._size[0]}x{self._size[1]}; "
-                       "write mixed sizes to an image pattern instead")
-        self._writer.write(image)
+        try:
+            if self._encoder is None:
+                self._encoder = self._open_encoder(size)
+                self._size = size
+            elif size != self._size:
+                self._fail(f"a frame is {size[0]}x{size[1]} but the video is {self._size[0]}x{self._size[1]}; "
+                           "write mixed sizes to an image pattern instead")
+            self._encoder.write(image, captured)
+        except EncoderFailed as error:
+            self._fail(str(error))
         self._written += 1
-        if self._written % self.CHECK_EVERY == 0:
+        if self._written % self.CHECK_EVERY == 0 and not self._encoder.reports_errors:
             self._check_growth()
 
-    def _open_writer(self, size: tuple[int, int]) -> cv2.VideoWriter:
-        fourcc = cv2.VideoWriter_fourcc(*self._fourcc)
-        with native_stderr_captured():  # FFmpeg's and OpenCV's warnings would bury our line
-            try:
-                writer = cv2.VideoWriter(files.opencv_name(self._aside.path), fourcc, self._fps, size)
-            except cv2.error:
-                writer = None
-        if writer is None or not writer.isOpened():
-            self._fail(f"the {self._fourcc} encoder cannot take {size[0]}x{size[1]} frames")
-        return writer
+    def _open_encoder(self, size: tuple[int, int]) -> _Encoder:
+        name = files.opencv_name(self._aside.path)  # a name FFmpeg, too, can take
+        if self._codec == "H.264":
+            return H264Encoder(name, self._fps, size, self._settings.crf, self._settings.real_time,
+                               seekable=not self._aside.in_place)
+        return OpenCVEncoder(name, self._codec, self._fps, size)
 
     def _check_growth(self) -> None:
         grown = self._aside.size()
@@ -124,21 +147,22 @@ class VideoSink(ClosesOnExit):
 
     def _fail(self, cause: str) -> NoReturn:
         """Stop writing, remove the unfinished file and raise: a failed video never replaces the target."""
-        self._release()
+        if self._encoder is not None:
+            self._encoder.abandon()
+            self._encoder = None
         self._aside.discard()
         self._closed = True
         raise files.failed_write("video", self.path, cause, _count(self._written, "frame"))
 
-    def _release(self) -> None:
-        # Releasing writes the container's index; without it the file does not play.
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-
     def close(self) -> None:
         if self._closed:
             return
-        self._release()
+        if self._encoder is not None:
+            try:
+                self._encoder.finish()  # writes the container's index; without it the file does not play
+            except EncoderFailed as error:
+                self._fail(str(error))
+            self._encoder = None
         self._closed = True
         if not self._written:
             self._aside.discard()  # nothing to show for the run: whatever was there stays
@@ -146,11 +170,146 @@ class VideoSink(ClosesOnExit):
         with self._aside.finishing():
             # More frames than counted play when an interruption came between a write and its count.
             played = self._written if self._aside.in_place else frames_that_play(
-                files.opencv_name(self._aside.path), self._written, READER_BY_FOURCC.get(self._fourcc, cv2.CAP_FFMPEG))
+                files.opencv_name(self._aside.path), self._written, READER_BY_CODEC.get(self._codec, cv2.CAP_FFMPEG))
             if played < self._written:
                 full = self._aside.free_bytes() < files.FULL_DISK_BYTES
                 self._fail(os.strerror(errno.ENOSPC) if full else f"the finished file plays only {played} frames")
             self._aside.commit(_count(self._written, "frame"))
+
+
+class EncoderFailed(Exception):
+    """An encoder refused a frame size or could not write: the cause, for the one-line error."""
+
+
+class _Encoder(Protocol):
+    """Frames of one size into one file: ``finish`` completes the file, ``abandon`` only lets go of it."""
+
+    reports_errors: bool  # False: a failed write goes unnoticed until the file is checked
+
+    def write(self, image: np.ndarray, captured: float | None) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
+class OpenCVEncoder:
+    """MJPG and FFV1 through OpenCV's writer, which reports no write errors."""
+
+    reports_errors = False
+
+    def __init__(self, name: str, fourcc: str, fps: float, size: tuple[int, int]) -> None:
+        with native_stderr_captured():  # FFmpeg's and OpenCV's warnings would bury our line
+            try:
+                writer = cv2.VideoWriter(name, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+            except cv2.error:
+                writer = None
+        if writer is None or not writer.isOpened():
+            raise EncoderFailed(f"the {fourcc} encoder cannot take {size[0]}x{size[1]} frames")
+        self._writer = writer
+
+    def write(self, image: np.ndarray, captured: float | None) -> None:
+        self._writer.write(image)  # at n / fps: OpenCV's writer takes no timestamps
+
+    def finish(self) -> None:
+        self._writer.release()
+
+    abandon = finish
+
+
+class H264Encoder:
+    """H.264 in MP4 through PyAV, as every browser plays it: High profile, yuv420p, and the index
+    (moov) before the frames (mdat), so that playback starts before the whole file has arrived.
+    Where the output cannot seek (a pipe), the MP4 is fragmented instead: the moov first, then
+    the frames in fragments from one key frame to the next, as browsers stream it too.
+
+    Frame n is stamped n / fps exactly, or, in ``real_time``, with the time since the first
+    frame's capture (in 1/90000 s, MPEG's clock), so that a recording of a live source that
+    dropped frames plays at the pace it was seen rather than too fast.
+
+    OpenCV converts the BGR frames to yuv420p with BT.601 limited-range coefficients (within 1
+    level of the original after decoding, where FFmpeg's swscale is 5 levels off and 9 times
+    slower), and the stream is tagged so, so that players convert the colours back with the
+    same ones. Unlike OpenCV's writer, FFmpeg reports a failed write.
+    """
+
+    reports_errors = True
+    # x264's "veryfast": at 1080p about 36 ms of CPU a frame on this project's 2-core VM, twice
+    # mp4v's, for files 2.5 times smaller; its default "medium" takes about twice as long again.
+    PRESET = "veryfast"
+    REAL_TIME_BASE = Fraction(1, 90_000)
+
+    def __init__(self, name: str, fps: float, size: tuple[int, int], crf: int, real_time: bool = False,
+                 seekable: bool = True) -> None:
+        # In a file FFmpeg moves the moov to the front at the end, rereading the file by its name.
+        layout = "+faststart" if seekable else "+frag_keyframe+empty_moov+default_base_moof"
+        try:
+            self._container = av.open(name, "w", format="mp4", options={"movflags": layout})
+        except av.FFmpegError as error:
+            raise EncoderFailed(_av_reason(error)) from None
+        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(100_000))
+        self._configure(self._stream.codec_context, size, crf, real_time, seekable)
+        try:
+            self._stream.codec_context.open()  # now: a size x264 refuses fails before the first frame
+        except av.FFmpegError:
+            self.abandon()
+            raise EncoderFailed(f"the H.264 encoder cannot take {size[0]}x{size[1]} frames") from None
+        self._real_time = real_time
+        self._next_pts = 0
+        self._first_captured: float | None = None
+
+    def _configure(self, codec: av.VideoCodecContext, size: tuple[int, int], crf: int, real_time: bool,
+                   seekable: bool) -> None:
+        codec.width, codec.height = size
+        codec.pix_fmt = "yuv420p"
+        if real_time:
+            codec.time_base = self.REAL_TIME_BASE
+        # A fragmented MP4 has no edit list to start at the first frame shown when B-frames delay
+        # it, so there frames are coded in display order, at a slightly larger size.
+        codec.options = {"crf": str(crf), "preset": self.PRESET, **({} if seekable else {"bf": "0"})}
+        codec.colorspace = codec.color_primaries = codec.color_trc = SMPTE_170M
+        codec.color_range = LIMITED_RANGE
+
+    def write(self, image: np.ndarray, captured: float | None) -> None:
+        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+        frame.pts = self._pts(captured)
+        self._encode(frame)
+        self._next_pts = frame.pts + 1
+
+    def _pts(self, captured: float | None) -> int:
+        """n, or in real time the time since the first capture; never earlier than the frame before."""
+        if not self._real_time or captured is None:
+            return self._next_pts
+        if self._first_captured is None:
+            self._first_captured = captured
+        return max(self._next_pts, round((captured - self._first_captured) / self.REAL_TIME_BASE))
+
+    def finish(self) -> None:
+        self._encode(None)  # the frames x264 still holds for its look-ahead
+        try:
+            self._container.close()
+        except av.FFmpegError as error:
+            raise EncoderFailed(_av_reason(error)) from None
+
+    def abandon(self) -> None:
+        with contextlib.suppress(av.FFmpegError):
+            self._container.close()
+
+    def _encode(self, frame: av.VideoFrame | None) -> None:
+        try:
+            self._container.mux(self._stream.encode(frame))
+        except av.FFmpegError as error:
+            raise EncoderFailed(_av_reason(error)) from None
+
+
+# FFmpeg's AVColorSpace / AVColorPrimaries / AVColorTransferCharacteristic and AVColorRange values.
+SMPTE_170M = 6  # BT.601 for 525-line video: the coefficients of OpenCV's COLOR_BGR2YUV_I420
+LIMITED_RANGE = 1  # Y in 16..235, as COLOR_BGR2YUV_I420 gives it and players assume for H.264
+
+
+def _av_reason(error: av.FFmpegError) -> str:
+    """The cause in a PyAV error (``strerror``), without the file name and the FFmpeg call it adds."""
+    return error.strerror or type(error).__name__
 
 
 def frames_that_play(name: str, expected: int, backend: int = cv2.CAP_FFMPEG) -> int:
@@ -205,7 +364,7 @@ class ImageSequenceSink(ClosesOnExit):
     def _path(self, number: int) -> Path:
         return Path(self.pattern % number if self._numbered else self.pattern)
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, captured: float | None = None) -> None:
         """Encode in memory and write the bytes through Python, which reports a full disk as OSError
         and takes any file name; each image is put in place only once whole."""
         path = self._path(self._next_number)

@@ -130,13 +130,13 @@ def test_a_garbage_model_is_exactly_one_line(files, garbage, suffix, kind):
 
 
 def test_a_writer_that_cannot_take_the_frame_is_exactly_one_line(files, tmp_path):
-    wide = tmp_path / "wide.png"  # MPEG-4 part 2 takes at most 8191 pixels a side
-    cv2.imwrite(str(wide), np.zeros((64, 8200, 3), np.uint8))
+    wide = tmp_path / "wide.png"  # x264 takes at most 16384 pixels a side
+    cv2.imwrite(str(wide), np.zeros((64, 16400, 3), np.uint8))
     out = tmp_path / "out.mp4"
 
     run = run_demo("-m", files["model"], "-i", wide, "-o", out, "--no_show", "--no_cache")
 
     assert run.returncode == 1
     noise = [line for line in run.stderr.splitlines() if not line.startswith(("[INFO]", "frames:", "per-frame"))]
-    assert noise == [f"error: cannot write video '{out}': the mp4v encoder cannot take 8200x64 frames (0 frames "
+    assert noise == [f"error: cannot write video '{out}': the H.264 encoder cannot take 16400x64 frames (0 frames "
                      "written); the file is left as it was before the run"], run.stderr
