@@ -5,6 +5,7 @@ seeded set of detections and reports milliseconds per frame, CPU and wall.
 """
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -13,7 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import demo  # noqa: E402,F401 - first, so that NumPy loads with the demo's one OpenBLAS thread
+# As `python -m demo` runs: NumPy's OpenBLAS with one thread (see demo/__main__.py), set before it loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np  # noqa: E402
 from demo.contracts import Detections  # noqa: E402
 from demo.geometry import ResizePolicy, geometry_for  # noqa: E402
@@ -58,7 +61,7 @@ def time_paste(count: int = 100, repeats: int = 50) -> PasteTiming:
         to_instances(detections, geometry, shape, ["person"])
         wall.append(time.perf_counter() - started)
         cpu.append(time.process_time() - cpu_started)
-    pixels = sum(instance.mask.size for instance in instances)
+    pixels = sum(instance.mask.bits.size for instance in instances)
     return PasteTiming(len(instances), pixels, 1000 * statistics.median(cpu), 1000 * statistics.median(wall))
 
 
