@@ -31,6 +31,7 @@ class Outputs:
     sinks: list[Sink] = field(default_factory=list)
     window: Window | None = None
     results: ResultsWriter | None = None
+    exports: list[Sink[FrameResult]] = field(default_factory=list)  # --coco_results, --save_masks, ...
     limit: int = 0  # frames written to the sinks; 0 = all
     live: list[Sink] = field(default_factory=list)  # live views (--serve, --virtual_camera): never limited
     size: tuple[int, int] | None = None  # (w, h) of written and shown frames
@@ -44,7 +45,7 @@ class Outputs:
         error, that error stays the one reported and every failure here is logged.
         """
         closers = ([sink.close for sink in self.sinks + self.live]
-                   + [part.close for part in (self.results, self.window) if part])
+                   + [part.close for part in (self.results, *self.exports, self.window) if part])
         failures: list[DemoError] = []
         for close in closers:
             try:
@@ -129,6 +130,8 @@ def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
     if not outputs.limit or outputs.delivered < outputs.limit:
         if outputs.results:
             outputs.results.write(result)
+        for export in outputs.exports:
+            export.write(result)
         for sink in outputs.sinks:
             sink.write(picture, result.captured)
         outputs.delivered += 1

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from . import app, background, benchmark, download, evaluate, files, flags
+from . import app, background, benchmark, download, evaluate, exports, files, flags
 from .errors import DemoError, configure_logging, quiet_opencv
 from .metrics import RunMetrics
 from .model import input_files
@@ -33,8 +33,10 @@ def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -
         if value:
             inputs += [files.Named(flag, path) for path in files_read(value)]
     outputs = [files.Named(flag, Path(value)) for flag, value in
-               (("-o", flags.file_output(args)), ("--results", args.results), ("--report", args.report)) if value]
+               (("-o", flags.file_output(args)), ("--results", args.results), ("--report", args.report),
+                ("--coco_results", args.coco_results)) if value]
     files.refuse_overlaps(inputs, outputs)
+    exports.refuse_folders_of_inputs(inputs, flags.export_settings(args).folders())
 
 
 def run_instances(args: argparse.Namespace) -> None:
@@ -69,6 +71,7 @@ def run_instances(args: argparse.Namespace) -> None:
                                              replace(video, real_time=source.live and not args.no_drop)))
         if args.results:
             outputs.results = ResultsWriter(args.results)
+        outputs.exports = exports.open_exports(flags.export_settings(args), segmenter.labels)
         if not args.no_show and measure is None:
             outputs.window = open_window(f"{WINDOW_TITLES[args.mode]} (q or Esc quits, space pauses)")
         tracked = not (args.no_track or composer or source.kind in ("image", "folder"))

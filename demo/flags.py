@@ -19,6 +19,7 @@ from .download import MEDIA_ORIGIN, MODEL_ORIGIN, DownloadRequest, Fetcher, defa
 from .errors import DemoError, UsageError
 from .files import shown
 from .evaluate import DEFAULT_THRESHOLD, MAX_PER_IMAGE, EvalSettings
+from .exports import ExportSettings
 from .geometry import ResizePolicy
 from .labels import COCO_LABELS
 from .live import LiveSettings
@@ -155,12 +156,13 @@ def build_parser() -> Parser:
     io.add_argument("--loop", action="store_true", help="repeat the input forever")
     io.add_argument("-o", "--output", help="write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)")
     io.add_argument("-limit", "--output_limit", type=non_negative, default=0,
-                    help="frames to write to -o and --results (0: all)")
+                    help="frames to write to -o, --results and the exports (0: all)")
     io.add_argument("--output_resolution", type=resolution, help="size of shown and written frames, WxH")
     io.add_argument("--no_show", action="store_true", help="do not open a window")
     io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
     io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
     add_video_arguments(parser)
+    add_export_arguments(parser)
     add_live_arguments(parser)
     add_live_output_arguments(parser)
     view = parser.add_argument_group("what is drawn")
@@ -175,6 +177,25 @@ def build_parser() -> Parser:
     add_benchmark_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
+
+
+# --- Exports for other tools (--coco_results, --save_masks, --yolo_labels) -------------------------
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("results for other tools (every input; -limit and --classes apply)")
+    group.add_argument("--coco_results", type=Path, metavar="FILE.json",
+                       help="write every instance to a COCO results file (boxes, RLE masks, scores), written "
+                            "at the end of the run")
+    group.add_argument("--save_masks", type=Path, metavar="DIR",
+                       help="write one PNG per frame: 0 background, k the k-th instance of the frame")
+    group.add_argument("--yolo_labels", type=Path, metavar="DIR",
+                       help="write one Ultralytics segmentation label file per frame: class and polygon")
+
+
+def export_settings(args: argparse.Namespace) -> ExportSettings:
+    return ExportSettings(args.coco_results, args.save_masks, args.yolo_labels)
+
+# --- End of exports ---------------------------------------------------------------------------------
 
 
 def class_list(text: str) -> tuple[str, ...]:

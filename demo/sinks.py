@@ -365,30 +365,38 @@ class ImageSequenceSink(ClosesOnExit):
         return Path(self.pattern % number if self._numbered else self.pattern)
 
     def write(self, image: np.ndarray, captured: float | None = None) -> None:
-        """Encode in memory and write the bytes through Python, which reports a full disk as OSError
-        and takes any file name; each image is put in place only once whole."""
-        path = self._path(self._next_number)
-        done = _count(self._next_number, "image")
-        try:
-            encoded, data = cv2.imencode(self._extension, image)
-        except cv2.error:
-            encoded = False
-        if not encoded:
-            raise files.failed_write("image", path, f"{self._extension} cannot hold this frame", done)
-        aside = files.WriteAside(path, "image")
-        with aside.finishing():
-            try:
-                with aside.open() as file:
-                    file.write(data)
-                if not aside.in_place and aside.size() != data.size:
-                    raise OSError(errno.EIO, "the file on disk is shorter than the image")
-            except OSError as error:
-                raise files.failed_write("image", path, files.reason(error), done) from None
-            aside.commit(done)
+        write_image(self._path(self._next_number), image, _count(self._next_number, "image"))
         self._next_number += 1
 
     def close(self) -> None:
         pass  # every image is in place once write returns
+
+
+def write_image(path: Path, image: np.ndarray, done: str, what: str = "image") -> None:
+    """Encode ``image`` by ``path``'s extension in memory and write the bytes through Python, which reports
+    a full disk as OSError and takes any file name; the image is put in place only once whole.
+    ``done`` says how far the output got, for the error line."""
+    try:
+        encoded, data = cv2.imencode(path.suffix, image)
+    except cv2.error:
+        encoded = False
+    if not encoded:
+        raise files.failed_write(what, path, f"{path.suffix} cannot hold this frame", done)
+    write_whole(path, data.tobytes(), done, what)
+
+
+def write_whole(path: Path, data: bytes, done: str, what: str) -> None:
+    """Write ``data`` aside and put it at ``path`` once all of it is on the disk; a failure is one line."""
+    aside = files.WriteAside(path, what)
+    with aside.finishing():
+        try:
+            with aside.open() as file:
+                file.write(data)
+            if not aside.in_place and aside.size() != len(data):
+                raise OSError(errno.EIO, f"the file on disk is shorter than the {what}")
+        except OSError as error:
+            raise files.failed_write(what, path, files.reason(error), done) from None
+        aside.commit(done)
 
 
 def _image_type(path: str) -> bool:
