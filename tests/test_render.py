@@ -9,8 +9,8 @@ from demo.app import status_lines, status_rows
 from demo.masks import BoxMask
 from demo.instances import Box, FrameResult, Instance
 from demo.metrics import RunMetrics
-from demo.render import (FONT, LABEL_BACKGROUND, LABEL_SCALE, STATUS_BACKGROUND, STATUS_ROWS, TEXT_COLOUR,
-                         TEXT_LINE, InstanceRenderer, Rect, draw_status, place_labels, status_box)
+from demo.render import (FONT, LABEL_BACKGROUND, STATUS_BACKGROUND, STATUS_ROWS, TEXT_COLOUR, TEXT_LINE,
+                         InstanceRenderer, Rect, Style, draw_status, frame_style, place_labels, status_box)
 
 STATUS = ["FPS: 31.4", "latency: 182 ms"]
 GRAY = 128
@@ -23,11 +23,12 @@ def instance(name: str, score: float, x1: int, y1: int, x2: int, y2: int, frame:
     return Instance(0, name, score, Box(x1, y1, x2, y2), BoxMask(mask, left, top), frame)
 
 
-def label_alone(text: str) -> np.ndarray:
-    """How a label looks when nothing covers it: white text on its own black box."""
-    (width, height), baseline = cv2.getTextSize(text, FONT, LABEL_SCALE, 1)
-    picture = np.full((height + baseline, width, 3), LABEL_BACKGROUND, np.uint8)
-    cv2.putText(picture, text, (0, height), FONT, LABEL_SCALE, TEXT_COLOUR, 1, TEXT_LINE)
+def label_alone(text: str, style: Style) -> np.ndarray:
+    """How a label looks when nothing covers it: white text on its own black box, padded."""
+    (width, height), baseline = cv2.getTextSize(text, FONT, style.label_scale, style.line)
+    pad = style.label_pad
+    picture = np.full((height + baseline + 2 * pad, width + 2 * pad, 3), LABEL_BACKGROUND, np.uint8)
+    cv2.putText(picture, text, (pad, height + pad), FONT, style.label_scale, TEXT_COLOUR, style.line, TEXT_LINE)
     return picture
 
 
@@ -66,15 +67,15 @@ def scene(width: int, height: int) -> list[Instance]:
     ]
 
 
-@pytest.mark.parametrize("size", [(1920, 1080), (480, 360)])
+@pytest.mark.parametrize("size", [(3840, 2160), (1920, 1080), (480, 360)])
 def test_labels_are_whole_inside_the_frame_off_each_other_and_off_the_status_box(size):
     instances = scene(*size)
     picture = drawn(size, instances)
-    status = status_box(len(STATUS), STATUS)
+    status = status_box(len(STATUS), STATUS, frame_style(size))
     labels = []
     for item in instances:
         text = f"{item.name} {item.score:.2f}"
-        found = find_whole(picture, label_alone(text))
+        found = find_whole(picture, label_alone(text, frame_style(size)))
         assert len(found) == 1, f"{text!r} shows whole {len(found)} times"
         labels.append(found[0])
         reach = 4 * (found[0].y2 - found[0].y1)
@@ -96,7 +97,7 @@ def test_a_crowd_with_no_room_still_keeps_every_label_inside_the_frame():
 def test_the_status_text_is_on_a_box_of_its_own(size):
     picture = np.full((size[1], size[0], 3), GRAY, np.uint8)
     draw_status(picture, STATUS)
-    box = status_box(len(STATUS), STATUS)
+    box = status_box(len(STATUS), STATUS, frame_style(size))
     inside = picture[box.y1:box.y2, box.x1:box.x2]
     white = np.all(inside == TEXT_COLOUR, axis=2)
     background = np.all(inside == STATUS_BACKGROUND, axis=2)
