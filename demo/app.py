@@ -16,7 +16,7 @@ from .metrics import RunMetrics, StageClock
 from .model import CompiledSegmenter
 from .pipeline import AsyncPipeline
 from .postprocess import to_instances
-from .render import draw_status
+from .render import StatusSettings, draw_status
 from .sinks import ResultsWriter, Sink
 from .sources import Frame
 from .stopping import STOP
@@ -37,6 +37,7 @@ class Outputs:
     size: tuple[int, int] | None = None  # (w, h) of written and shown frames
     print_raw: bool = False
     delivered: int = 0  # frames given to the sinks so far, counted across runs for the limit
+    status: StatusSettings = StatusSettings()
 
     def close(self) -> None:
         """Close every output, even after one fails to finish, so none is left half-done.
@@ -103,13 +104,18 @@ def run(segmenter: CompiledSegmenter, pipeline: AsyncPipeline, frames: Iterable[
             result = FrameResult(frame.index, frame.image, instances, inferred.timings_ms, frame.name)
             clock.lap("postprocess")
             picture = render(result)
-            draw_status(picture, status_lines(metrics, 1000 * (time.perf_counter() - frame.captured),
-                                              metrics.dropped + frame.dropped_before if live else None))
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
+            status = status_lines(metrics, 1000 * (time.perf_counter() - frame.captured),
+                                  metrics.dropped + frame.dropped_before if live else None)
+            if outputs.status.shown and outputs.status.in_output:
+                draw_status(picture, status)
             clock.lap("render")
             with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
                 _write(result, picture, outputs)
+            # Drawn after the sinks took the picture, rather than on a copy for them.
+            if outputs.window and outputs.status.shown and not outputs.status.in_output:
+                draw_status(picture, status)
             # Not shielded: a paused window waits here for a key, and a signal must still stop it.
             going_on = outputs.window.show(picture) if outputs.window else True
             shown[:] = [picture]

@@ -20,7 +20,7 @@ from .metrics import RunMetrics
 from .model import DeviceConfig, default_cache_dir, load_segmenter
 from .model_info import METADATA_FILE
 from .pipeline import AsyncPipeline
-from .render import InstanceRenderer
+from .render import InstanceRenderer, StatusSettings
 from .sinks import ResultsWriter, open_output
 from .sources import files_read, open_source
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
@@ -104,6 +104,19 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
                         args.camera_resolution, args.camera_fps)
 
 
+# --- the status lines (FPS, latency): where they are drawn -----------------------------------------
+def add_status_arguments(parser: argparse.ArgumentParser) -> None:
+    status = parser.add_argument_group("status lines (FPS, latency)")
+    status.add_argument("--no_status", action="store_true", help="draw no status lines, not even in the window")
+    status.add_argument("--status_in_output", action="store_true",
+                        help="draw the status lines into what -o writes too (default: the window only)")
+
+
+def status_settings(args: argparse.Namespace) -> StatusSettings:
+    return StatusSettings(shown=not args.no_status, in_output=args.status_in_output)
+# --- end of the status lines' flags -----------------------------------------------------------------
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Model and device flags, shared by every command that runs a model."""
     model = parser.add_argument_group("model and device")
@@ -154,6 +167,7 @@ def build_parser() -> Parser:
     io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
     io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
     add_live_arguments(parser)
+    add_status_arguments(parser)
     view = parser.add_argument_group("what is drawn")
     view.add_argument("-t", "--prob_threshold", type=probability, default=0.5, help="minimum score to keep")
     view.add_argument("--max_det", type=positive, default=DecodeLimits.max_det,
@@ -221,7 +235,8 @@ def run_instances(args: argparse.Namespace) -> None:
                                args.iou_threshold, args.max_det, args.model_type, args.mode == "background")
     labels = class_names(args, segmenter.labels)
     composer = background.composer_from_args(args, labels) if args.mode == "background" else None
-    outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message)
+    outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message,
+                          status=status_settings(args))
     metrics = RunMetrics()
     single_frame = source.frame_count == 1 and not args.loop
     try:
@@ -237,7 +252,10 @@ def run_instances(args: argparse.Namespace) -> None:
                                  live=source.live and not args.no_drop)
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
                  segmenter.policy.value, pipeline.nireq)
-        render = composer or InstanceRenderer(args.show_boxes, args.show_scores, app.status_rows(source.live))
+        # Labels keep clear of the status band wherever it is drawn, so the window and the files agree.
+        render = composer or InstanceRenderer(args.show_boxes, args.show_scores,
+                                              app.status_rows(source.live) if outputs.status.drawn(
+                                                  outputs.window is not None) else 0)
         if measure:
             benchmark.run(segmenter, pipeline, source, labels, render, outputs, tracker, measure, args.device)
         else:
