@@ -30,6 +30,7 @@ LABEL_SCALE, STATUS_SCALE, LABEL_PAD, STATUS_PAD = 0.5, 0.7, 2, 6
 # Hershey text below this scale (8 pixels high) is no longer legible; a frame too narrow even for
 # that gets smaller text rather than text cut off at its edge.
 SMALLEST_SCALE = 0.35
+SLIDE_REACH = 3  # a label slid off what covers its place stays this many label heights of its box
 LARGEST_FACTOR = 8.0  # 8K's shorter side is 6 references: beyond, nobody looks at the whole frame
 
 
@@ -142,6 +143,21 @@ def label_candidates(box: Box, size: tuple[int, int], frame: tuple[int, int]) ->
         yield Rect(x, y, x + width, y + height)
 
 
+def slid_candidates(box: Box, size: tuple[int, int], frame: tuple[int, int], taken: list[Rect]) -> Iterator[Rect]:
+    """The first candidate moved down, then up, past each rectangle of ``taken`` it meets, while it stays
+    within the frame and SLIDE_REACH label heights of the box: room just beside a band or a crowd."""
+    first, height = next(label_candidates(box, size, frame)), size[1]
+    lowest, highest = round(box.y2) + SLIDE_REACH * height, round(box.y1) - (SLIDE_REACH + 1) * height
+    for down in (True, False):
+        rect = first
+        while (clash := next((other for other in taken if rect.overlaps(other)), None)) is not None:
+            y = clash.y2 if down else clash.y1 - height
+            if not max(highest, 0) <= y <= min(lowest, frame[1] - height):
+                break
+            rect = Rect(rect.x1, y, rect.x2, y + height)
+        yield rect
+
+
 def place_labels(boxes: list[Box], sizes: list[tuple[int, int]], frame: tuple[int, int],
                  keep_out: Rect | None) -> list[Rect]:
     """Greedy: each label at its first candidate that covers neither a label placed before it nor
@@ -150,7 +166,9 @@ def place_labels(boxes: list[Box], sizes: list[tuple[int, int]], frame: tuple[in
     taken = [keep_out] if keep_out else []
     for box, size in zip(boxes, sizes):
         tried: list[Rect] = []
-        for candidate in label_candidates(box, size, frame):
+        # The slid places are made only once every fixed one is taken: most labels never need them.
+        for candidate in itertools.chain(label_candidates(box, size, frame),
+                                         slid_candidates(box, size, frame, taken)):
             if not any(candidate.overlaps(other) for other in taken):
                 break
             tried.append(candidate)
