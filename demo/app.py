@@ -13,7 +13,7 @@ import numpy as np
 from .errors import DemoError
 from .instances import FrameResult
 from .metrics import RunMetrics, StageClock
-from .render import draw_status
+from .render import StatusSettings, draw_status
 from .segmenter import Segmenter
 from .sinks import ResultsWriter, Sink
 from .sources import Frame
@@ -34,9 +34,15 @@ class Outputs:
     exports: list[Sink[FrameResult]] = field(default_factory=list)  # --coco_results, --save_masks, ...
     limit: int = 0  # frames written to the sinks; 0 = all
     live: list[Sink] = field(default_factory=list)  # live views (--serve, --virtual_camera): never limited
+    status: StatusSettings = field(default_factory=StatusSettings)  # where the FPS and latency lines go
     size: tuple[int, int] | None = None  # (w, h) of written and shown frames
     print_raw: bool = False
     delivered: int = 0  # frames given to the sinks so far, counted across runs for the limit
+
+    @property
+    def viewed(self) -> bool:
+        """Someone watches the run as it goes: a window, or a live view (--serve, --virtual_camera)."""
+        return self.window is not None or bool(self.live)
 
     def close(self) -> None:
         """Close every output, even after one fails to finish, so none is left half-done.
@@ -100,13 +106,21 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
                 result.instances = tracker.update(result.instances)
                 clock.lap("postprocess")
             picture = render(result)
-            draw_status(picture, status_lines(metrics, 1000 * (time.perf_counter() - result.captured),
-                                              metrics.dropped + result.dropped_before if live else None))
             if outputs.size:
                 picture = cv2.resize(picture, outputs.size)
+            status = status_lines(metrics, 1000 * (time.perf_counter() - result.captured),
+                                  metrics.dropped + result.dropped_before if live else None)
+            if outputs.status.shown and outputs.status.in_output:
+                draw_status(picture, status)
             clock.lap("render")
             with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
                 _write(result, picture, outputs)
+            # Drawn after the files took the picture, rather than on a copy for them; the live views
+            # take it after, as the window does, since a server may encode it later on its own thread.
+            if outputs.viewed and outputs.status.shown and not outputs.status.in_output:
+                draw_status(picture, status)
+            for view in outputs.live:
+                view.write(picture)
             # Not shielded: a paused window waits here for a key, and a signal must still stop it.
             going_on = outputs.window.show(picture) if outputs.window else True
             shown[:] = [picture]
@@ -120,13 +134,11 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
 
 
 def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
-    """Hand the frame to stdout, the live views, and the results and the sinks (with when the frame was
-    captured) up to the output limit."""
+    """Hand the frame to stdout, and the results and the file sinks (with when the frame was captured) up to
+    the output limit."""
     if outputs.print_raw:
         sys.stdout.write(format_raw(result) + "\n")  # one write, so a reader never gets half a frame's lines
         sys.stdout.flush()
-    for view in outputs.live:
-        view.write(picture)
     if not outputs.limit or outputs.delivered < outputs.limit:
         if outputs.results:
             outputs.results.write(result)

@@ -60,7 +60,7 @@ def run_instances(args: argparse.Namespace) -> None:
         replace(composition, classes=class_names_chosen(segmenter)), segmenter.labels, str(args.labels or "COCO"),
         flags.footage(source, args.loop or measure is not None))
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message,
-                          live=[view for view in (server, camera) if view])
+                          live=[view for view in (server, camera) if view], status=flags.status_settings(args))
     metrics = RunMetrics()
     single_frame = source.frame_count == 1 and not args.loop
     try:
@@ -78,7 +78,9 @@ def run_instances(args: argparse.Namespace) -> None:
         tracker = MaskTracker(flags.tracker_settings(args)) if tracked else None
         log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
                  segmenter.model.policy.value, segmenter.requests)
-        render = composer or InstanceRenderer(args.show_boxes, args.show_scores, app.status_rows(source.live))
+        # Labels keep clear of the status band wherever it is drawn, so the window and the files agree.
+        band = app.status_rows(source.live) if outputs.status.drawn(outputs.viewed) else 0
+        render = composer or InstanceRenderer(args.show_boxes, args.show_scores, band)
         if measure:
             benchmark.run(segmenter, source, render, outputs, tracker, measure, args.device, live)
         else:

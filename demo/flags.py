@@ -24,6 +24,7 @@ from .geometry import ResizePolicy
 from .labels import COCO_LABELS
 from .live import LiveSettings
 from .model import default_cache_dir
+from .render import StatusSettings
 from .segmenter import Settings
 from .serve import ServeSettings
 from .sinks import DEFAULT_CRF, VideoSettings
@@ -165,6 +166,7 @@ def build_parser() -> Parser:
     add_export_arguments(parser)
     add_live_arguments(parser)
     add_live_output_arguments(parser)
+    add_status_arguments(parser)
     view = parser.add_argument_group("what is drawn")
     view.add_argument("--show_boxes", action="store_true", help="draw boxes")
     view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
@@ -368,6 +370,18 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
         given = f"-o '{shown(args.output)}' is not one" if args.output else "there is no -o"
         raise UsageError(f"--crf sets the quality of an .mp4 output, and {given}")
     return VideoSettings(DEFAULT_CRF if args.crf is None else args.crf)
+
+
+def add_status_arguments(parser: argparse.ArgumentParser) -> None:
+    status = parser.add_argument_group("status lines (FPS, latency)")
+    status.add_argument("--no_status", action="store_true", help="draw no status lines, not even in the window")
+    status.add_argument("--status_in_output", action="store_true",
+                        help="draw the status lines into what -o writes too (default: the window and the live "
+                             "views only)")
+
+
+def status_settings(args: argparse.Namespace) -> StatusSettings:
+    return StatusSettings(shown=not args.no_status, in_output=args.status_in_output)
 
 
 def add_plate_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ import tracking_scene
 from demo.app import format_raw
 from demo.instances import Box, FrameResult, Instance
 from demo.masks import BoxMask
-from demo.render import InstanceRenderer
+from demo.render import InstanceRenderer, frame_style
 from demo.tracker import MaskTracker, TrackerSettings
 from test_render import find_whole, label_alone
 
@@ -153,12 +153,13 @@ def test_the_label_and_the_printed_line_show_the_id():
     tracked = Instance(0, "person", 0.91, Box(100, 100, 160, 200), BoxMask(np.ones((100, 60), bool), 100, 100),
                        (320, 240), track_id=3)
     picture = InstanceRenderer(status_rows=0)(FrameResult(0, canvas, [tracked]))
-    assert len(find_whole(picture, label_alone("person 3"))) == 1
+    style = frame_style((320, 240))
+    assert len(find_whole(picture, label_alone("person 3", style))) == 1
     with_score = InstanceRenderer(show_scores=True, status_rows=0)(FrameResult(0, canvas.copy(), [tracked]))
-    assert len(find_whole(with_score, label_alone("person 3 0.91"))) == 1
+    assert len(find_whole(with_score, label_alone("person 3 0.91", style))) == 1
     untracked = InstanceRenderer(status_rows=0)(FrameResult(0, np.full_like(canvas, 128), [
         Instance(0, "person", 0.91, tracked.box, tracked.mask, tracked.frame_size)]))
-    assert len(find_whole(untracked, label_alone("person"))) == 1 and not find_whole(untracked, label_alone("person 3"))
+    assert len(find_whole(untracked, label_alone("person", style))) == 1 and not find_whole(untracked, label_alone("person 3", style))
     lines = format_raw(FrameResult(7, canvas, [tracked, Instance(0, "person", 0.5, tracked.box, tracked.mask,
                                                                  tracked.frame_size)])).splitlines()
     assert lines[1].endswith("area 6000 id 3") and lines[2].endswith("area 6000")

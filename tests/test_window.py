@@ -155,7 +155,8 @@ def test_a_large_single_image_fits_the_screen_and_stays_until_a_key(demos, model
               synthetic.Shape.ellipse((0, 255, 0), (1200, 400), (250, 180))]
     cv2.imwrite(str(big), synthetic.draw_scene(1600, 1000, shapes)[0])
     with x_server((640, 480)) as display:
-        demo = Demo(display, tmp_path, "-m", models["person-0007"].xml, "-i", big, "-o", shown)
+        # The status lines written too, so the file holds what the window shows.
+        demo = Demo(display, tmp_path, "-m", models["person-0007"].xml, "-i", big, "-o", shown, "--status_in_output")
         demos.append(demo)
         window = display.find_window(TITLE)
         wait_for(shown.exists, "the output image")
