@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import openvino as ov
 
-from .contracts.base import Preprocessing
 from .errors import DemoError
 from .geometry import ResizePolicy
 from .textfile import read_text
+
+if TYPE_CHECKING:  # the contracts read what a model says about itself: this module must not import them
+    from .contracts import Preprocessing
 
 log = logging.getLogger(__name__)
 

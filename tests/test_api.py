@@ -230,3 +230,15 @@ def test_the_readme_example_runs_as_written(tmp_path):
     assert cv2.imread(str(tmp_path / "street_segmented.png")).shape == cv2.imread(str(ROOT / "assets" /
                                                                                        "yolo11n_seg_street.jpg")).shape
     assert lines[-1].startswith("29 ")  # the clip's 30 frames, in order
+
+
+def test_every_module_imports_on_its_own():
+    """No import cycle: each module loads first in a fresh interpreter, whichever a user imports."""
+    modules = sorted(f"demo.{path.relative_to(ROOT / 'demo').with_suffix('').as_posix().replace('/', '.')}"
+                     for path in (ROOT / "demo").rglob("*.py") if path.stem not in ("__init__", "__main__"))
+    script = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.invalidate_caches()\n" \
+             "    [sys.modules.pop(m) for m in list(sys.modules) if m == 'demo' or m.startswith('demo.')]\n" \
+             "    importlib.import_module(name)\n"
+    done = subprocess.run([sys.executable, "-c", script, *modules], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
