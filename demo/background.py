@@ -82,12 +82,13 @@ class BackgroundSettings:
 
     The look: in background mode ``blur_background``, else ``target`` (an image or video
     path), else ``colour``; in privacy mode ``pixelate``, else ``blur_people``.
-    ``classes`` None means people, by the class name ``person``. ``empty`` None: what protects
+    ``classes`` are the ids of the classes kept or hidden (as ``--classes`` chose them for the
+    segmenter); None means people, by the class name ``person``. ``empty`` None: what protects
     privacy, which is the background whenever a history is kept, else the frame as it is.
     """
 
     mode: Mode = "background"
-    classes: tuple[str, ...] | None = None
+    classes: frozenset[int] | None = None
     colour: BGR = DEFAULT_COLOUR
     target: str | None = None
     blur_background: int | None = None
@@ -441,14 +442,11 @@ class BackgroundComposer:
         self.look.close()
 
 
-def class_ids(labels: list[str], labels_name: str, classes: tuple[str, ...] | None, mode: Mode) -> frozenset[int]:
-    """The label indices of ``classes`` (people when None), matched by name whatever the case."""
-    wanted = classes or (PERSON,)
-    ids: set[int] = set()
-    for name in wanted:
-        found = {index for index, label in enumerate(labels) if label.strip().lower() == name.strip().lower()}
-        if not found:
-            why = "named by --classes" if classes else f"{mode} mode {MODE_VERBS[mode]} people"
-            raise DemoError(f"labels {labels_name} have no '{name}' class: {why}")
-        ids |= found
-    return frozenset(ids)
+def class_ids(labels: list[str], labels_name: str, classes: frozenset[int] | None, mode: Mode) -> frozenset[int]:
+    """The classes chosen, else the labels' ``person`` classes, whatever the case."""
+    if classes is not None:
+        return classes
+    people = frozenset(index for index, label in enumerate(labels) if label.strip().lower() == PERSON)
+    if not people:
+        raise DemoError(f"labels {labels_name} have no '{PERSON}' class: {mode} mode {MODE_VERBS[mode]} people")
+    return people

@@ -49,7 +49,8 @@ def run_instances(args: argparse.Namespace) -> None:
     refuse_overlapping_files(args, model.path, spec)
     served = flags.serve_settings(args)
     server = FrameServer(served) if served else None  # before the source and the model: a port in use at once
-    source = open_source(spec, loop=args.loop or measure is not None, live=flags.live_settings(args))
+    looping = args.loop or measure is not None
+    source = open_source(spec, loop=looping, live=flags.live_settings(args))
     camera_settings = flags.virtual_camera_settings(args, source.fps or 25.0)
     camera = VirtualCamera(camera_settings) if camera_settings else None
     live = source.live and not args.no_drop
@@ -57,18 +58,17 @@ def run_instances(args: argparse.Namespace) -> None:
         settings = replace(settings, hint="latency")  # a camera's frames should be shown as soon as can be
     segmenter = Segmenter.load(model, args.device, settings)
     composer = composition and background.BackgroundComposer.from_settings(
-        replace(composition, classes=class_names_chosen(segmenter)), segmenter.labels, str(args.labels or "COCO"),
-        flags.footage(source, args.loop or measure is not None))
+        replace(composition, classes=segmenter.classes), segmenter.labels, str(args.labels or "COCO"),
+        flags.footage(source, looping))
     outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message,
                           live=[view for view in (server, camera) if view], status=flags.status_settings(args))
     metrics = RunMetrics()
     single_frame = source.frame_count == 1 and not args.loop
     try:
-        if flags.file_output(args):
+        if output := flags.file_output(args):
             # A live source that drops frames is recorded at its capture times; with --no_drop every
             # frame is kept, and n / fps is the source's own pace.
-            outputs.sinks.append(open_output(flags.file_output(args), source.fps or 25.0, single_frame,
-                                             replace(video, real_time=source.live and not args.no_drop)))
+            outputs.sinks.append(open_output(output, source.fps or 25.0, single_frame, replace(video, real_time=live)))
         if args.results:
             outputs.results = ResultsWriter(args.results)
         outputs.exports = exports.open_exports(flags.export_settings(args), segmenter.labels)
@@ -95,13 +95,6 @@ def run_instances(args: argparse.Namespace) -> None:
             source.close()
             if metrics.frames:
                 print(metrics.summary(live=source.live), file=sys.stderr)
-
-
-def class_names_chosen(segmenter: Segmenter) -> tuple[str, ...] | None:
-    """The names of the classes --classes kept (given by name or id), which the composed modes show or hide."""
-    if segmenter.classes is None:
-        return None
-    return tuple(segmenter.labels[i] if i < len(segmenter.labels) else str(i) for i in sorted(segmenter.classes))
 
 
 def run_evaluation(argv: list[str]) -> None:

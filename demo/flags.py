@@ -281,7 +281,7 @@ def background_settings(args: argparse.Namespace) -> background.BackgroundSettin
                 raise UsageError(f"argument --{name}: only with --mode {mode}")
     defaults = background.BackgroundSettings()
     return background.BackgroundSettings(
-        args.mode, args.classes, args.target_color or defaults.colour, args.target_bgr, args.blur_bgr,
+        args.mode, None, args.target_color or defaults.colour, args.target_bgr, args.blur_bgr,
         args.blur_people or defaults.blur_people, args.pixelate, background.EdgeStyle(args.median, args.alpha_edge),
         args.smooth, args.hold, args.empty, args.show_with_original_frame)
 
