@@ -252,7 +252,7 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
     model = segmenter.model
     alone, inputs = ov.AsyncInferQueue(model.compiled, segmenter.requests), model.inputs(sample.image.copy())
     # The warm-up fills the pipeline once without the writers, so they get only measured frames.
-    warmup = itertools.chain([sample], itertools.islice(frames, 2 * segmenter.requests + 1))
+    warmup = itertools.chain([sample], itertools.islice(frames, segmenter.read_ahead(live) - 1))
     app.run(segmenter, warmup, render, app.Outputs(), tracker, RunMetrics(), live)
     warm_up(alone, inputs)
     end_to_end, model_alone = Throughput(), Throughput()

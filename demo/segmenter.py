@@ -113,6 +113,10 @@ class Segmenter:
         """Infer requests the stream keeps in flight."""
         return self._pipeline.nireq
 
+    def read_ahead(self, live: bool = False) -> int:
+        """Frames a stream takes from its input before the first result comes out."""
+        return self._pipeline.capacity(live)
+
     def __call__(self, frame: np.ndarray, **limits: float | None) -> FrameResult:
         """One frame, synchronously: its instances in frame pixels. ``limits`` override threshold,
         iou_threshold or max_det for this call."""
