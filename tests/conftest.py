@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,23 @@ def run_demo(*args: str | Path, timeout: float = 300, env: dict | None = None) -
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
     return DemoRun(done.returncode, done.stdout, done.stderr)
+
+
+def start_demo(*args: str | Path) -> subprocess.Popen:
+    """``python -m demo ARGS`` left running, its output unbuffered, for a test that stops it or reads it live."""
+    return subprocess.Popen([sys.executable, "-m", "demo", *map(str, args)], cwd=ROOT, text=True, bufsize=1,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
+
+
+def wait_until(done: Callable[[], bool], timeout: float = 120) -> bool:
+    """Whether ``done()`` came true within ``timeout`` seconds, asked five times a second."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def read_results(path: Path) -> list[dict]:

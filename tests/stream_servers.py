@@ -6,13 +6,11 @@ from the demo's ``-r`` lines, which served frame each processed frame was.
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -111,12 +109,6 @@ class RawReader:
         code = self.process.wait(timeout)
         time.sleep(0.1)  # the reader threads drain the pipes
         return code
-
-
-def start_demo(*args: str | Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "demo", *map(str, args)], cwd=ROOT, text=True, bufsize=1,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
 
 
 class Server:

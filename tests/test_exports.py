@@ -7,9 +7,6 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -19,7 +16,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import synthetic
-from conftest import ROOT, SHARED, decode_mask, iou, read_results, run_demo
+from conftest import SHARED, decode_mask, iou, read_results, run_demo, start_demo, wait_until
 from filesystems import read_only_bind
 from test_end_to_end import scene_shapes
 from test_output_safety import error_lines
@@ -196,12 +193,8 @@ def test_the_class_filter_reaches_every_export(yolo_model, scenes, tmp_path):
 def test_an_interrupted_run_still_writes_the_whole_coco_file(yolo_model, clip, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    args = [sys.executable, "-m", "demo", *map(str, export_args(yolo_model, clip, out, "--loop"))]
-    process = subprocess.Popen(args, cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(out.glob("labels/*.txt"))) < 8:
-        time.sleep(0.2)
+    process = start_demo(*export_args(yolo_model, clip, out, "--loop"))
+    wait_until(lambda: len(list(out.glob("labels/*.txt"))) >= 8)
 
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)

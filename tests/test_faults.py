@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import cv2
-import openvino as ov
 import pytest
 
 import heavy_model
 import synthetic
-from conftest import ROOT, count_frames, lines_written
+from conftest import ROOT, count_frames, lines_written, start_demo
 import demo
 from demo import app
 from demo.metrics import RunMetrics
@@ -25,12 +24,6 @@ from demo.render import InstanceRenderer
 from demo.sinks import ResultsWriter
 from demo.sources import open_source
 from demo.tracker import MaskTracker
-
-
-def start_demo(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "demo", *map(str, args)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def wait_for_lines(path: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:

@@ -16,7 +16,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,10 +30,10 @@ import pytest
 import filesystems
 import heavy_model
 import synthetic
-from conftest import ROOT, lines_written, run_demo
+from conftest import ROOT, lines_written, run_demo, start_demo, wait_until
 from demo.errors import DemoError
 from demo.sinks import VideoSettings, VideoSink
-from stream_servers import RawReader, rtsp_server, start_demo, write_numbered_jpegs
+from stream_servers import RawReader, rtsp_server, write_numbered_jpegs
 from test_streams import served
 
 SIZE = (160, 96)  # (w, h)
@@ -248,14 +247,9 @@ def test_crf_with_another_output_is_refused(tmp_path):
 def test_an_interrupted_run_leaves_a_whole_mp4_at_the_sources_rate(models, tmp_path):
     out, results = tmp_path / "out.mp4", tmp_path / "results.jsonl"
     clip = ROOT / "assets" / "sample_clip.avi"  # 10 fps
-    process = subprocess.Popen(
-        [sys.executable, "-m", "demo", "-m", str(models["person-0007"].xml), "-i", str(clip), "--loop",
-         "-o", str(out), "--results", str(results), "--no_show", "--no_cache"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and lines_written(results) < 12:
-        time.sleep(0.2)
+    process = start_demo("-m", models["person-0007"].xml, "-i", clip, "--loop", "-o", out, "--results", results,
+                         "--no_show", "--no_cache")
+    wait_until(lambda: lines_written(results) >= 12)
 
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)

@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -22,7 +21,7 @@ import numpy as np
 import pytest
 
 import filesystems
-from conftest import ROOT, count_frames, run_demo
+from conftest import ROOT, count_frames, run_demo, start_demo, wait_until
 from demo.files import pattern_matches
 from demo.sources import open_source
 from test_evaluate import write_coco_set
@@ -174,12 +173,8 @@ def test_an_output_that_is_a_symlink_replaces_the_file_it_points_to(models, tmp_
 
 def test_an_interrupted_run_puts_its_outputs_in_place_and_leaves_no_hidden_file(models, tmp_path):
     video, results = tmp_path / "out.mkv", tmp_path / "results.jsonl"
-    process = subprocess.Popen([sys.executable, "-m", "demo", *map(str, demo_args(
-        models, "-i", CLIP, "--loop", "-o", video, "--results", results))], cwd=ROOT, text=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and hidden_lines(tmp_path) < 10:
-        time.sleep(0.2)
+    process = start_demo(*demo_args(models, "-i", CLIP, "--loop", "-o", video, "--results", results))
+    wait_until(lambda: hidden_lines(tmp_path) >= 10)
 
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 import synthetic
-from conftest import run_demo
+from conftest import run_demo, start_demo
 from demo import flags
 from demo.errors import UsageError
 from demo.render import status_box
 from demo.serve import FrameServer, ServeSettings
-from stream_servers import RawReader, free_port, start_demo
+from stream_servers import RawReader, free_port
 from synthetic import Shape
 
 SIZE = (320, 240)

@@ -18,10 +18,10 @@ import pytest
 
 import heavy_model
 import synthetic
-from conftest import count_frames, read_results, run_demo
+from conftest import count_frames, read_results, run_demo, start_demo
 from demo.live import redact
 from demo.metrics import LatencyHistogram
-from stream_servers import LOOP, RawReader, free_port, http_server, rtsp_server, start_demo, write_numbered_jpegs
+from stream_servers import LOOP, RawReader, free_port, http_server, rtsp_server, write_numbered_jpegs
 
 DEMO_FLAGS = ("--no_show", "--no_cache", "-r")
 
