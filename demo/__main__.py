@@ -13,8 +13,8 @@ from .errors import configure_logging
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STOP
 
 STOP.install()
-configure_logging()
-try:
+try:  # from the moment the handlers are in, a stop is one line, even during the log set-up
+    configure_logging()
     from . import files
     from .cli import main
     from .live import reading_threads_left
