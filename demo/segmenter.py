@@ -167,7 +167,7 @@ class Segmenter:
 def result_of(item: InferredFrame, instances: list) -> FrameResult:
     frame = item.frame
     return FrameResult(frame.index, frame.image, instances, item.timings_ms, frame.name, item.cpu_ms,
-                       frame.captured, frame.dropped_before)
+                       frame.captured, frame.dropped_before, frame.source)
 
 
 def as_frames(frames: Iterable[Frame | np.ndarray]) -> Iterator[Frame]:

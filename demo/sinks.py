@@ -427,6 +427,7 @@ class ResultsWriter(ClosesOnExit):
         if self._file is None:
             raise ValueError(f"write to closed results '{shown(self.path)}'")
         record = {
+            **({"source": result.source} if result.source else {}),  # only in a run of several sources
             "frame": result.index,
             "instances": [_instance_record(i) for i in result.instances],
         }

@@ -1,0 +1,403 @@
+"""Several inputs in one run: one compiled model, the sources' frames merged fairly, each source's results
+its own.
+
+Each source is read by a thread of its own into a short queue of its own: a file's queue blocks its
+reader when full (nothing is dropped), a live source's keeps only the newest frame. The merger takes
+the next frame in turn from the sources that have one ready (round-robin), so a fast file never
+crowds out a camera, and tags it with its source. The pipeline keeps the order it was given, so each
+source's results come out in that source's frame order; the loop hands each to its own lane (tracker,
+drawing, files, figures) and the window shows every source in a grid.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import cv2
+import numpy as np
+
+from . import app
+from .errors import DemoError, UsageError
+from .files import shown
+from .instances import FrameResult
+from .live import LiveSettings, is_stream_url, redact
+from .metrics import RunMetrics
+from .render import FONT, STATUS_BACKGROUND, TEXT_COLOUR, TEXT_LINE, frame_style
+from .segmenter import Segmenter
+from .sinks import Sink
+from .sources import Frame, FrameSource, open_source
+from .window import Window
+
+logger = logging.getLogger(__name__)
+
+SOURCE_FIELD = "{source}"  # in -o: replaced by each source's name
+LIST_PREFIX = "@"  # -i @FILE: the inputs listed in FILE, one per line
+FILE_QUEUE = 2  # frames a file's reader decodes ahead of the merger: enough to always have one ready
+NAME_LENGTH = 40
+TILE_SIZE = (640, 360)  # a grid tile when --output_resolution does not give one
+OPEN_POLL_S = 0.1  # opening waits in slices this long, so that Ctrl-C stops it at once
+
+
+# --- Which inputs, and their names -------------------------------------------------------------------
+
+def listed_inputs(values: Sequence[str]) -> list[str]:
+    """The inputs of ``-i`` given as they came: each value, or for ``@FILE`` the lines of FILE (blank lines
+    and ``#`` comments aside). A relative path in a list is taken from the list's folder, as playlists do."""
+    from .textfile import read_lines
+
+    inputs: list[str] = []
+    for value in values:
+        if not value.startswith(LIST_PREFIX):
+            inputs.append(value)
+            continue
+        listing = Path(value[len(LIST_PREFIX):])
+        if not listing.is_file():
+            raise UsageError(f"-i {value}: no list of inputs '{shown(listing)}' (a file whose name starts with "
+                             f"{LIST_PREFIX} is given as ./{value})")
+        lines = [line.strip() for line in read_lines(listing, "list of inputs")]
+        entries = [line for line in lines if line and not line.startswith("#")]
+        if not entries:
+            raise UsageError(f"-i {value}: the list names no input")
+        inputs += [entry if _not_a_path(entry) else str(listing.parent / entry) for entry in entries]
+    return inputs
+
+
+def _not_a_path(entry: str) -> bool:
+    return entry.isdigit() or "://" in entry or Path(entry).is_absolute()
+
+
+def source_names(inputs: Sequence[str]) -> list[str]:
+    """A short name per input, safe in a file name and unique among them: a file's or folder's name without
+    its extension, ``camera0`` for a camera, a stream's host, port and last path part (never its
+    credentials); a name taken already gets ``-2``, ``-3``, ..."""
+    names: list[str] = []
+    for spec in inputs:
+        base = _safe(_base_name(spec))
+        name, number = base, 1
+        while name in names:
+            number += 1
+            name = f"{base}-{number}"
+        names.append(name)
+    return names
+
+
+def _base_name(spec: str) -> str:
+    if spec.isdigit():
+        return f"camera{spec}"
+    if is_stream_url(spec) or "://" in spec:
+        parts = urlsplit(redact(spec))
+        host = parts.netloc.rpartition("@")[2]
+        return "_".join(part for part in (host, Path(parts.path).stem) if part)
+    path = Path(spec.rstrip("/"))
+    return path.name if path.is_dir() else path.stem.replace("%", "")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:NAME_LENGTH] or "source"
+
+
+def output_for(pattern: str, name: str) -> str:
+    """``-o``'s name for one source: its {source} field filled, or in a folder, ``NAME.mp4``."""
+    if SOURCE_FIELD in pattern:
+        return pattern.replace(SOURCE_FIELD, name)
+    return str(Path(pattern) / f"{name}.mp4")
+
+
+def check_output(pattern: str | None) -> None:
+    """Several sources need one output each: ``-o`` must say where each goes."""
+    if pattern and SOURCE_FIELD not in pattern and not (pattern.endswith("/") or Path(pattern).is_dir()):
+        raise UsageError(f"-o '{shown(pattern)}' would take the frames of every source: with several inputs "
+                         f"put {SOURCE_FIELD} in its name (out_{SOURCE_FIELD}.mp4) or give a folder")
+
+
+# --- Opening, all at once ----------------------------------------------------------------------------
+
+@dataclass
+class Opened:
+    """The sources that opened, by name, and one line for each that did not."""
+
+    inputs: int
+    sources: dict[str, FrameSource] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def ended(self, feed: Feed) -> None:
+        """A source ended or failed: one line, while the others go on."""
+        if feed.error is None:
+            logger.info("source %s ended after %d frames", feed.name, feed.taken)
+            return
+        reason = str(feed.error) if isinstance(feed.error, DemoError) else \
+            f"unexpected {type(feed.error).__name__}: {feed.error}"
+        self.failures.append(f"source {feed.name}: {reason}")
+        logger.error("source %s: %s; the other sources go on", feed.name, reason)
+
+    def check(self) -> None:
+        """At the end: a source that could not be read whole makes the run an error, its reason in one line."""
+        if self.failures:
+            raise DemoError(f"{len(self.failures)} of {self.inputs} sources failed, the others were read to "
+                            f"their end or the stop ({'; '.join(self.failures)})")
+
+    def close(self) -> None:
+        for source in self.sources.values():
+            source.close()
+
+
+def open_sources(inputs: Sequence[str], names: Sequence[str], loop: bool, live: LiveSettings) -> Opened:
+    """Open every input at the same time (a camera that does not answer delays none of the others); each
+    that cannot open is reported in one line and left out. None opening at all is an error."""
+    results: dict[str, FrameSource | DemoError] = {}
+
+    def open_one(name: str, spec: str) -> None:
+        try:
+            results[name] = open_source(spec, loop=loop, live=live)
+        except DemoError as error:
+            results[name] = error
+
+    threads = [threading.Thread(target=open_one, args=(name, spec), name=f"open {name}", daemon=True)
+               for name, spec in zip(names, inputs)]
+    for thread in threads:
+        thread.start()
+    opened = Opened(len(inputs))
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(OPEN_POLL_S)
+    finally:
+        for name in names:  # in the order given, whatever order they opened in
+            outcome = results.get(name)
+            if isinstance(outcome, FrameSource):
+                opened.sources[name] = outcome
+            elif outcome is not None:
+                opened.failures.append(f"source {name}: {outcome}")
+                logger.error("source %s: %s; the other sources go on", name, outcome)
+    if not opened.sources:
+        raise DemoError(f"none of the {len(inputs)} inputs could be opened")
+    return opened
+
+
+# --- Merging ------------------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class Feed:
+    """One source's frames on their way to the merger; ``newest_only`` for a live source that drops."""
+
+    name: str
+    frames: Iterable[Frame]
+    newest_only: bool = False
+    ready: deque[Frame] = field(default_factory=deque)
+    taken: int = 0  # frames handed on, which numbers the next one
+    ended: bool = False
+    error: BaseException | None = None
+
+
+class SourceMerger:
+    """The frames of several sources, one at a time in turn among those with a frame ready, each tagged
+    with its source's name and numbered within it.
+
+    ``on_end(name, error)`` is called once for each source as it ends (``error`` None) or fails; the
+    others go on, and the merger ends when every source has.
+    """
+
+    def __init__(self, feeds: Sequence[Feed], on_end: Callable[[Feed], None] | None = None,
+                 live: bool = False) -> None:
+        self.feeds = list(feeds)
+        self.live = live  # read by the pipeline's caller: take a frame only when a request is free
+        self._on_end = on_end
+        self._ready = threading.Condition()
+        self._stop = threading.Event()
+        self._turn = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        for feed in self.feeds:
+            threading.Thread(target=self._read, args=(feed,), name=f"read {feed.name}", daemon=True).start()
+        try:
+            while (frame := self._next()) is not None:
+                yield frame
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop every reader; a reader blocked in its source ends when that source's read returns."""
+        self._stop.set()
+        with self._ready:
+            self._ready.notify_all()
+
+    def _next(self) -> Frame | None:
+        with self._ready:
+            while True:
+                for step in range(len(self.feeds)):
+                    feed = self.feeds[(self._turn + step) % len(self.feeds)]
+                    if feed.ready:
+                        self._turn = (self._turn + step + 1) % len(self.feeds)
+                        frame = feed.ready.popleft()
+                        self._ready.notify_all()  # a file's reader may wait for room
+                        return frame
+                if all(feed.ended for feed in self.feeds) or self._stop.is_set():
+                    return None
+                self._ready.wait()
+
+    def _read(self, feed: Feed) -> None:
+        try:
+            for frame in feed.frames:
+                if not self._hand_on(feed, frame):
+                    return
+        except BaseException as error:  # noqa: BLE001 - this source fails alone; the others go on
+            feed.error = error
+        with self._ready:
+            feed.ended = True
+            self._ready.notify_all()
+        if self._on_end and not self._stop.is_set():
+            self._on_end(feed)
+
+    def _hand_on(self, feed: Feed, frame: Frame) -> bool:
+        """Queue the frame (numbered on within its source); False once the merger has stopped."""
+        with self._ready:
+            dropped = frame.dropped_before
+            if feed.newest_only and feed.ready:
+                # The one waiting is older: it is dropped and counted, as the live reader does.
+                dropped += feed.ready.popleft().dropped_before + 1
+                feed.taken -= 1
+            else:
+                self._ready.wait_for(lambda: len(feed.ready) < FILE_QUEUE or self._stop.is_set())
+            if self._stop.is_set():
+                return False
+            feed.ready.append(replace(frame, index=feed.taken, source=feed.name, dropped_before=dropped))
+            feed.taken += 1
+            self._ready.notify_all()
+            return True
+
+
+def merged(sources: Mapping[str, Iterable[Frame]], newest_only: Mapping[str, bool] | None = None,
+           on_end: Callable[[Feed], None] | None = None) -> SourceMerger:
+    """A merger of ``sources`` by name; a source whose ``live`` attribute is true keeps its newest frame
+    unless ``newest_only`` says otherwise (a live source read with --no_drop)."""
+    choice = newest_only or {}
+    feeds = [Feed(name, frames, choice.get(name, bool(getattr(frames, "live", False))))
+             for name, frames in sources.items()]
+    return SourceMerger(feeds, on_end, live=any(feed.newest_only for feed in feeds))
+
+
+# --- The grid -----------------------------------------------------------------------------------------
+
+def grid_shape(count: int) -> tuple[int, int]:
+    """(columns, rows) of the most nearly square grid that holds ``count`` tiles, wider than tall."""
+    columns = math.ceil(math.sqrt(count))
+    return columns, math.ceil(count / columns)
+
+
+def fit_into(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``picture`` scaled to fit ``size`` (w, h) with its proportions, centred on black."""
+    height, width = picture.shape[:2]
+    scale = min(size[0] / width, size[1] / height)
+    fitted = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    scaled = picture if fitted == (width, height) else cv2.resize(picture, fitted, interpolation=interpolation)
+    tile = np.zeros((size[1], size[0], 3), np.uint8)
+    x, y = (size[0] - fitted[0]) // 2, (size[1] - fitted[1]) // 2
+    tile[y:y + fitted[1], x:x + fitted[0]] = scaled
+    return tile
+
+
+def draw_tile_label(tile: np.ndarray, text: str) -> None:
+    """The tile's name and FPS on a box of their own in its bottom-left corner."""
+    style = frame_style((tile.shape[1], tile.shape[0]))
+    (width, height), baseline = cv2.getTextSize(text, FONT, style.status_scale, style.line)
+    pad = style.status_pad
+    top = tile.shape[0] - height - baseline - 2 * pad
+    cv2.rectangle(tile, (0, top), (width + 2 * pad - 1, tile.shape[0] - 1), STATUS_BACKGROUND, cv2.FILLED)
+    cv2.putText(tile, text, (pad, tile.shape[0] - pad - baseline), FONT, style.status_scale, TEXT_COLOUR,
+                style.line, TEXT_LINE)
+
+
+class TileGrid:
+    """One picture holding each source's newest in a tile of its own, in the order the sources were given;
+    a tile whose source has shown nothing yet is black."""
+
+    def __init__(self, names: Sequence[str], tile: tuple[int, int]) -> None:
+        self.tile = tile
+        self.columns, rows = grid_shape(len(names))
+        self._place = {name: divmod(position, self.columns) for position, name in enumerate(names)}
+        self.picture = np.zeros((rows * tile[1], self.columns * tile[0], 3), np.uint8)
+
+    def put(self, name: str, picture: np.ndarray, label: str) -> None:
+        row, column = self._place[name]
+        tile = fit_into(picture, self.tile)
+        draw_tile_label(tile, label)
+        width, height = self.tile
+        self.picture[row * height:(row + 1) * height, column * width:(column + 1) * width] = tile
+
+
+@dataclass
+class GridScreen:
+    """The window and the live views of a run of several sources: the grid, each tile as its source delivers."""
+
+    grid: TileGrid
+    window: Window | None
+    live: list[Sink] = field(default_factory=list)
+
+    @property
+    def viewed(self) -> bool:
+        return self.window is not None or bool(self.live)
+
+    def show(self, name: str, picture: np.ndarray, fps: float) -> bool:
+        """Put the picture in its tile and show the grid; False once the user has asked to stop."""
+        if not self.viewed:
+            return True
+        self.grid.put(name, picture, f"{name}  {fps:.1f} FPS" if fps > 0 else name)
+        for view in self.live:
+            view.write(self.grid.picture.copy())  # a server encodes it later, while the next tile goes in
+        return self.window.show(self.grid.picture) if self.window else True
+
+    def show_again(self) -> bool:
+        """While no result comes (every source stalled): keep the window answering its keys."""
+        return self.window.show(self.grid.picture) if self.window else True
+
+
+# --- The run ------------------------------------------------------------------------------------------
+
+def run(segmenter: Segmenter, frames: SourceMerger, lanes: Mapping[str, app.Lane], screen: GridScreen,
+        metrics: RunMetrics) -> None:
+    """Run until every source has ended, the user quits in the window, or Ctrl-C; each result goes through its
+    source's lane, and into the grid. The lanes' outputs stay open for whoever made them to close."""
+    started = False
+
+    def quit_while_waiting() -> bool:
+        return started and not screen.show_again()
+
+    refuse_recurrent(segmenter)
+    results = segmenter.stream(frames, frames.live, quit_while_waiting)
+    try:
+        for result in results:
+            lane = lanes[result.source]
+            picture, clock = app.present(result, lane, frames.live, screen.viewed)
+            going_on = screen.show(result.source, picture, lane.metrics.live_fps)
+            started = True
+            clock.lap("write")
+            app.count(lane.metrics, result)
+            app.count(metrics, result)
+            if not going_on:
+                break
+    finally:
+        results.close()
+
+
+def summary(lanes: Mapping[str, app.Lane], live: Mapping[str, bool], total: RunMetrics) -> str:
+    """One line per source (its frames, FPS and latency, a live source's drops), then the run's own two
+    lines over every source."""
+    lines = [f"source {name}: " + lane.metrics.summary(live=live[name]).partition("\n")[0]
+             for name, lane in lanes.items() if lane.metrics.frames]
+    return "\n".join(lines + [f"all {len(lanes)} sources: " + total.summary(live=any(live.values()))])
+
+
+def refuse_recurrent(segmenter: Segmenter) -> None:
+    """One request carries a recurrent model's states from frame to frame of one video: several sources
+    would mix their videos in them."""
+    if segmenter.model.recurrent:
+        raise UsageError(f"{segmenter.name} is a recurrent model, whose states follow one video: give it one "
+                         "input, not several")
