@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import app, background, benchmark, download, evaluate, exports, files, flags, many
 from .errors import DemoError, configure_logging, quiet_opencv
+from .merge import merged
 from .metrics import RunMetrics
 from .model import input_files
 from .render import InstanceRenderer
@@ -136,7 +137,6 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
     camera_settings = flags.virtual_camera_settings(args, 25.0)
     camera = VirtualCamera(camera_settings) if camera_settings else None
     segmenter = Segmenter.load(model, args.device, settings)  # throughput unless --hint: every stream kept busy
-    many.refuse_recurrent(segmenter)
     shared = shared_outputs(args, [view for view in (server, camera) if view])
     newest = {name: source.live and not args.no_drop for name, source in opened.sources.items()}
     lanes: dict[str, app.Lane] = {}
@@ -159,13 +159,14 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
             render = composer or InstanceRenderer(args.show_boxes, args.show_scores, band)
             lanes[name] = app.Lane(render, outputs, tracker_for(args, composer, source), RunMetrics())
         log_model(segmenter, args.device)
-        frames = many.merged(opened.sources, newest, opened.ended)
         screen = many.GridScreen(many.TileGrid(list(lanes), args.output_resolution or many.TILE_SIZE),
                                  shared.window, shared.live)
         if measure:
+            frames = merged(opened.sources, newest, opened.ended)
             benchmark.run(segmenter, frames, None, shared, None, measure, args.device, frames.live, lanes)
         else:
-            many.run(segmenter, frames, lanes, screen, metrics)
+            results = segmenter.stream_many(opened.sources, newest, opened.ended, screen.idle)
+            many.run(results, lanes, screen, metrics, any(newest.values()))
     finally:
         with STOP.shielded():
             shared.close()

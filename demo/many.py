@@ -1,12 +1,8 @@
-"""Several inputs in one run: one compiled model, the sources' frames merged fairly, each source's results
-its own.
+"""Several inputs in one run: their names, their opening, and where each source's results go.
 
-Each source is read by a thread of its own into a short queue of its own: a file's queue blocks its
-reader when full (nothing is dropped), a live source's keeps only the newest frame. The merger takes
-the next frame in turn from the sources that have one ready (round-robin), so a fast file never
-crowds out a camera, and tags it with its source. The pipeline keeps the order it was given, so each
-source's results come out in that source's frame order; the loop hands each to its own lane (tracker,
-drawing, files, figures) and the window shows every source in a grid.
+The sources' frames are merged fairly (:mod:`demo.merge`) into one stream through one compiled model
+(:meth:`demo.segmenter.Segmenter.stream_many`); each result goes to its own source's lane (tracker,
+drawing, files, figures) and into that source's tile of the grid the window shows.
 """
 from __future__ import annotations
 
@@ -14,8 +10,7 @@ import logging
 import math
 import re
 import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,18 +23,17 @@ from .errors import DemoError, UsageError
 from .files import shown
 from .instances import FrameResult
 from .live import LiveSettings, is_stream_url, redact
+from .merge import Feed
 from .metrics import RunMetrics
 from .render import FONT, STATUS_BACKGROUND, TEXT_COLOUR, TEXT_LINE, frame_style
-from .segmenter import Segmenter
 from .sinks import Sink
-from .sources import Frame, FrameSource, open_source
+from .sources import FrameSource, open_source
 from .window import Window
 
 logger = logging.getLogger(__name__)
 
 SOURCE_FIELD = "{source}"  # in -o: replaced by each source's name
 LIST_PREFIX = "@"  # -i @FILE: the inputs listed in FILE, one per line
-FILE_QUEUE = 2  # frames a file's reader decodes ahead of the merger: enough to always have one ready
 NAME_LENGTH = 40
 TILE_SIZE = (640, 360)  # a grid tile when --output_resolution does not give one
 OPEN_POLL_S = 0.1  # opening waits in slices this long, so that Ctrl-C stops it at once
@@ -181,108 +175,6 @@ def open_sources(inputs: Sequence[str], names: Sequence[str], loop: bool, live: 
     return opened
 
 
-# --- Merging ------------------------------------------------------------------------------------------
-
-@dataclass(eq=False)
-class Feed:
-    """One source's frames on their way to the merger; ``newest_only`` for a live source that drops."""
-
-    name: str
-    frames: Iterable[Frame]
-    newest_only: bool = False
-    ready: deque[Frame] = field(default_factory=deque)
-    taken: int = 0  # frames handed on, which numbers the next one
-    ended: bool = False
-    error: BaseException | None = None
-
-
-class SourceMerger:
-    """The frames of several sources, one at a time in turn among those with a frame ready, each tagged
-    with its source's name and numbered within it.
-
-    ``on_end(name, error)`` is called once for each source as it ends (``error`` None) or fails; the
-    others go on, and the merger ends when every source has.
-    """
-
-    def __init__(self, feeds: Sequence[Feed], on_end: Callable[[Feed], None] | None = None,
-                 live: bool = False) -> None:
-        self.feeds = list(feeds)
-        self.live = live  # read by the pipeline's caller: take a frame only when a request is free
-        self._on_end = on_end
-        self._ready = threading.Condition()
-        self._stop = threading.Event()
-        self._turn = 0
-
-    def __iter__(self) -> Iterator[Frame]:
-        for feed in self.feeds:
-            threading.Thread(target=self._read, args=(feed,), name=f"read {feed.name}", daemon=True).start()
-        try:
-            while (frame := self._next()) is not None:
-                yield frame
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop every reader; a reader blocked in its source ends when that source's read returns."""
-        self._stop.set()
-        with self._ready:
-            self._ready.notify_all()
-
-    def _next(self) -> Frame | None:
-        with self._ready:
-            while True:
-                for step in range(len(self.feeds)):
-                    feed = self.feeds[(self._turn + step) % len(self.feeds)]
-                    if feed.ready:
-                        self._turn = (self._turn + step + 1) % len(self.feeds)
-                        frame = feed.ready.popleft()
-                        self._ready.notify_all()  # a file's reader may wait for room
-                        return frame
-                if all(feed.ended for feed in self.feeds) or self._stop.is_set():
-                    return None
-                self._ready.wait()
-
-    def _read(self, feed: Feed) -> None:
-        try:
-            for frame in feed.frames:
-                if not self._hand_on(feed, frame):
-                    return
-        except BaseException as error:  # noqa: BLE001 - this source fails alone; the others go on
-            feed.error = error
-        with self._ready:
-            feed.ended = True
-            self._ready.notify_all()
-        if self._on_end and not self._stop.is_set():
-            self._on_end(feed)
-
-    def _hand_on(self, feed: Feed, frame: Frame) -> bool:
-        """Queue the frame (numbered on within its source); False once the merger has stopped."""
-        with self._ready:
-            dropped = frame.dropped_before
-            if feed.newest_only and feed.ready:
-                # The one waiting is older: it is dropped and counted, as the live reader does.
-                dropped += feed.ready.popleft().dropped_before + 1
-                feed.taken -= 1
-            else:
-                self._ready.wait_for(lambda: len(feed.ready) < FILE_QUEUE or self._stop.is_set())
-            if self._stop.is_set():
-                return False
-            feed.ready.append(replace(frame, index=feed.taken, source=feed.name, dropped_before=dropped))
-            feed.taken += 1
-            self._ready.notify_all()
-            return True
-
-
-def merged(sources: Mapping[str, Iterable[Frame]], newest_only: Mapping[str, bool] | None = None,
-           on_end: Callable[[Feed], None] | None = None) -> SourceMerger:
-    """A merger of ``sources`` by name; a source whose ``live`` attribute is true keeps its newest frame
-    unless ``newest_only`` says otherwise (a live source read with --no_drop)."""
-    choice = newest_only or {}
-    feeds = [Feed(name, frames, choice.get(name, bool(getattr(frames, "live", False))))
-             for name, frames in sources.items()]
-    return SourceMerger(feeds, on_end, live=any(feed.newest_only for feed in feeds))
-
-
 # --- The grid -----------------------------------------------------------------------------------------
 
 def grid_shape(count: int) -> tuple[int, int]:
@@ -337,9 +229,10 @@ class TileGrid:
 class GridScreen:
     """The window and the live views of a run of several sources: the grid, each tile as its source delivers."""
 
-    grid: TileGrid
+    grid: TileGrid | None  # None: nobody watches
     window: Window | None
     live: list[Sink] = field(default_factory=list)
+    shown: bool = False  # a picture is on the screen already
 
     @property
     def viewed(self) -> bool:
@@ -352,32 +245,26 @@ class GridScreen:
         self.grid.put(name, picture, f"{name}  {fps:.1f} FPS" if fps > 0 else name)
         for view in self.live:
             view.write(self.grid.picture.copy())  # a server encodes it later, while the next tile goes in
+        self.shown = True
         return self.window.show(self.grid.picture) if self.window else True
 
-    def show_again(self) -> bool:
-        """While no result comes (every source stalled): keep the window answering its keys."""
-        return self.window.show(self.grid.picture) if self.window else True
+    def idle(self) -> bool:
+        """While no result comes (every source stalled), keep the window answering its keys; True to stop."""
+        return bool(self.window and self.shown) and not self.window.show(self.grid.picture)
 
 
 # --- The run ------------------------------------------------------------------------------------------
 
-def run(segmenter: Segmenter, frames: SourceMerger, lanes: Mapping[str, app.Lane], screen: GridScreen,
-        metrics: RunMetrics) -> None:
-    """Run until every source has ended, the user quits in the window, or Ctrl-C; each result goes through its
-    source's lane, and into the grid. The lanes' outputs stay open for whoever made them to close."""
-    started = False
-
-    def quit_while_waiting() -> bool:
-        return started and not screen.show_again()
-
-    refuse_recurrent(segmenter)
-    results = segmenter.stream(frames, frames.live, quit_while_waiting)
+def run(results: Iterator[FrameResult], lanes: Mapping[str, app.Lane], screen: GridScreen, metrics: RunMetrics,
+        live: bool) -> None:
+    """Hand each result of a stream of several sources (``Segmenter.stream_many``) to its source's lane and its
+    tile, until the stream ends or the user quits in the window. The lanes' outputs stay open for whoever made
+    them to close."""
     try:
         for result in results:
             lane = lanes[result.source]
-            picture, clock = app.present(result, lane, frames.live, screen.viewed)
+            picture, clock = app.present(result, lane, live, screen.viewed)
             going_on = screen.show(result.source, picture, lane.metrics.live_fps)
-            started = True
             clock.lap("write")
             app.count(lane.metrics, result)
             app.count(metrics, result)
@@ -387,17 +274,14 @@ def run(segmenter: Segmenter, frames: SourceMerger, lanes: Mapping[str, app.Lane
         results.close()
 
 
+def unwritten(lanes: Mapping[str, app.Lane] | None) -> dict[str, app.Lane] | None:
+    """The lanes with nothing written and figures of their own: for a warm-up, whose frames are not the run's."""
+    return lanes and {name: replace(lane, outputs=app.Outputs(), metrics=RunMetrics()) for name, lane in lanes.items()}
+
+
 def summary(lanes: Mapping[str, app.Lane], live: Mapping[str, bool], total: RunMetrics) -> str:
     """One line per source (its frames, FPS and latency, a live source's drops), then the run's own two
     lines over every source."""
     lines = [f"source {name}: " + lane.metrics.summary(live=live[name]).partition("\n")[0]
              for name, lane in lanes.items() if lane.metrics.frames]
     return "\n".join(lines + [f"all {len(lanes)} sources: " + total.summary(live=any(live.values()))])
-
-
-def refuse_recurrent(segmenter: Segmenter) -> None:
-    """One request carries a recurrent model's states from frame to frame of one video: several sources
-    would mix their videos in them."""
-    if segmenter.model.recurrent:
-        raise UsageError(f"{segmenter.name} is a recurrent model, whose states follow one video: give it one "
-                         "input, not several")

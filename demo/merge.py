@@ -1,0 +1,118 @@
+"""Several sources merged into one stream of frames, fairly, each frame tagged with its source.
+
+Each source is read by a thread of its own into a short queue of its own: a file's queue blocks its
+reader when full (nothing is dropped), a live source's keeps only the newest frame. The merger takes
+the next frame in turn from the sources that have one ready (round-robin), so that a fast file never
+crowds out a camera. Whoever consumes the merged frames in order (the pipeline keeps their order)
+gets each source's frames in that source's order.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from .sources import Frame
+
+FILE_QUEUE = 2  # frames a file's reader decodes ahead of the merger: enough to always have one ready
+
+
+@dataclass(eq=False)
+class Feed:
+    """One source's frames on their way to the merger; ``newest_only`` for a live source that drops."""
+
+    name: str
+    frames: Iterable[Frame]
+    newest_only: bool = False
+    ready: deque[Frame] = field(default_factory=deque)
+    taken: int = 0  # frames handed on, which numbers the next one
+    ended: bool = False
+    error: BaseException | None = None
+
+
+class SourceMerger:
+    """The frames of several sources, one at a time in turn among those with a frame ready, each tagged
+    with its source's name and numbered within it.
+
+    ``on_end(name, error)`` is called once for each source as it ends (``error`` None) or fails; the
+    others go on, and the merger ends when every source has.
+    """
+
+    def __init__(self, feeds: Sequence[Feed], on_end: Callable[[Feed], None] | None = None,
+                 live: bool = False) -> None:
+        self.feeds = list(feeds)
+        self.live = live  # read by the pipeline's caller: take a frame only when a request is free
+        self._on_end = on_end
+        self._ready = threading.Condition()
+        self._stop = threading.Event()
+        self._turn = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        for feed in self.feeds:
+            threading.Thread(target=self._read, args=(feed,), name=f"read {feed.name}", daemon=True).start()
+        try:
+            while (frame := self._next()) is not None:
+                yield frame
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop every reader; a reader blocked in its source ends when that source's read returns."""
+        self._stop.set()
+        with self._ready:
+            self._ready.notify_all()
+
+    def _next(self) -> Frame | None:
+        with self._ready:
+            while True:
+                for step in range(len(self.feeds)):
+                    feed = self.feeds[(self._turn + step) % len(self.feeds)]
+                    if feed.ready:
+                        self._turn = (self._turn + step + 1) % len(self.feeds)
+                        frame = feed.ready.popleft()
+                        self._ready.notify_all()  # a file's reader may wait for room
+                        return frame
+                if all(feed.ended for feed in self.feeds) or self._stop.is_set():
+                    return None
+                self._ready.wait()
+
+    def _read(self, feed: Feed) -> None:
+        try:
+            for frame in feed.frames:
+                if not self._hand_on(feed, frame):
+                    return
+        except BaseException as error:  # noqa: BLE001 - this source fails alone; the others go on
+            feed.error = error
+        with self._ready:
+            feed.ended = True
+            self._ready.notify_all()
+        if self._on_end and not self._stop.is_set():
+            self._on_end(feed)
+
+    def _hand_on(self, feed: Feed, frame: Frame) -> bool:
+        """Queue the frame (numbered on within its source); False once the merger has stopped."""
+        with self._ready:
+            dropped = frame.dropped_before
+            if feed.newest_only and feed.ready:
+                # The one waiting is older: it is dropped and counted, as the live reader does.
+                dropped += feed.ready.popleft().dropped_before + 1
+                feed.taken -= 1
+            else:
+                self._ready.wait_for(lambda: len(feed.ready) < FILE_QUEUE or self._stop.is_set())
+            if self._stop.is_set():
+                return False
+            feed.ready.append(replace(frame, index=feed.taken, source=feed.name, dropped_before=dropped))
+            feed.taken += 1
+            self._ready.notify_all()
+            return True
+
+
+def merged(sources: Mapping[str, Iterable[Frame]], newest_only: Mapping[str, bool] | None = None,
+           on_end: Callable[[Feed], None] | None = None) -> SourceMerger:
+    """A merger of ``sources`` by name; a source whose ``live`` attribute is true keeps its newest frame
+    unless ``newest_only`` says otherwise (a live source read with --no_drop)."""
+    choice = newest_only or {}
+    feeds = [Feed(name, frames, choice.get(name, bool(getattr(frames, "live", False))))
+             for name, frames in sources.items()]
+    return SourceMerger(feeds, on_end, live=any(feed.newest_only for feed in feeds))
