@@ -1,0 +1,190 @@
+"""Several inputs in one run: three synthetic sources of different lengths, sizes and frame rates (a video,
+a folder of images, a clip that loops) through one model, each source's results, outputs and tile checked
+against a run of that source alone."""
+from __future__ import annotations
+
+import json
+import signal
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import synthetic
+from conftest import count_frames, read_results, run_demo, start_demo, wait_until
+from demo import many
+from demo.merge import Feed, SourceMerger
+from demo.render import status_box
+from demo.sources import Frame
+from synthetic import Shape
+
+RED, GREEN, BLUE = (0, 0, 255), (0, 255, 0), (255, 0, 0)
+
+
+def scene(width: int, height: int, step: int, colour: tuple[int, int, int]) -> np.ndarray:
+    """A frame whose shapes move with ``step``, so that each frame's instances are its own."""
+    shapes = [Shape.rect(colour, 10 + 6 * step, height // 3, 70 + 6 * step, height // 3 + 50),
+              Shape.ellipse(BLUE, (width - 60, height // 2 + 2 * step), (30, 20))]
+    return synthetic.draw_scene(width, height, shapes)[0]
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> dict[str, tuple[Path, int]]:
+    """By the name the demo gives it: the input and its frame count. 12 frames of 320x240 at 10 fps, 5
+    images of 400x300, 20 frames of 640x360 at 25 fps."""
+    folder = tmp_path_factory.mktemp("sources")
+    video = synthetic.write_ffv1_video(folder / "street.avi", [scene(320, 240, k, RED) for k in range(12)], fps=10)
+    photos = folder / "photos"
+    photos.mkdir()
+    for k in range(5):
+        cv2.imwrite(str(photos / f"img_{k:02d}.png"), scene(400, 300, 3 * k, GREEN))
+    clip = synthetic.write_ffv1_video(folder / "loop.mkv", [scene(640, 360, k, RED) for k in range(20)], fps=25)
+    return {"street": (video, 12), "photos": (photos, 5), "loop": (clip, 20)}
+
+
+def inputs(sources) -> list[str]:
+    return [arg for path, _ in sources.values() for arg in ("-i", str(path))]
+
+
+def by_source(records: list[dict]) -> dict[str, list[dict]]:
+    grouped = defaultdict(list)
+    for record in records:
+        grouped[record.pop("source")].append(record)
+    return grouped
+
+
+@pytest.fixture(scope="module")
+def alone(models, sources, tmp_path_factory) -> dict[str, list[dict]]:
+    """Each source's --results from a run of that source alone."""
+    folder = tmp_path_factory.mktemp("alone")
+    results = {}
+    for name, (path, _) in sources.items():
+        run = run_demo("-m", models["person-0007"].xml, "-i", path, "--no_show", "--results", folder / f"{name}.jsonl")
+        assert run.returncode == 0, run.stderr
+        results[name] = read_results(folder / f"{name}.jsonl")
+    return results
+
+
+def test_every_source_complete_in_order_and_as_found_alone(models, sources, alone, tmp_path):
+    results = tmp_path / "all.jsonl"
+    run = run_demo("-m", models["person-0007"].xml, *inputs(sources), "--no_show", "--results", results,
+                   "-o", tmp_path / "out_{source}.avi")
+    assert run.returncode == 0, run.stderr
+    grouped = by_source(read_results(results))
+    assert set(grouped) == set(sources)
+    for name, (_, length) in sources.items():
+        assert [record["frame"] for record in grouped[name]] == list(range(length))
+        # The same instances, boxes, masks and (per-source tracker) ids as when it ran alone.
+        assert grouped[name] == alone[name]
+        assert all(record["instances"] for record in grouped[name])
+        # Each source's own video, every frame of it playing.
+        assert count_frames(tmp_path / f"out_{name}.avi") == length
+    # The sources took turns: every one had delivered a frame before any delivered its third.
+    order = [json.loads(line)["source"] for line in results.read_text().splitlines()]
+    assert set(order[:len(sources) * 2]) == set(sources)
+    assert "source street: frames: 12" in run.stderr and "all 3 sources: frames: 37" in run.stderr
+
+
+def test_a_corrupt_file_is_reported_while_the_others_finish(models, sources, tmp_path):
+    corrupt = tmp_path / "broken.avi"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00AVI " + bytes(range(256)) * 40)
+    results = tmp_path / "all.jsonl"
+    run = run_demo("-m", models["person-0007"].xml, *inputs(sources), "-i", corrupt, "--no_show",
+                   "--results", results)
+    # Exit 1: not everything asked for was read, though every source that could be read was, whole.
+    assert run.returncode == 1
+    reported = [line for line in run.stderr.splitlines() if "broken" in line]
+    assert reported[0] == (f"[ERROR] source broken: input '{corrupt}' is neither a readable image nor a readable "
+                           "video; the other sources go on")
+    assert reported[-1].startswith("error: 1 of 4 sources failed") and len(reported) == 2
+    grouped = by_source(read_results(results))
+    assert {name: len(records) for name, records in grouped.items()} == {
+        name: length for name, (_, length) in sources.items()}
+
+
+def test_looped_sources_take_turns_and_number_their_own_frames(models, sources, alone, tmp_path):
+    """With --loop every source runs until stopped; the short folder never crowds out the others, and each
+    source's frame n is its own frame n mod its length."""
+    results = tmp_path / "all.jsonl"
+    demo = start_demo("-m", models["person-0007"].xml, *inputs(sources), "--loop", "--no_show", "--results", results,
+                      "--no_track")
+    try:
+        assert wait_until(lambda: len(hidden_lines(results)) >= 90), demo.stderr.read() if demo.poll() else ""
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 130
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    grouped = by_source(read_results(results))
+    counts = {name: len(records) for name, records in grouped.items()}
+    assert max(counts.values()) - min(counts.values()) <= 3, counts  # round-robin: none ran ahead
+    for name, records in grouped.items():
+        length = sources[name][1]
+        assert [record["frame"] for record in records] == list(range(len(records)))
+        solo = [{**record, "instances": [{**i, "id": None} for i in record["instances"]]} for record in alone[name]]
+        for record in records:
+            assert record["instances"] == solo[record["frame"] % length]["instances"]
+
+
+def hidden_lines(path: Path) -> list[str]:
+    """The lines a running demo has written so far, to the hidden file it puts in place at the end."""
+    for candidate in [path, *path.parent.glob(f".{path.name}.*{path.suffix}")]:
+        if candidate.exists():
+            return candidate.read_text().splitlines()
+    return []
+
+
+def test_o_must_say_where_each_source_goes(models, sources, tmp_path):
+    run = run_demo("-m", models["person-0007"].xml, *inputs(sources), "--no_show", "-o", tmp_path / "out.avi")
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"error: -o '{tmp_path / 'out.avi'}' would take the frames of every source: with several inputs put "
+        "{source} in its name (out_{source}.mp4) or give a folder"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_folder_as_o_and_a_list_of_inputs(models, sources, tmp_path):
+    listing = tmp_path / "cameras.txt"
+    # Relative to the list's folder, as playlists do; comments and blank lines aside.
+    (tmp_path / "street.avi").symlink_to(sources["street"][0])
+    listing.write_text(f"# the shop\nstreet.avi\n\n{sources['loop'][0]}\n")
+    out = tmp_path / "recorded"
+    out.mkdir()
+    run = run_demo("-m", models["person-0007"].xml, "-i", f"@{listing}", "--no_show", "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["loop.mp4", "street.mp4"]
+    assert count_frames(out / "street.mp4") == 12 and count_frames(out / "loop.mp4") == 20
+
+
+def test_a_recurrent_model_takes_one_input(tmp_path, sources):
+    model = synthetic.build_recurrent_matting_model(tmp_path / "rvm.xml")
+    run = run_demo("-m", model, *inputs(sources), "--no_show", "--mode", "background")
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1] == (
+        "error: rvm is a recurrent model, whose states follow one video: give it one source, not several")
+
+
+def test_names_are_short_safe_and_unique():
+    assert many.source_names(["a/clip.mp4", "b/clip.mp4", "0", "rtsp://admin:secret@10.0.0.5:554/live/ch1",
+                              "frames/img_%04d.png", "http://cam/video.mjpg?pwd=x"]) == [
+        "clip", "clip-2", "camera0", "10.0.0.5_554_ch1", "img_04d", "cam_video"]
+
+
+def test_the_merger_serves_ready_sources_in_turn_and_keeps_a_live_ones_newest():
+    def frames(count: int) -> list[Frame]:
+        return [Frame(k, np.zeros((1, 1, 3), np.uint8), "") for k in range(count)]
+
+    merger = SourceMerger([Feed("long", frames(6)), Feed("short", frames(2))])
+    taken = [(frame.source, frame.index) for frame in merger]
+    assert taken[:4] == [("long", 0), ("short", 0), ("long", 1), ("short", 1)]
+    assert taken[4:] == [("long", k) for k in range(2, 6)]
+    # A live source whose frames came while none was taken: the newest kept, the others counted as dropped.
+    # The reader is run here, to its end, before anything is taken: on its thread the timing would decide.
+    live = Feed("camera", frames(5), newest_only=True)
+    merger = SourceMerger([live])
+    merger._read(live)
+    newest = merger._next()
+    assert (newest.index, newest.dropped_before, newest.source) == (0, 4, "camera")
+    assert merger._next() is None
