@@ -163,7 +163,10 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
                                  shared.window, shared.live)
         if measure:
             frames = merged(opened.sources, newest, opened.ended)
-            benchmark.run(segmenter, frames, None, shared, None, measure, args.device, frames.live, lanes)
+            try:
+                benchmark.run(segmenter, frames, None, shared, None, measure, args.device, frames.live, lanes)
+            finally:
+                frames.close()
         else:
             results = segmenter.stream_many(opened.sources, newest, opened.ended, screen.idle)
             many.run(results, lanes, screen, metrics, any(newest.values()))

@@ -9,6 +9,7 @@ gets each source's frames in that source's order.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from .sources import Frame
 
 FILE_QUEUE = 2  # frames a file's reader decodes ahead of the merger: enough to always have one ready
+CLOSE_GRACE_S = 0.5  # for all the readers together to leave their sources
 
 
 @dataclass(eq=False)
@@ -47,21 +49,26 @@ class SourceMerger:
         self._ready = threading.Condition()
         self._stop = threading.Event()
         self._turn = 0
+        self._readers: list[threading.Thread] = []
 
     def __iter__(self) -> Iterator[Frame]:
-        for feed in self.feeds:
-            threading.Thread(target=self._read, args=(feed,), name=f"read {feed.name}", daemon=True).start()
-        try:
-            while (frame := self._next()) is not None:
-                yield frame
-        finally:
-            self.close()
+        self._readers = [threading.Thread(target=self._read, args=(feed,), name=f"read {feed.name}", daemon=True)
+                         for feed in self.feeds]
+        for reader in self._readers:
+            reader.start()
+        while (frame := self._next()) is not None:
+            yield frame
 
     def close(self) -> None:
-        """Stop every reader; a reader blocked in its source ends when that source's read returns."""
+        """Stop every reader, and give each a moment to finish the read it is in, so that its source can be
+        closed after: a file's read returns within a frame's decoding. A live source's reader waits on
+        the live reader, which closing the source wakes."""
         self._stop.set()
         with self._ready:
             self._ready.notify_all()
+        deadline = time.monotonic() + CLOSE_GRACE_S
+        for reader in self._readers:
+            reader.join(max(0.0, deadline - time.monotonic()))
 
     def _next(self) -> Frame | None:
         with self._ready:

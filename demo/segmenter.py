@@ -27,7 +27,7 @@ from .errors import UsageError
 from .geometry import Geometry, ResizePolicy
 from .instances import FrameResult
 from .labels import COCO_LABELS, load_labels
-from .merge import Feed, merged
+from .merge import Feed, SourceMerger, merged
 from .metrics import StageClock
 from .model import DeviceConfig, LoadedModel, LoadOptions, default_cache_dir, first_stated, load_model
 from .pipeline import AsyncPipeline, InferredFrame
@@ -164,7 +164,19 @@ class Segmenter:
         frames = merged({name: as_frames(frames) for name, frames in sources.items()},
                         {name: bool(getattr(frames, "live", False)) for name, frames in sources.items()}
                         | dict(newest_only or {}), on_end)
-        return self.stream(frames, frames.live, idle, **limits)
+        return self._stream_merged(frames, idle, limits)
+
+    def _stream_merged(self, frames: SourceMerger, idle: Callable[[], bool] | None,
+                       limits: dict[str, float | None]) -> Iterator[FrameResult]:
+        results = self.stream(frames, frames.live, idle, **limits)
+        try:
+            for result in results:
+                yield result
+        finally:
+            # The merger first, which frees a producer waiting for a frame; its readers are then out of
+            # the sources, which their owner closes next.
+            frames.close()
+            results.close()
 
     def geometry(self, frame: np.ndarray) -> Geometry:
         """Where a frame of this size lands in the model input."""

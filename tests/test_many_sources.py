@@ -188,3 +188,55 @@ def test_the_merger_serves_ready_sources_in_turn_and_keeps_a_live_ones_newest():
     newest = merger._next()
     assert (newest.index, newest.dropped_before, newest.source) == (0, 4, "camera")
     assert merger._next() is None
+
+
+def test_the_window_shows_every_source_in_its_tile(models, sources, tmp_path):
+    """The grid on a real X server: paused, each tile is what that source's output holds for the frame it
+    last delivered, the fourth tile of the 2x2 grid is empty, and each tile carries its label."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from xserver import wait_for, x_server
+
+    results = tmp_path / "all.jsonl"
+    with x_server((1600, 1000)) as display:
+        environment = {**os.environ, "PYTHONPATH": str(ROOT), "DISPLAY": display.display}
+        environment.pop("WAYLAND_DISPLAY", None)
+        with (tmp_path / "stderr.txt").open("w") as stderr:
+            demo = subprocess.Popen([sys.executable, "-m", "demo", "-m", str(models["person-0007"].xml),
+                                     *inputs(sources), "--loop", "--results", str(results),
+                                     "-o", str(tmp_path / "out_{source}_%03d.png")],
+                                    cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            window = display.find_window("Instance segmentation")
+            wait_for(lambda: len(hidden_lines(results)) >= 12, "four frames of each source")
+            display.key(window, "space")
+            wait_for(lambda: "paused" in display.window_name(window), "the title to say paused")
+            last = {}
+            for line in hidden_lines(results):
+                record = json.loads(line)
+                last[record["source"]] = record["frame"]
+            screenshot = display.screenshot(window)
+            display.key(window, "q")
+            assert demo.wait(timeout=60) == 0, (tmp_path / "stderr.txt").read_text()
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+    width, height = many.TILE_SIZE
+    assert screenshot.shape == (2 * height, 2 * width, 3)
+    inside = slice(height // 4, height * 85 // 100)  # below the status lines, above the label
+    for position, name in enumerate(sources):
+        row, column = divmod(position, 2)
+        tile = screenshot[row * height:(row + 1) * height, column * width:(column + 1) * width]
+
+        def written(frame: int) -> np.ndarray:
+            return many.fit_into(cv2.imread(str(tmp_path / f"out_{name}_{frame:03d}.png")), many.TILE_SIZE)
+
+        difference = cv2.absdiff(tile, written(last[name]))[inside].max(axis=2)
+        assert difference.mean() < 1.0 and np.percentile(difference, 99.9) <= 8, name
+        # The frame two before, whose shapes had moved, does not match: the comparison can fail.
+        assert cv2.absdiff(tile, written(last[name] - 2))[inside].max(axis=2).mean() > 1.0, name
+        assert tuple(tile[height - 3, 3]) == (48, 48, 48)  # the label's box, bottom left
+    assert not screenshot[height:, width:].any()  # no fourth source: a black tile
