@@ -240,3 +240,44 @@ def test_the_window_shows_every_source_in_its_tile(models, sources, tmp_path):
         assert cv2.absdiff(tile, written(last[name] - 2))[inside].max(axis=2).mean() > 1.0, name
         assert tuple(tile[height - 3, 3]) == (48, 48, 48)  # the label's box, bottom left
     assert not screenshot[height:, width:].any()  # no fourth source: a black tile
+
+
+def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, alone, tmp_path):
+    """A real MJPEG stream over HTTP (ffmpeg, 30 fps) beside a video: the video's frames all come, as alone;
+    the stream's are each newer than the one before, numbered on without gaps."""
+    from stream_servers import LOOP, http_server, served_number, write_numbered_jpegs
+
+    served = write_numbered_jpegs(tmp_path / "served")
+    results = tmp_path / "all.jsonl"
+    with http_server(served[0].parent, 30) as server:
+        name = many.source_names([server.url])[0]
+
+        def delivered() -> dict[str, int]:
+            counts: dict[str, int] = defaultdict(int)
+            for line in hidden_lines(results):
+                counts[json.loads(line)["source"]] += 1
+            return counts
+
+        demo = start_demo("-m", models["person-0007"].xml, "-i", sources["street"][0], "-i", server.url,
+                          "--no_show", "--no_track", "--results", results)
+        try:
+            assert wait_until(lambda: delivered()["street"] == 12 and delivered()[name] >= 30), delivered()
+            demo.send_signal(signal.SIGINT)
+            assert demo.wait(timeout=60) == 130
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+        stderr = demo.stderr.read()
+    grouped = by_source(read_results(results))
+    untracked = [{**record, "instances": [{**i, "id": None} for i in record["instances"]]}
+                 for record in alone["street"]]
+    assert grouped["street"] == untracked
+    assert "source street ended after 12 frames" in stderr
+    stream = grouped[name]
+    assert [record["frame"] for record in stream] == list(range(len(stream)))
+    numbers = [served_number({i["label"]: i["box"][0] for i in record["instances"]}, 1.0) for record in stream]
+    assert None not in numbers, numbers
+    for place in range(1, len(numbers)):  # counted on past the end of the served loop
+        if numbers[place] < numbers[place - 1] - LOOP // 2:
+            numbers[place:] = [number + LOOP for number in numbers[place:]]
+    assert all(later > earlier for earlier, later in zip(numbers, numbers[1:])), numbers
