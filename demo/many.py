@@ -28,13 +28,14 @@ from .metrics import RunMetrics
 from .render import FONT, STATUS_BACKGROUND, TEXT_COLOUR, TEXT_LINE, frame_style
 from .sinks import Sink
 from .sources import FrameSource, open_source
+from .textfile import read_lines
 from .window import Window
 
 logger = logging.getLogger(__name__)
 
 SOURCE_FIELD = "{source}"  # in -o: replaced by each source's name
 LIST_PREFIX = "@"  # -i @FILE: the inputs listed in FILE, one per line
-NAME_LENGTH = 40
+NAME_LENGTH = 40  # characters of a source's name: enough to tell cameras apart in a file name and a tile
 TILE_SIZE = (640, 360)  # a grid tile when --output_resolution does not give one
 OPEN_POLL_S = 0.1  # opening waits in slices this long, so that Ctrl-C stops it at once
 
@@ -44,8 +45,6 @@ OPEN_POLL_S = 0.1  # opening waits in slices this long, so that Ctrl-C stops it 
 def listed_inputs(values: Sequence[str]) -> list[str]:
     """The inputs of ``-i`` given as they came: each value, or for ``@FILE`` the lines of FILE (blank lines
     and ``#`` comments aside). A relative path in a list is taken from the list's folder, as playlists do."""
-    from .textfile import read_lines
-
     inputs: list[str] = []
     for value in values:
         if not value.startswith(LIST_PREFIX):
@@ -125,11 +124,13 @@ class Opened:
         """A source ended or failed: one line, while the others go on."""
         if feed.error is None:
             logger.info("source %s ended after %d frames", feed.name, feed.taken)
-            return
-        reason = str(feed.error) if isinstance(feed.error, DemoError) else \
-            f"unexpected {type(feed.error).__name__}: {feed.error}"
-        self.failures.append(f"source {feed.name}: {reason}")
-        logger.error("source %s: %s; the other sources go on", feed.name, reason)
+        else:
+            self.failed(feed.name, feed.error)
+
+    def failed(self, name: str, error: BaseException) -> None:
+        reason = str(error) if isinstance(error, DemoError) else f"unexpected {type(error).__name__}: {error}"
+        self.failures.append(f"source {name}: {reason}")
+        logger.error("source %s: %s; the other sources go on", name, reason)
 
     def check(self) -> None:
         """At the end: a source that could not be read whole makes the run an error, its reason in one line."""
@@ -145,31 +146,34 @@ class Opened:
 def open_sources(inputs: Sequence[str], names: Sequence[str], loop: bool, live: LiveSettings) -> Opened:
     """Open every input at the same time (a camera that does not answer delays none of the others); each
     that cannot open is reported in one line and left out. None opening at all is an error."""
-    results: dict[str, FrameSource | DemoError] = {}
+    results: dict[str, FrameSource | Exception] = {}
 
     def open_one(name: str, spec: str) -> None:
         try:
             results[name] = open_source(spec, loop=loop, live=live)
-        except DemoError as error:
+        except Exception as error:  # noqa: BLE001 - this input fails alone
             results[name] = error
 
     threads = [threading.Thread(target=open_one, args=(name, spec), name=f"open {name}", daemon=True)
                for name, spec in zip(names, inputs)]
     for thread in threads:
         thread.start()
-    opened = Opened(len(inputs))
     try:
         for thread in threads:
             while thread.is_alive():
                 thread.join(OPEN_POLL_S)
-    finally:
-        for name in names:  # in the order given, whatever order they opened in
-            outcome = results.get(name)
+    except BaseException:  # a stop while some still open: those that did are closed
+        for outcome in list(results.values()):
             if isinstance(outcome, FrameSource):
-                opened.sources[name] = outcome
-            elif outcome is not None:
-                opened.failures.append(f"source {name}: {outcome}")
-                logger.error("source %s: %s; the other sources go on", name, outcome)
+                outcome.close()
+        raise
+    opened = Opened(len(inputs))
+    for name in names:  # in the order given, whatever order they opened in
+        outcome = results[name]
+        if isinstance(outcome, FrameSource):
+            opened.sources[name] = outcome
+        else:
+            opened.failed(name, outcome)
     if not opened.sources:
         raise DemoError(f"none of the {len(inputs)} inputs could be opened")
     return opened

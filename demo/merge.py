@@ -28,7 +28,7 @@ class Feed:
     frames: Iterable[Frame]
     newest_only: bool = False
     ready: deque[Frame] = field(default_factory=deque)
-    taken: int = 0  # frames handed on, which numbers the next one
+    taken: int = 0  # frames queued, less those a newer one replaced: the number of the next
     ended: bool = False
     error: BaseException | None = None
 
@@ -37,7 +37,7 @@ class SourceMerger:
     """The frames of several sources, one at a time in turn among those with a frame ready, each tagged
     with its source's name and numbered within it.
 
-    ``on_end(name, error)`` is called once for each source as it ends (``error`` None) or fails; the
+    ``on_end(feed)`` is called once for each source as it ends (``feed.error`` None) or fails; the
     others go on, and the merger ends when every source has.
     """
 

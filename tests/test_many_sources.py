@@ -16,7 +16,6 @@ import synthetic
 from conftest import count_frames, read_results, run_demo, start_demo, wait_until
 from demo import many
 from demo.merge import Feed, SourceMerger
-from demo.render import status_box
 from demo.sources import Frame
 from synthetic import Shape
 
