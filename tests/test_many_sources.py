@@ -280,3 +280,22 @@ def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, al
         if numbers[place] < numbers[place - 1] - LOOP // 2:
             numbers[place:] = [number + LOOP for number in numbers[place:]]
     assert all(later > earlier for earlier, later in zip(numbers, numbers[1:])), numbers
+
+
+def test_benchmark_and_printed_detections_name_each_source(models, sources, tmp_path):
+    report = tmp_path / "report.json"
+    run = run_demo("-m", models["person-0007"].xml, "-i", sources["street"][0], "-i", sources["loop"][0],
+                   "--benchmark", "-niter", "30", "--report", report)
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(report.read_text())
+    assert set(figures["sources"]) == {"street", "loop"}
+    assert sum(source["frames"] for source in figures["sources"].values()) == figures["frames"] == 30
+    # Taken in turn: each source had half the frames, to within the one in flight at a round's end.
+    assert all(abs(source["frames"] - 15) <= 2 for source in figures["sources"].values()), figures["sources"]
+    assert "per source: street " in run.stdout
+    printed = run_demo("-m", models["person-0007"].xml, "-i", sources["street"][0], "-i", sources["photos"][0],
+                       "--no_show", "-r")
+    assert printed.returncode == 0, printed.stderr
+    headers = [line for line in printed.stdout.splitlines() if not line.startswith(" ")]
+    assert sorted(headers) == sorted([f"street frame {k}: 2 instances" for k in range(12)]
+                                     + [f"photos frame {k}: 2 instances" for k in range(5)])
