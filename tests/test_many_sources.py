@@ -299,3 +299,20 @@ def test_benchmark_and_printed_detections_name_each_source(models, sources, tmp_
     headers = [line for line in printed.stdout.splitlines() if not line.startswith(" ")]
     assert sorted(headers) == sorted([f"street frame {k}: 2 instances" for k in range(12)]
                                      + [f"photos frame {k}: 2 instances" for k in range(5)])
+
+
+def test_the_python_api_streams_several_sources_by_name(models, sources):
+    import demo
+
+    segmenter = demo.open(models["person-0007"].xml, cache_dir=None)
+    pictures = [scene(200, 150, k, GREEN) for k in range(3)]
+    ended = []
+    with demo.open_source(str(sources["street"][0])) as street:
+        results = list(segmenter.stream_many({"street": street, "arrays": pictures}, on_end=ended.append))
+    assert sorted(feed.name for feed in ended) == ["arrays", "street"] and not any(feed.error for feed in ended)
+    arrays = [result for result in results if result.source == "arrays"]
+    assert [result.index for result in arrays] == [0, 1, 2]
+    assert [result.index for result in results if result.source == "street"] == list(range(12))
+    for result, picture in zip(arrays, pictures):  # as one frame alone gives it
+        alone = segmenter(picture)
+        assert [(i.class_id, i.box) for i in result] == [(i.class_id, i.box) for i in alone]
