@@ -52,8 +52,8 @@ def listed_inputs(values: Sequence[str]) -> list[str]:
             continue
         listing = Path(value[len(LIST_PREFIX):])
         if not listing.is_file():
-            raise UsageError(f"-i {value}: no list of inputs '{shown(listing)}' (a file whose name starts with "
-                             f"{LIST_PREFIX} is given as ./{value})")
+            raise UsageError(f"-i {value}: no list of inputs '{shown(listing)}' (an input whose name starts with "
+                             f"{LIST_PREFIX} is given with its folder: ./{LIST_PREFIX}NAME)")
         lines = [line.strip() for line in read_lines(listing, "list of inputs")]
         entries = [line for line in lines if line and not line.startswith("#")]
         if not entries:

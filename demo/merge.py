@@ -115,11 +115,9 @@ class SourceMerger:
             return True
 
 
-def merged(sources: Mapping[str, Iterable[Frame]], newest_only: Mapping[str, bool] | None = None,
+def merged(sources: Mapping[str, Iterable[Frame]], newest_only: Mapping[str, bool],
            on_end: Callable[[Feed], None] | None = None) -> SourceMerger:
-    """A merger of ``sources`` by name; a source whose ``live`` attribute is true keeps its newest frame
-    unless ``newest_only`` says otherwise (a live source read with --no_drop)."""
-    choice = newest_only or {}
-    feeds = [Feed(name, frames, choice.get(name, bool(getattr(frames, "live", False))))
-             for name, frames in sources.items()]
+    """A merger of ``sources`` by name, those ``newest_only`` names keeping only their newest frame; it is
+    ``live`` (the pipeline takes a frame only when a request is free) when any of them is."""
+    feeds = [Feed(name, frames, newest_only.get(name, False)) for name, frames in sources.items()]
     return SourceMerger(feeds, on_end, live=any(feed.newest_only for feed in feeds))

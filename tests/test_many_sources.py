@@ -316,3 +316,15 @@ def test_the_python_api_streams_several_sources_by_name(models, sources):
     for result, picture in zip(arrays, pictures):  # as one frame alone gives it
         alone = segmenter(picture)
         assert [(i.class_id, i.box) for i in result] == [(i.class_id, i.box) for i in alone]
+
+
+def test_a_missing_or_empty_list_of_inputs_is_one_line(models, tmp_path):
+    missing = run_demo("-m", models["person-0007"].xml, "-i", f"@{tmp_path / 'cameras.txt'}", "--no_show")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"error: -i @{tmp_path / 'cameras.txt'}: no list of inputs '{tmp_path / 'cameras.txt'}' (an input whose "
+        "name starts with @ is given with its folder: ./@NAME)"]
+    (tmp_path / "empty.txt").write_text("# nothing yet\n\n")
+    empty = run_demo("-m", models["person-0007"].xml, "-i", f"@{tmp_path / 'empty.txt'}", "--no_show")
+    assert empty.returncode == 2
+    assert empty.stderr.strip().splitlines() == [f"error: -i @{tmp_path / 'empty.txt'}: the list names no input"]
