@@ -391,7 +391,8 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
 
 def video_settings(args: argparse.Namespace) -> VideoSettings:
     """The settings for -o; --crf with an output other than .mp4 is refused rather than ignored."""
-    mp4 = args.output and (Path(args.output).suffix.lower() == ".mp4" or Path(args.output).is_dir())  # a folder: NAME.mp4
+    # A folder takes several sources' NAME.mp4 files.
+    mp4 = args.output and (Path(args.output).suffix.lower() == ".mp4" or Path(args.output).is_dir())
     if args.crf is not None and not mp4:
         given = f"-o '{shown(args.output)}' is not one" if args.output else "there is no -o"
         raise UsageError(f"--crf sets the quality of an .mp4 output, and {given}")

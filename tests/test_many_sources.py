@@ -4,7 +4,10 @@ against a run of that source alone."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,11 +16,14 @@ import numpy as np
 import pytest
 
 import synthetic
-from conftest import count_frames, read_results, run_demo, start_demo, wait_until
+from conftest import ROOT, count_frames, read_results, run_demo, start_demo, wait_until
+import demo
 from demo import many
 from demo.merge import Feed, SourceMerger
 from demo.sources import Frame
+from stream_servers import LOOP, http_server, served_number, write_numbered_jpegs
 from synthetic import Shape
+from xserver import wait_for, x_server
 
 RED, GREEN, BLUE = (0, 0, 255), (0, 255, 0), (255, 0, 0)
 
@@ -107,15 +113,15 @@ def test_looped_sources_take_turns_and_number_their_own_frames(models, sources, 
     """With --loop every source runs until stopped; the short folder never crowds out the others, and each
     source's frame n is its own frame n mod its length."""
     results = tmp_path / "all.jsonl"
-    demo = start_demo("-m", models["person-0007"].xml, *inputs(sources), "--loop", "--no_show", "--results", results,
-                      "--no_track")
+    running = start_demo("-m", models["person-0007"].xml, *inputs(sources), "--loop", "--no_show",
+                         "--results", results, "--no_track")
     try:
-        assert wait_until(lambda: len(hidden_lines(results)) >= 90), demo.stderr.read() if demo.poll() else ""
-        demo.send_signal(signal.SIGINT)
-        assert demo.wait(timeout=60) == 130
+        assert wait_until(lambda: len(hidden_lines(results)) >= 90), running.stderr.read() if running.poll() else ""
+        running.send_signal(signal.SIGINT)
+        assert running.wait(timeout=60) == 130
     finally:
-        if demo.poll() is None:
-            demo.kill()
+        if running.poll() is None:
+            running.kill()
     grouped = by_source(read_results(results))
     counts = {name: len(records) for name, records in grouped.items()}
     assert max(counts.values()) - min(counts.values()) <= 3, counts  # round-robin: none ran ahead
@@ -192,22 +198,15 @@ def test_the_merger_serves_ready_sources_in_turn_and_keeps_a_live_ones_newest():
 def test_the_window_shows_every_source_in_its_tile(models, sources, tmp_path):
     """The grid on a real X server: paused, each tile is what that source's output holds for the frame it
     last delivered, the fourth tile of the 2x2 grid is empty, and each tile carries its label."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-    from xserver import wait_for, x_server
-
     results = tmp_path / "all.jsonl"
     with x_server((1600, 1000)) as display:
         environment = {**os.environ, "PYTHONPATH": str(ROOT), "DISPLAY": display.display}
         environment.pop("WAYLAND_DISPLAY", None)
         with (tmp_path / "stderr.txt").open("w") as stderr:
-            demo = subprocess.Popen([sys.executable, "-m", "demo", "-m", str(models["person-0007"].xml),
-                                     *inputs(sources), "--loop", "--results", str(results),
-                                     "-o", str(tmp_path / "out_{source}_%03d.png")],
-                                    cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr)
+            running = subprocess.Popen([sys.executable, "-m", "demo", "-m", str(models["person-0007"].xml),
+                                        *inputs(sources), "--loop", "--results", str(results),
+                                        "-o", str(tmp_path / "out_{source}_%03d.png")],
+                                       cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr)
         try:
             window = display.find_window("Instance segmentation")
             wait_for(lambda: len(hidden_lines(results)) >= 12, "four frames of each source")
@@ -219,10 +218,10 @@ def test_the_window_shows_every_source_in_its_tile(models, sources, tmp_path):
                 last[record["source"]] = record["frame"]
             screenshot = display.screenshot(window)
             display.key(window, "q")
-            assert demo.wait(timeout=60) == 0, (tmp_path / "stderr.txt").read_text()
+            assert running.wait(timeout=60) == 0, (tmp_path / "stderr.txt").read_text()
         finally:
-            if demo.poll() is None:
-                demo.kill()
+            if running.poll() is None:
+                running.kill()
     width, height = many.TILE_SIZE
     assert screenshot.shape == (2 * height, 2 * width, 3)
     inside = slice(height // 4, height * 85 // 100)  # below the status lines, above the label
@@ -244,8 +243,6 @@ def test_the_window_shows_every_source_in_its_tile(models, sources, tmp_path):
 def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, alone, tmp_path):
     """A real MJPEG stream over HTTP (ffmpeg, 30 fps) beside a video: the video's frames all come, as alone;
     the stream's are each newer than the one before, numbered on without gaps."""
-    from stream_servers import LOOP, http_server, served_number, write_numbered_jpegs
-
     served = write_numbered_jpegs(tmp_path / "served")
     results = tmp_path / "all.jsonl"
     with http_server(served[0].parent, 30) as server:
@@ -257,16 +254,16 @@ def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, al
                 counts[json.loads(line)["source"]] += 1
             return counts
 
-        demo = start_demo("-m", models["person-0007"].xml, "-i", sources["street"][0], "-i", server.url,
+        running = start_demo("-m", models["person-0007"].xml, "-i", sources["street"][0], "-i", server.url,
                           "--no_show", "--no_track", "--results", results)
         try:
             assert wait_until(lambda: delivered()["street"] == 12 and delivered()[name] >= 30), delivered()
-            demo.send_signal(signal.SIGINT)
-            assert demo.wait(timeout=60) == 130
+            running.send_signal(signal.SIGINT)
+            assert running.wait(timeout=60) == 130
         finally:
-            if demo.poll() is None:
-                demo.kill()
-        stderr = demo.stderr.read()
+            if running.poll() is None:
+                running.kill()
+        stderr = running.stderr.read()
     grouped = by_source(read_results(results))
     untracked = [{**record, "instances": [{**i, "id": None} for i in record["instances"]]}
                  for record in alone["street"]]
@@ -302,8 +299,6 @@ def test_benchmark_and_printed_detections_name_each_source(models, sources, tmp_
 
 
 def test_the_python_api_streams_several_sources_by_name(models, sources):
-    import demo
-
     segmenter = demo.open(models["person-0007"].xml, cache_dir=None)
     pictures = [scene(200, 150, k, GREEN) for k in range(3)]
     ended = []
