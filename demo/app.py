@@ -95,6 +95,7 @@ class Lane:
     outputs: Outputs
     tracker: MaskTracker | None
     metrics: RunMetrics
+    live: bool = False  # a camera or stream that drops frames: its status lines count them
 
 
 def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameResult], np.ndarray],
@@ -105,7 +106,7 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
     them, which leaves every sink whole however the run ended.
     """
     shown: list[np.ndarray] = []  # the last picture shown, shown again while no new one comes
-    lane = Lane(render, outputs, tracker, metrics)
+    lane = Lane(render, outputs, tracker, metrics, live)
 
     def quit_while_waiting() -> bool:
         return bool(outputs.window and shown) and not outputs.window.show(shown[0])
@@ -113,7 +114,7 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
     results = segmenter.stream(frames, live, quit_while_waiting)
     try:
         for result in results:
-            picture, clock = present(result, lane, live, outputs.viewed)
+            picture, clock = present(result, lane, outputs.viewed)
             for view in outputs.live:
                 view.write(picture)
             # Not shielded: a paused window waits here for a key, and a signal must still stop it.
@@ -127,7 +128,7 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
         results.close()
 
 
-def present(result: FrameResult, lane: Lane, live: bool, viewed: bool) -> tuple[np.ndarray, StageClock]:
+def present(result: FrameResult, lane: Lane, viewed: bool) -> tuple[np.ndarray, StageClock]:
     """The result tracked, drawn and written to the lane's files; its picture, with the status lines when
     ``viewed`` (someone watches), and the clock of its stages, for the caller to show it and lap "write"."""
     clock = StageClock(result.timings_ms, result.cpu_ms)
@@ -139,7 +140,7 @@ def present(result: FrameResult, lane: Lane, live: bool, viewed: bool) -> tuple[
     if outputs.size:
         picture = cv2.resize(picture, outputs.size)
     status = status_lines(metrics, 1000 * (time.perf_counter() - result.captured),
-                          metrics.dropped + result.dropped_before if live else None)
+                          metrics.dropped + result.dropped_before if lane.live else None)
     if outputs.status.shown and outputs.status.in_output:
         draw_status(picture, status)
     clock.lap("render")

@@ -224,7 +224,7 @@ def measure_pipeline(segmenter: Segmenter, frames: Iterable[Frame], render: Call
                      live: bool, lanes: Mapping[str, app.Lane] | None = None) -> Throughput:
     counted, cpu_started, started = metrics.frames, time.process_time(), time.perf_counter()
     if lanes:  # several sources: each result through its own source's lane
-        many.run(segmenter.stream(frames, live), lanes, many.GridScreen(None, None), metrics, live)
+        many.run(segmenter.stream(frames, live), lanes, many.GridScreen(None, None), metrics)
     else:
         app.run(segmenter, frames, render, outputs, tracker, metrics, live)
     return Throughput(metrics.frames - counted, time.perf_counter() - started, time.process_time() - cpu_started)

@@ -147,7 +147,7 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
             shared.results = ResultsWriter(args.results)
         if not args.no_show and measure is None:
             shared.window = open_window(f"{WINDOW_TITLES[args.mode]} (q or Esc quits, space pauses)")
-        band = app.status_rows(any(newest.values())) if shared.status.drawn(shared.viewed) else 0
+        status = shared.status.drawn(shared.viewed)
         for name, source in opened.sources.items():
             outputs = replace(shared, sinks=[], window=None, live=[])
             if name in files_out:
@@ -156,8 +156,9 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
                 shared.sinks += outputs.sinks  # closed with the shared outputs, however the run ends
             composer = composer_for(args, composition, segmenter, source, looping)
             composers += [composer] if composer else []
+            band = app.status_rows(newest[name]) if status else 0
             render = composer or InstanceRenderer(args.show_boxes, args.show_scores, band)
-            lanes[name] = app.Lane(render, outputs, tracker_for(args, composer, source), RunMetrics())
+            lanes[name] = app.Lane(render, outputs, tracker_for(args, composer, source), RunMetrics(), newest[name])
         log_model(segmenter, args.device)
         screen = many.GridScreen(many.TileGrid(list(lanes), args.output_resolution or many.TILE_SIZE),
                                  shared.window, shared.live)
@@ -169,7 +170,7 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
                 frames.close()
         else:
             results = segmenter.stream_many(opened.sources, newest, opened.ended, screen.idle)
-            many.run(results, lanes, screen, metrics, any(newest.values()))
+            many.run(results, lanes, screen, metrics)
     finally:
         with STOP.shielded():
             shared.close()

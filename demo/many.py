@@ -259,15 +259,15 @@ class GridScreen:
 
 # --- The run ------------------------------------------------------------------------------------------
 
-def run(results: Iterator[FrameResult], lanes: Mapping[str, app.Lane], screen: GridScreen, metrics: RunMetrics,
-        live: bool) -> None:
+def run(results: Iterator[FrameResult], lanes: Mapping[str, app.Lane], screen: GridScreen,
+        metrics: RunMetrics) -> None:
     """Hand each result of a stream of several sources (``Segmenter.stream_many``) to its source's lane and its
     tile, until the stream ends or the user quits in the window. The lanes' outputs stay open for whoever made
     them to close."""
     try:
         for result in results:
             lane = lanes[result.source]
-            picture, clock = app.present(result, lane, live, screen.viewed)
+            picture, clock = app.present(result, lane, screen.viewed)
             going_on = screen.show(result.source, picture, lane.metrics.live_fps)
             clock.lap("write")
             app.count(lane.metrics, result)
