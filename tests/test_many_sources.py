@@ -245,7 +245,8 @@ def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, al
     the stream's are each newer than the one before, numbered on without gaps."""
     served = write_numbered_jpegs(tmp_path / "served")
     results = tmp_path / "all.jsonl"
-    with http_server(served[0].parent, 30) as server:
+    server = http_server(served[0].parent, 30)  # started already: a `with` would start a second one
+    try:
         name = many.source_names([server.url])[0]
 
         def delivered() -> dict[str, int]:
@@ -255,7 +256,7 @@ def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, al
             return counts
 
         running = start_demo("-m", models["person-0007"].xml, "-i", sources["street"][0], "-i", server.url,
-                          "--no_show", "--no_track", "--results", results)
+                             "--no_show", "--no_track", "--results", results)
         try:
             assert wait_until(lambda: delivered()["street"] == 12 and delivered()[name] >= 30), delivered()
             running.send_signal(signal.SIGINT)
@@ -264,6 +265,8 @@ def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, al
             if running.poll() is None:
                 running.kill()
         stderr = running.stderr.read()
+    finally:
+        server.stop()
     grouped = by_source(read_results(results))
     untracked = [{**record, "instances": [{**i, "id": None} for i in record["instances"]]}
                  for record in alone["street"]]
@@ -323,3 +326,43 @@ def test_a_missing_or_empty_list_of_inputs_is_one_line(models, tmp_path):
     empty = run_demo("-m", models["person-0007"].xml, "-i", f"@{tmp_path / 'empty.txt'}", "--no_show")
     assert empty.returncode == 2
     assert empty.stderr.strip().splitlines() == [f"error: -i @{tmp_path / 'empty.txt'}: the list names no input"]
+
+
+def test_a_source_failing_midway_ends_alone():
+    def failing():
+        yield Frame(0, np.zeros((1, 1, 3), np.uint8), "")
+        raise OSError("the disk went away")
+
+    ended = []
+    merger = SourceMerger([Feed("good", [Frame(k, np.zeros((1, 1, 3), np.uint8), "") for k in range(5)]),
+                           Feed("bad", failing())], on_end=ended.append)
+    taken = [(frame.source, frame.index) for frame in merger]
+    assert sorted(taken) == [("bad", 0)] + [("good", k) for k in range(5)]
+    failed = next(feed for feed in ended if feed.name == "bad")
+    assert isinstance(failed.error, OSError) and next(feed for feed in ended if feed.name == "good").error is None
+
+
+def test_a_stream_lost_for_good_is_one_line_and_exit_1_while_the_video_finishes(models, sources, tmp_path):
+    served = write_numbered_jpegs(tmp_path / "served")
+    results = tmp_path / "all.jsonl"
+    server = http_server(served[0].parent, 30)  # started already: a `with` would start a second one
+    try:
+        name = many.source_names([server.url])[0]
+        running = start_demo("-m", models["person-0007"].xml, "-i", sources["loop"][0], "-i", server.url,
+                             "--no_show", "--reconnect", "0", "--results", results)
+        try:
+            assert wait_until(lambda: sum(name in line for line in hidden_lines(results)) >= 3)
+            server.stop()
+            assert running.wait(timeout=60) == 1
+        finally:
+            if running.poll() is None:
+                running.kill()
+    finally:
+        server.stop()
+    stderr = running.stderr.read()
+    lost = [line for line in stderr.splitlines() if line.startswith("[ERROR]")]
+    assert len(lost) == 1 and lost[0].startswith(f"[ERROR] source {name}: stream ") and lost[0].endswith(
+        "(--reconnect 0); the other sources go on"), stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: 1 of 2 sources failed"), stderr
+    grouped = by_source(read_results(results))
+    assert [record["frame"] for record in grouped["loop"]] == list(range(20))
