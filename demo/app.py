@@ -66,7 +66,8 @@ class Outputs:
 
 
 def format_raw(result: FrameResult) -> str:
-    lines = [f"frame {result.index}: {len(result.instances)} instances"]
+    where = f"{result.source} " if result.source else ""  # a run of several sources names each frame's
+    lines = [f"{where}frame {result.index}: {len(result.instances)} instances"]
     lines += [f"  {i.class_id:3d} {i.name:<16} {i.score:.3f} "
               f"[{i.box.x1:.1f}, {i.box.y1:.1f}, {i.box.x2:.1f}, {i.box.y2:.1f}] area {i.area}"
               + ("" if i.track_id is None else f" id {i.track_id}")
@@ -86,6 +87,17 @@ def status_rows(live: bool) -> int:
     return 3 if live else 2
 
 
+@dataclass
+class Lane:
+    """One source's way through the loop: its drawing, tracker, outputs and figures."""
+
+    render: Callable[[FrameResult], np.ndarray]
+    outputs: Outputs
+    tracker: MaskTracker | None
+    metrics: RunMetrics
+    live: bool = False  # a camera or stream that drops frames: its status lines count them
+
+
 def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameResult], np.ndarray],
         outputs: Outputs, tracker: MaskTracker | None, metrics: RunMetrics, live: bool = False) -> None:
     """Run until the frames end, the user quits in the window (Esc, q, its close button), or Ctrl-C.
@@ -94,6 +106,7 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
     them, which leaves every sink whole however the run ended.
     """
     shown: list[np.ndarray] = []  # the last picture shown, shown again while no new one comes
+    lane = Lane(render, outputs, tracker, metrics, live)
 
     def quit_while_waiting() -> bool:
         return bool(outputs.window and shown) and not outputs.window.show(shown[0])
@@ -101,36 +114,49 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
     results = segmenter.stream(frames, live, quit_while_waiting)
     try:
         for result in results:
-            clock = StageClock(result.timings_ms, result.cpu_ms)
-            if tracker:
-                result.instances = tracker.update(result.instances)
-                clock.lap("postprocess")
-            picture = render(result)
-            if outputs.size:
-                picture = cv2.resize(picture, outputs.size)
-            status = status_lines(metrics, 1000 * (time.perf_counter() - result.captured),
-                                  metrics.dropped + result.dropped_before if live else None)
-            if outputs.status.shown and outputs.status.in_output:
-                draw_status(picture, status)
-            clock.lap("render")
-            with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
-                _write(result, picture, outputs)
-            # Drawn after the files took the picture, rather than on a copy for them; the live views
-            # take it after, as the window does, since a server may encode it later on its own thread.
-            if outputs.viewed and outputs.status.shown and not outputs.status.in_output:
-                draw_status(picture, status)
+            picture, clock = present(result, lane, outputs.viewed)
             for view in outputs.live:
                 view.write(picture)
             # Not shielded: a paused window waits here for a key, and a signal must still stop it.
             going_on = outputs.window.show(picture) if outputs.window else True
             shown[:] = [picture]
             clock.lap("write")
-            metrics.add(result.timings_ms, 1000 * (time.perf_counter() - result.captured), result.cpu_ms,
-                        result.dropped_before)
+            count(metrics, result)
             if not going_on:
                 break
     finally:
         results.close()
+
+
+def present(result: FrameResult, lane: Lane, viewed: bool) -> tuple[np.ndarray, StageClock]:
+    """The result tracked, drawn and written to the lane's files; its picture, with the status lines when
+    ``viewed`` (someone watches), and the clock of its stages, for the caller to show it and lap "write"."""
+    clock = StageClock(result.timings_ms, result.cpu_ms)
+    outputs, metrics = lane.outputs, lane.metrics
+    if lane.tracker:
+        result.instances = lane.tracker.update(result.instances)
+        clock.lap("postprocess")
+    picture = lane.render(result)
+    if outputs.size:
+        picture = cv2.resize(picture, outputs.size)
+    status = status_lines(metrics, 1000 * (time.perf_counter() - result.captured),
+                          metrics.dropped + result.dropped_before if lane.live else None)
+    if outputs.status.shown and outputs.status.in_output:
+        draw_status(picture, status)
+    clock.lap("render")
+    with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
+        _write(result, picture, outputs)
+    # Drawn after the files took the picture, rather than on a copy for them; the live views
+    # take it after, as the window does, since a server may encode it later on its own thread.
+    if viewed and outputs.status.shown and not outputs.status.in_output:
+        draw_status(picture, status)
+    return picture, clock
+
+
+def count(metrics: RunMetrics, result: FrameResult) -> None:
+    """The result, delivered now, in the run's figures."""
+    metrics.add(result.timings_ms, 1000 * (time.perf_counter() - result.captured), result.cpu_ms,
+                result.dropped_before)
 
 
 def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:

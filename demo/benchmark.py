@@ -16,15 +16,15 @@ import itertools
 import resource
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import openvino as ov
 from tqdm import tqdm
 
-from . import app
+from . import app, many
 from .errors import UsageError
 from .instances import FrameResult
 from .metrics import RunMetrics
@@ -108,6 +108,7 @@ class BenchmarkReport:
     process_cpu_ms: dict[str, float]  # the process's CPU time per frame: end_to_end, inference_only
     peak_rss_mb: float
     live: LiveFigures | None = None  # for a camera or stream
+    sources: dict[str, dict[str, float]] | None = None  # several inputs: each one's frames and FPS
 
     @classmethod
     def build(cls, device: str, config: dict[str, str], infer_requests: int, pipeline: Throughput,
@@ -139,7 +140,11 @@ class BenchmarkReport:
             f"host CPU per frame (ms): {figures(self.host_cpu_ms)}; total {self.host_cpu_total_ms:.2f}",
             f"process CPU per frame (ms): {figures(self.process_cpu_ms)}",
             f"peak memory: {self.peak_rss_mb:.0f} MB",
-        ] + ([self.live.text()] if self.live else []))
+        ] + ([self.live.text()] if self.live else []) + ([self.sources_text()] if self.sources else []))
+
+    def sources_text(self) -> str:
+        return "per source: " + ", ".join(f"{name} {figures['frames']:.0f} frames, {figures['fps']:.2f} FPS"
+                                          for name, figures in (self.sources or {}).items())
 
 
 @dataclass(frozen=True)
@@ -216,9 +221,12 @@ def until(frames: Iterable[Frame], count: int | None, seconds: float | None) -> 
 
 def measure_pipeline(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameResult], np.ndarray],
                      outputs: app.Outputs, tracker: MaskTracker | None, metrics: RunMetrics,
-                     live: bool) -> Throughput:
+                     live: bool, lanes: Mapping[str, app.Lane] | None = None) -> Throughput:
     counted, cpu_started, started = metrics.frames, time.process_time(), time.perf_counter()
-    app.run(segmenter, frames, render, outputs, tracker, metrics, live)
+    if lanes:  # several sources: each result through its own source's lane
+        many.run(segmenter.stream(frames, live), lanes, many.GridScreen(None, None), metrics)
+    else:
+        app.run(segmenter, frames, render, outputs, tracker, metrics, live)
     return Throughput(metrics.frames - counted, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
@@ -242,8 +250,11 @@ def measure_inference_only(requests: ov.AsyncInferQueue, inputs: dict[int, np.nd
 
 
 def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs,
-        tracker: MaskTracker | None, settings: BenchmarkSettings, device: str, live: bool) -> BenchmarkReport:
-    """Warm up, then measure the pipeline and the model alone in turns; print and maybe write the report."""
+        tracker: MaskTracker | None, settings: BenchmarkSettings, device: str, live: bool,
+        lanes: Mapping[str, app.Lane] | None = None) -> BenchmarkReport:
+    """Warm up, then measure the pipeline and the model alone in turns; print and maybe write the report.
+
+    With ``lanes`` the source is several sources merged (:mod:`demo.merge`), and each lane's are measured too."""
     frames = iter(source)
     sample = next(frames, None)
     if sample is None:
@@ -253,20 +264,25 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
     alone, inputs = ov.AsyncInferQueue(model.compiled, segmenter.requests), model.inputs(sample.image.copy())
     # The warm-up fills the pipeline once without the writers, so they get only measured frames.
     warmup = itertools.chain([sample], itertools.islice(frames, segmenter.read_ahead(live) - 1))
-    app.run(segmenter, warmup, render, app.Outputs(), tracker, RunMetrics(), live)
+    measure_pipeline(segmenter, warmup, render, app.Outputs(), tracker, RunMetrics(), live, many.unwritten(lanes))
     warm_up(alone, inputs)
     end_to_end, model_alone = Throughput(), Throughput()
     with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
         metrics = MeasuredMetrics(progress)
         while round_ := settings.next_round(end_to_end):
             metrics.new_round()
-            measured = measure_pipeline(segmenter, until(frames, *round_), render, outputs, tracker, metrics, live)
+            measured = measure_pipeline(segmenter, until(frames, *round_), render, outputs, tracker, metrics, live,
+                                        lanes)
             if not measured.frames:  # the input ran dry, or the time was too short for one frame
                 break
             end_to_end += measured
             model_alone += measure_inference_only(alone, inputs, measured.seconds)
     report = BenchmarkReport.build(device, compiled_config(model.compiled), segmenter.requests, end_to_end,
                                    model_alone, metrics, source.live)
+    if lanes:
+        report = replace(report, sources={name: {"frames": lane.metrics.frames,
+                                                 "fps": lane.metrics.frames / end_to_end.seconds}
+                                          for name, lane in lanes.items()})
     print(report.text(), flush=True)
     if settings.report:
         write_json(settings.report, asdict(report), "the report", indent=2)

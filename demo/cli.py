@@ -8,15 +8,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from . import app, background, benchmark, download, evaluate, exports, files, flags
+from . import app, background, benchmark, download, evaluate, exports, files, flags, many
 from .errors import DemoError, configure_logging, quiet_opencv
+from .merge import merged
 from .metrics import RunMetrics
 from .model import input_files
 from .render import InstanceRenderer
 from .segmenter import Segmenter, resolve
 from .serve import FrameServer
 from .sinks import ResultsWriter, open_output
-from .sources import files_read, open_source
+from .sources import FrameSource, files_read, open_source
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
 from .tracker import MaskTracker
 from .virtual_camera import VirtualCamera
@@ -26,27 +27,31 @@ log = logging.getLogger("demo")
 WINDOW_TITLES = {"instances": "Instance segmentation", "background": "Background subtraction", "privacy": "Privacy"}
 
 
-def refuse_overlapping_files(args: argparse.Namespace, model: Path, spec: str) -> None:
+def refuse_overlapping_files(args: argparse.Namespace, model: Path, specs: list[str],
+                             file_outputs: list[str]) -> None:
     """Before anything is opened: no output may be an input or another output."""
-    inputs = [files.Named("-i", path) for path in files_read(spec)] + input_files(model, args.labels)
+    inputs = [files.Named("-i", path) for spec in specs for path in files_read(spec)] + input_files(model, args.labels)
     for flag, value in (("--target_bgr", args.target_bgr), ("--background", args.background)):
         if value:
             inputs += [files.Named(flag, path) for path in files_read(value)]
-    outputs = [files.Named(flag, Path(value)) for flag, value in
-               (("-o", flags.file_output(args)), ("--results", args.results), ("--report", args.report),
-                ("--coco_results", args.coco_results)) if value]
+    outputs = [files.Named("-o", Path(value)) for value in file_outputs]
+    outputs += [files.Named(flag, Path(value)) for flag, value in
+                (("--results", args.results), ("--report", args.report), ("--coco_results", args.coco_results))
+                if value]
     files.refuse_overlaps(inputs, outputs)
     exports.refuse_folders_of_inputs(inputs, flags.export_settings(args).folders())
 
 
 def run_instances(args: argparse.Namespace) -> None:
+    if (inputs := flags.several_inputs(args)) is not None:
+        return run_several(args, inputs)
     measure = flags.benchmark_settings(args)
     video = flags.video_settings(args)
     composition = flags.background_settings(args) if args.mode in flags.COMPOSED_MODES else None
     settings = flags.model_settings(args)
     model = resolve(args.model, settings)  # before the source, so that a wrong name never opens a camera
-    spec = args.input or str(download.fetch_sample_clip(flags.fetcher(args)))
-    refuse_overlapping_files(args, model.path, spec)
+    spec = args.input[0] if args.input else str(download.fetch_sample_clip(flags.fetcher(args)))
+    refuse_overlapping_files(args, model.path, [spec], [output] if (output := flags.file_output(args)) else [])
     served = flags.serve_settings(args)
     server = FrameServer(served) if served else None  # before the source and the model: a port in use at once
     looping = args.loop or measure is not None
@@ -57,11 +62,8 @@ def run_instances(args: argparse.Namespace) -> None:
     if settings.hint is None and source.live:
         settings = replace(settings, hint="latency")  # a camera's frames should be shown as soon as can be
     segmenter = Segmenter.load(model, args.device, settings)
-    composer = composition and background.BackgroundComposer.from_settings(
-        replace(composition, classes=segmenter.classes), segmenter.labels, str(args.labels or "COCO"),
-        flags.footage(source, looping))
-    outputs = app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message,
-                          live=[view for view in (server, camera) if view], status=flags.status_settings(args))
+    composer = composer_for(args, composition, segmenter, source, looping)
+    outputs = shared_outputs(args, [view for view in (server, camera) if view])
     metrics = RunMetrics()
     single_frame = source.frame_count == 1 and not args.loop
     try:
@@ -74,10 +76,8 @@ def run_instances(args: argparse.Namespace) -> None:
         outputs.exports = exports.open_exports(flags.export_settings(args), segmenter.labels)
         if not args.no_show and measure is None:
             outputs.window = open_window(f"{WINDOW_TITLES[args.mode]} (q or Esc quits, space pauses)")
-        tracked = not (args.no_track or composer or source.kind in ("image", "folder"))
-        tracker = MaskTracker(flags.tracker_settings(args)) if tracked else None
-        log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, args.device,
-                 segmenter.model.policy.value, segmenter.requests)
+        tracker = tracker_for(args, composer, source)
+        log_model(segmenter, args.device)
         # Labels keep clear of the status band wherever it is drawn, so the window and the files agree.
         band = app.status_rows(source.live) if outputs.status.drawn(outputs.viewed) else 0
         render = composer or InstanceRenderer(args.show_boxes, args.show_scores, band)
@@ -95,6 +95,92 @@ def run_instances(args: argparse.Namespace) -> None:
             source.close()
             if metrics.frames:
                 print(metrics.summary(live=source.live), file=sys.stderr)
+
+
+def composer_for(args: argparse.Namespace, composition: background.BackgroundSettings | None, segmenter: Segmenter,
+                 source: FrameSource, looping: bool) -> background.BackgroundComposer | None:
+    return composition and background.BackgroundComposer.from_settings(
+        replace(composition, classes=segmenter.classes), segmenter.labels, str(args.labels or "COCO"),
+        flags.footage(source, looping))
+
+
+def tracker_for(args: argparse.Namespace, composer: object, source: FrameSource) -> MaskTracker | None:
+    tracked = not (args.no_track or composer or source.kind in ("image", "folder"))
+    return MaskTracker(flags.tracker_settings(args)) if tracked else None
+
+
+def shared_outputs(args: argparse.Namespace, live: list) -> app.Outputs:
+    return app.Outputs(limit=args.output_limit, size=args.output_resolution, print_raw=args.raw_output_message,
+                       live=live, status=flags.status_settings(args))
+
+
+def log_model(segmenter: Segmenter, device: str) -> None:
+    log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, device,
+             segmenter.model.policy.value, segmenter.requests)
+
+
+def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
+    """Several inputs through one model: each source its own lane (tracker, drawing, -o file, figures), one
+    --results file whose lines name their source, one window with a grid of the sources."""
+    measure = flags.benchmark_settings(args)
+    video = flags.video_settings(args)
+    composition = flags.background_settings(args) if args.mode in flags.COMPOSED_MODES else None
+    settings = flags.model_settings(args)
+    model = resolve(args.model, settings)
+    names = many.source_names(inputs)
+    files_out = flags.many_outputs(args, names)
+    refuse_overlapping_files(args, model.path, inputs, list(files_out.values()))
+    served = flags.serve_settings(args)
+    server = FrameServer(served) if served else None
+    looping = args.loop or measure is not None
+    opened = many.open_sources(inputs, names, looping, flags.live_settings(args))
+    camera_settings = flags.virtual_camera_settings(args, 25.0)
+    camera = VirtualCamera(camera_settings) if camera_settings else None
+    segmenter = Segmenter.load(model, args.device, settings)  # throughput unless --hint: every stream kept busy
+    shared = shared_outputs(args, [view for view in (server, camera) if view])
+    newest = {name: source.live and not args.no_drop for name, source in opened.sources.items()}
+    lanes: dict[str, app.Lane] = {}
+    composers: list[background.BackgroundComposer] = []
+    metrics = RunMetrics()
+    try:
+        if args.results:
+            shared.results = ResultsWriter(args.results)
+        if not args.no_show and measure is None:
+            shared.window = open_window(f"{WINDOW_TITLES[args.mode]} (q or Esc quits, space pauses)")
+        status = shared.status.drawn(shared.viewed)
+        for name, source in opened.sources.items():
+            outputs = replace(shared, sinks=[], window=None, live=[])
+            if name in files_out:
+                outputs.sinks.append(open_output(files_out[name], source.fps or 25.0, source.frame_count == 1
+                                                 and not args.loop, replace(video, real_time=newest[name])))
+                shared.sinks += outputs.sinks  # closed with the shared outputs, however the run ends
+            composer = composer_for(args, composition, segmenter, source, looping)
+            composers += [composer] if composer else []
+            band = app.status_rows(newest[name]) if status else 0
+            render = composer or InstanceRenderer(args.show_boxes, args.show_scores, band)
+            lanes[name] = app.Lane(render, outputs, tracker_for(args, composer, source), RunMetrics(), newest[name])
+        log_model(segmenter, args.device)
+        screen = many.GridScreen(many.TileGrid(list(lanes), args.output_resolution or many.TILE_SIZE),
+                                 shared.window, shared.live)
+        if measure:
+            frames = merged(opened.sources, newest, opened.ended)
+            try:
+                benchmark.run(segmenter, frames, None, shared, None, measure, args.device, frames.live, lanes)
+            finally:
+                frames.close()
+        else:
+            results = segmenter.stream_many(opened.sources, newest, opened.ended, screen.idle)
+            many.run(results, lanes, screen, metrics)
+    finally:
+        with STOP.shielded():
+            shared.close()
+            for composer in composers:
+                composer.close()
+            opened.close()
+            if metrics.frames:
+                print(many.summary(lanes, {name: source.live for name, source in opened.sources.items()}, metrics),
+                      file=sys.stderr)
+    opened.check()
 
 
 def run_evaluation(argv: list[str]) -> None:

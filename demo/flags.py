@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import background
+from . import background, many
 from .argtypes import bgr_colour, box_size, median_size, real_number, whole_number
 from .benchmark import DEFAULT_SECONDS, BenchmarkSettings
 from .catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
@@ -151,9 +151,11 @@ def build_parser() -> Parser:
     parser = Parser(prog="python -m demo", description="OpenVINO instance segmentation demo")
     add_model_arguments(parser)
     io = parser.add_argument_group("input and output")
-    io.add_argument("-i", "--input",
+    io.add_argument("-i", "--input", action="append",
                     help="image, folder of images, video, image pattern (img_%%04d.png), camera index, stream URL "
-                         "(rtsp://, http://, ...) or named pipe (default: the sample clip, downloaded on first use)")
+                         "(rtsp://, http://, ...) or named pipe (default: the sample clip, downloaded on first use); "
+                         "given several times, or as @FILE (the inputs listed in FILE), all of them through one "
+                         "model, -o with {source} in its name or a folder")
     io.add_argument("--loop", action="store_true", help="repeat the input forever")
     io.add_argument("-o", "--output", help="write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)")
     io.add_argument("-limit", "--output_limit", type=non_negative, default=0,
@@ -198,6 +200,29 @@ def export_settings(args: argparse.Namespace) -> ExportSettings:
     return ExportSettings(args.coco_results, args.save_masks, args.yolo_labels)
 
 # --- End of exports ---------------------------------------------------------------------------------
+
+
+# --- Several inputs in one run (-i given several times, -i @FILE) ------------------------------------
+
+def several_inputs(args: argparse.Namespace) -> list[str] | None:
+    """The inputs of a run of several sources (-i more than once, or a list of inputs); None for one input."""
+    given = args.input or []
+    if len(given) < 2 and not any(value.startswith(many.LIST_PREFIX) for value in given):
+        return None
+    refused = [flag for flag, value in (("--coco_results", args.coco_results), ("--save_masks", args.save_masks),
+                                        ("--yolo_labels", args.yolo_labels)) if value]
+    if refused:
+        raise UsageError(f"{', '.join(refused)} number files by frame and take one input: give one -i")
+    many.check_output(file_output(args))
+    return many.listed_inputs(given)
+
+
+def many_outputs(args: argparse.Namespace, names: list[str]) -> dict[str, str]:
+    """Each source's -o file, by source name; none without -o."""
+    output = file_output(args)
+    return {name: many.output_for(output, name) for name in names} if output else {}
+
+# --- End of several inputs --------------------------------------------------------------------------
 
 
 def class_list(text: str) -> tuple[str, ...]:
@@ -366,7 +391,9 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
 
 def video_settings(args: argparse.Namespace) -> VideoSettings:
     """The settings for -o; --crf with an output other than .mp4 is refused rather than ignored."""
-    if args.crf is not None and not (args.output and Path(args.output).suffix.lower() == ".mp4"):
+    # A folder takes several sources' NAME.mp4 files.
+    mp4 = args.output and (Path(args.output).suffix.lower() == ".mp4" or Path(args.output).is_dir())
+    if args.crf is not None and not mp4:
         given = f"-o '{shown(args.output)}' is not one" if args.output else "there is no -o"
         raise UsageError(f"--crf sets the quality of an .mp4 output, and {given}")
     return VideoSettings(DEFAULT_CRF if args.crf is None else args.crf)

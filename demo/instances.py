@@ -75,6 +75,7 @@ class FrameResult:
     cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU time per host stage
     captured: float = 0.0  # perf_counter() time the frame was read (see demo.sources.Frame)
     dropped_before: int = 0  # frames a live source dropped just before this one
+    source: str = ""  # the input it came from in a run of several sources; "" for one
 
     def __iter__(self) -> Iterator[Instance]:
         return iter(self.instances)

@@ -13,7 +13,7 @@ The command line, ``eval`` and ``--benchmark`` are loops over :meth:`Segmenter.s
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from .errors import UsageError
 from .geometry import Geometry, ResizePolicy
 from .instances import FrameResult
 from .labels import COCO_LABELS, load_labels
+from .merge import Feed, SourceMerger, merged
 from .metrics import StageClock
 from .model import DeviceConfig, LoadedModel, LoadOptions, default_cache_dir, first_stated, load_model
 from .pipeline import AsyncPipeline, InferredFrame
@@ -148,6 +149,35 @@ class Segmenter:
         finally:
             inferred.close()
 
+    def stream_many(self, sources: Mapping[str, Iterable[Frame | np.ndarray]],
+                    newest_only: Mapping[str, bool] | None = None, on_end: Callable[[Feed], None] | None = None,
+                    idle: Callable[[], bool] | None = None, **limits: float | None) -> Iterator[FrameResult]:
+        """Several sources, by name, through this one model: each is read on a thread of its own and taken in
+        turn (a fast file never crowds out a camera); each result's ``source`` is its source's name, and each
+        source's results come in its own frame order. A source whose ``live`` is true (a camera, a stream)
+        keeps only its newest frame unless ``newest_only`` says otherwise; ``on_end`` is told when a source
+        ends or fails, while the others go on. A recurrent model, whose states follow one video, takes one.
+        """
+        if self.model.recurrent:
+            raise UsageError(f"{self.name} is a recurrent model, whose states follow one video: give it one "
+                             "source, not several")
+        frames = merged({name: as_frames(frames) for name, frames in sources.items()},
+                        {name: bool(getattr(frames, "live", False)) for name, frames in sources.items()}
+                        | dict(newest_only or {}), on_end)
+        return self._stream_merged(frames, idle, limits)
+
+    def _stream_merged(self, frames: SourceMerger, idle: Callable[[], bool] | None,
+                       limits: dict[str, float | None]) -> Iterator[FrameResult]:
+        results = self.stream(frames, frames.live, idle, **limits)
+        try:
+            for result in results:
+                yield result
+        finally:
+            # The merger first, which frees a producer waiting for a frame; its readers are then out of
+            # the sources, which their owner closes next.
+            frames.close()
+            results.close()
+
     def geometry(self, frame: np.ndarray) -> Geometry:
         """Where a frame of this size lands in the model input."""
         return self.model.geometry(frame)
@@ -167,7 +197,7 @@ class Segmenter:
 def result_of(item: InferredFrame, instances: list) -> FrameResult:
     frame = item.frame
     return FrameResult(frame.index, frame.image, instances, item.timings_ms, frame.name, item.cpu_ms,
-                       frame.captured, frame.dropped_before)
+                       frame.captured, frame.dropped_before, frame.source)
 
 
 def as_frames(frames: Iterable[Frame | np.ndarray]) -> Iterator[Frame]:

@@ -406,7 +406,8 @@ def _image_type(path: str) -> bool:
 
 
 class ResultsWriter(ClosesOnExit):
-    """Writes one JSON line per frame: ``{"frame": i, "instances": [...]}``.
+    """Writes one JSON line per frame: ``{"frame": i, "instances": [...]}``, with ``"source": NAME`` first in
+    a run of several sources.
 
     Each instance is ``{"label", "name", "score", "box": [x1, y1, x2, y2], "mask"}`` where
     the mask is the full-frame COCO RLE ``{"size": [h, w], "counts": str}`` that
@@ -427,6 +428,7 @@ class ResultsWriter(ClosesOnExit):
         if self._file is None:
             raise ValueError(f"write to closed results '{shown(self.path)}'")
         record = {
+            **({"source": result.source} if result.source else {}),  # only in a run of several sources
             "frame": result.index,
             "instances": [_instance_record(i) for i in result.instances],
         }

@@ -36,6 +36,7 @@ class Frame:
     ``dropped_before`` counts the frames a live source dropped since the previous frame.
     ``cut`` says it does not follow on from the frame before (the first of a pass, or an image
     of a folder): a recurrent model starts its states again there.
+    ``source`` names the input it came from in a run of several (see :mod:`demo.merge`); "" for one.
     """
 
     index: int
@@ -44,6 +45,7 @@ class Frame:
     captured: float = 0.0
     dropped_before: int = 0
     cut: bool = False
+    source: str = ""
 
 
 class ClosesOnExit(ABC):
