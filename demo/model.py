@@ -23,6 +23,7 @@ from .download import cache_root
 from .errors import DemoError, UsageError, native_stderr_captured, openvino_reason
 from .labels import COCO_LABELS
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
+from .inference import Engine, LocalEngine
 from .model_info import METADATA_FILE, read_model_info
 
 MODEL_FORMATS = {".xml": "OpenVINO IR", ".onnx": "ONNX", ".tflite": "TFLite"}
@@ -46,9 +47,10 @@ class DeviceConfig:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A compiled model that takes a BGR u8 frame of any size, and the contract that decodes its outputs."""
+    """A model ready to infer (compiled here, or served) that takes a BGR u8 frame of any size, and the
+    contract that decodes its outputs."""
 
-    compiled: ov.CompiledModel
+    engine: Engine
     contract: Contract
     input_size: tuple[int, int]  # (width, height) the network sees
     policy: ResizePolicy
@@ -250,7 +252,7 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
         compiled = core.compile_model(model, config.device, compile_properties(config))
     except RuntimeError as error:
         raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
-    return LoadedModel(compiled, contract, input_size, policy, path.stem, info.labels or resolved.facts.labels,
+    return LoadedModel(LocalEngine(compiled), contract, input_size, policy, path.stem, info.labels or resolved.facts.labels,
                        info.iou_threshold, plate)
 
 

@@ -92,7 +92,6 @@ class Segmenter:
         self.limits = limits
         self.classes = classes
         self._pipeline = AsyncPipeline(model, requests)
-        self._request: ov.InferRequest | None = None
         self._request_lock = threading.Lock()
 
     @classmethod
@@ -123,10 +122,7 @@ class Segmenter:
         image = as_bgr(frame)
         chosen = self._limits(limits)
         with self._request_lock:  # one request of its own, so calls from several threads take turns
-            if self._request is None:
-                self._request = self.model.compiled.create_infer_request()
-            self._request.infer(self.model.inputs(image), share_inputs=True)
-            detections = self.model.contract.decode([t.data for t in self._request.output_tensors], chosen)
+            detections = self.model.contract.decode(self.model.engine.infer(self.model.inputs(image)), chosen)
         return FrameResult(0, image, self._instances(detections, image))
 
     def stream(self, frames: Iterable[Frame | np.ndarray], live: bool = False,
