@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from . import app, background, benchmark, download, evaluate, exports, files, flags
+from . import app, background, benchmark, download, evaluate, exports, files, flags, repository
 from .errors import DemoError, configure_logging, quiet_opencv
 from .metrics import RunMetrics
 from .model import input_files
@@ -56,6 +56,7 @@ def run_instances(args: argparse.Namespace) -> None:
     live = source.live and not args.no_drop
     if settings.hint is None and source.live:
         settings = replace(settings, hint="latency")  # a camera's frames should be shown as soon as can be
+    settings = replace(settings, reconnect=source.live)  # a served model's server is waited for as a camera is
     segmenter = Segmenter.load(model, args.device, settings)
     composer = composition and background.BackgroundComposer.from_settings(
         replace(composition, classes=segmenter.classes), segmenter.labels, str(args.labels or "COCO"),
@@ -105,8 +106,13 @@ def run_download(argv: list[str]) -> None:
     download.download(flags.download_request(flags.download_parser().parse_args(argv)))
 
 
+def run_export(argv: list[str]) -> None:
+    print(repository.export(flags.repository_request(flags.repository_parser().parse_args(argv))).text())
+
+
 # Commands other than the default run: `python -m demo NAME ...` calls SUBCOMMANDS[NAME](rest of argv).
-SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {"eval": run_evaluation, "download": run_download}
+SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {"eval": run_evaluation, "download": run_download,
+                                                        "export": run_export}
 
 
 def main(argv: list[str] | None = None) -> int:
