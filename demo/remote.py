@@ -32,7 +32,7 @@ from .contracts import RecurrentMattingContract
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
 from .inference import Callback, Inputs
-from .live import BACKOFF_FIRST_S, BACKOFF_MAX_S
+from .live import BACKOFF_FIRST_S, BACKOFF_MAX_S, redact
 from .model import LoadedModel, LoadOptions, embed_preprocessing, first_stated, recognised
 from .model_info import SECTION, ModelInfo, model_info_of
 
@@ -78,10 +78,12 @@ class Endpoint:
     @classmethod
     def parse(cls, url: str) -> Endpoint:
         found = _ADDRESS.fullmatch(url)
+        if "@" in url.partition("/v2/")[0]:
+            raise UsageError(f"-m {redact(url)}: credentials in the address show in ps; set {TOKEN_VARIABLE}, or "
+                             f"{USER_VARIABLE} and {PASSWORD_VARIABLE}, instead")
         if found is None or found["scheme"] not in SCHEMES:
-            raise UsageError(f"-m {url}: not a served model's address; expected "
-                             "http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N]"
-                             + (" (credentials go in the environment, see --help)" if "@" in url else ""))
+            raise UsageError(f"-m {redact(url)}: not a served model's address; expected "
+                             "http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N]")
         port = int(found["port"]) if found["port"] else DEFAULT_PORTS.get(found["scheme"])
         if port is None or not 0 < port < 65536:
             raise UsageError(f"-m {url}: give the server's port (HOST:PORT); gRPC has no default port")

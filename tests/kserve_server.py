@@ -15,12 +15,17 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc.aio._server
 import numpy as np
 import openvino as ov
+import uvicorn
 from kserve import Model, ModelServer
 from kserve.protocol import dataplane
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.protocol.rest import server as rest_server
 from kserve.protocol.rest import v2_datamodels
+
+HOST = "127.0.0.1"
 
 DATATYPES = {ov.Type.u8: "UINT8", ov.Type.i32: "INT32", ov.Type.i64: "INT64", ov.Type.f16: "FP16",
              ov.Type.f32: "FP32", ov.Type.boolean: "BOOL"}
@@ -97,9 +102,21 @@ def serve_rt_info() -> None:
     dataplane.DataPlane.model_metadata = with_rt_info
 
 
+def listen_on_loopback_only() -> None:
+    """KServe listens on every interface (0.0.0.0 and [::], fixed in its code); a test server must not."""
+    class LoopbackConfig(uvicorn.Config):
+        def __init__(self, *args: object, **kwargs: object):
+            super().__init__(*args, **{**kwargs, "host": HOST})
+
+    rest_server.uvicorn.Config = LoopbackConfig
+    plain = grpc.aio._server.Server.add_insecure_port
+    grpc.aio._server.Server.add_insecure_port = lambda self, address: plain(self, address.replace("[::]", HOST))
+
+
 def main(argv: list[str]) -> None:
     served = [arg.split("=", 1) for arg in argv if "=" in arg and not arg.startswith("-")]
     serve_rt_info()
+    listen_on_loopback_only()
     # ModelServer reads --http_port and --grpc_port from sys.argv itself.
     ModelServer(workers=1).start([OpenVINOModel(name, path) for name, path in served])
 
