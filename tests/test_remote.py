@@ -26,9 +26,6 @@ from test_yolo import write_scene
 
 DEMO_FLAGS = ("--no_show", "--no_cache")
 YOLO11 = SHARED / "models" / "yolo11n-seg_int8_openvino_model" / "yolo11n-seg.xml"
-# Client-side pre-processing is the same OpenVINO graph as the in-graph path, run on this machine's
-# CPU rather than the server's: allowed to differ by float rounding only.
-SCORE_TOLERANCE, BOX_TOLERANCE_PX, MASK_IOU = 1e-3, 1.0, 0.98
 # A raw 1344x800 network input is 12.9 MB of f32: above gRPC's default limits (as for OVMS, whose own
 # limit is 1 GB).
 GRPC_MESSAGES = ("--grpc_max_receive_message_length", str(2**30), "--grpc_max_send_message_length", str(2**30))
@@ -125,14 +122,35 @@ def results_of(model: str | Path, image: Path, tmp_path: Path, *flags: str) -> l
     return read_results(results)
 
 
-def assert_same_within_tolerance(remote: list[dict], local: list[dict]) -> None:
+@dataclass(frozen=True)
+class Tolerance:
+    score: float
+    box_px: float
+    mask_iou: float
+
+
+# Client-side pre-processing is the same OpenVINO graph as the in-graph path, run as a model of its
+# own: on the synthetic models the answers are the same to float rounding. On the INT8 YOLO11 the
+# CPU plugin fuses in-graph pre-processing into the quantised first layer, which rounds otherwise:
+# scores moved by up to 0.019, boxes by up to 3.1 px, masks kept an IoU of 0.90 or more (measured).
+SYNTHETIC_TOLERANCE = Tolerance(1e-3, 1.0, 0.98)
+INT8_TOLERANCE = Tolerance(0.025, 4.0, 0.88)
+
+
+def assert_same_within_tolerance(remote: list[dict], local: list[dict], tolerance: Tolerance) -> None:
+    """The same instances, frame by frame, each matched to the local one its mask overlaps most
+    (close scores may swap places in the score order)."""
     assert [len(r["instances"]) for r in remote] == [len(r["instances"]) for r in local]
     for remote_frame, local_frame in zip(remote, local):
-        for got, want in zip(remote_frame["instances"], local_frame["instances"]):
+        wanted = {index: decode_mask(want) for index, want in enumerate(local_frame["instances"])}
+        for got in remote_frame["instances"]:
+            mask = decode_mask(got)
+            best = max(wanted, key=lambda index: iou(mask, wanted[index]))
+            want = local_frame["instances"][best]
+            assert iou(mask, wanted.pop(best)) >= tolerance.mask_iou
             assert got["label"] == want["label"]
-            assert got["score"] == pytest.approx(want["score"], abs=SCORE_TOLERANCE)
-            assert np.allclose(got["box"], want["box"], atol=BOX_TOLERANCE_PX)
-            assert iou(decode_mask(got), decode_mask(want)) >= MASK_IOU
+            assert got["score"] == pytest.approx(want["score"], abs=tolerance.score)
+            assert np.allclose(got["box"], want["box"], atol=tolerance.box_px)
 
 
 @pytest.mark.parametrize("kind", SYNTHETIC)
@@ -145,7 +163,8 @@ def test_served_models_give_the_local_answers_over_rest_and_grpc(served, scene, 
     assert results_of(server.url(f"{kind}-served"), scene, tmp_path) == expected
     # The raw model gets the frame prepared on the client.
     for protocol in ("http", "grpc"):
-        assert_same_within_tolerance(results_of(server.url(f"{kind}-raw", protocol), scene, tmp_path), expected)
+        assert_same_within_tolerance(results_of(server.url(f"{kind}-raw", protocol), scene, tmp_path), expected,
+                                     SYNTHETIC_TOLERANCE)
 
 
 def test_a_served_model_keeps_several_requests_in_flight_and_its_order(served, tmp_path):
@@ -308,4 +327,5 @@ def test_a_real_yolo_model_gives_the_local_answers_when_served(tmp_path):
         assert len(expected[0]["instances"]) >= 5  # the street's people and cars
         assert results_of(server.url("yolo11"), image, tmp_path) == expected
         for protocol in ("http", "grpc"):
-            assert_same_within_tolerance(results_of(server.url("yolo11-raw", protocol), image, tmp_path), expected)
+            assert_same_within_tolerance(results_of(server.url("yolo11-raw", protocol), image, tmp_path), expected,
+                                         INT8_TOLERANCE)
