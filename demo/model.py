@@ -24,7 +24,7 @@ from .errors import DemoError, UsageError, native_stderr_captured, openvino_reas
 from .labels import COCO_LABELS
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
 from .inference import Engine, LocalEngine
-from .model_info import METADATA_FILE, ModelInfo, read_model_info
+from .model_info import METADATA_FILE, SECTION, ModelInfo, read_model_info
 
 MODEL_FORMATS = {".xml": "OpenVINO IR", ".onnx": "ONNX", ".tflite": "TFLite"}
 MODEL_SUFFIXES = tuple(MODEL_FORMATS)
@@ -168,6 +168,13 @@ def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Prep
     return input_size
 
 
+def refuse_exported(model: ov.Model, path: Path) -> None:
+    """A model whose pre-processing is already in its graph cannot take it again."""
+    if model.has_rt_info([SECTION, "embedded_processing"]):
+        raise DemoError(f"{path}: made for a model server by `python -m demo export` (its pre-processing is "
+                        "in the graph): serve it, or run the model it was exported from")
+
+
 def check_device(core: ov.Core, device: str) -> None:
     available = core.available_devices
     head, _, tail = device.partition(":")
@@ -235,6 +242,7 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
     check_device(core, config.device)
     model = read_model(core, path)
     info = read_model_info(model, path)
+    refuse_exported(model, path)
     fold_weight_decompression(model)
     contract, plate = recognised(model, str(path), info, options)
     if isinstance(contract, (RecurrentMattingContract, PlateMattingContract)):

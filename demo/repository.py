@@ -7,7 +7,6 @@ the model's metadata over REST. Beside it, OVMS's ``config.json``. Nothing alrea
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from . import files
 from .contracts import PlateMattingContract, RecurrentMattingContract, recognise
 from .errors import DemoError, UsageError
 from .geometry import ResizePolicy
-from .model import embed_preprocessing, first_stated, fold_weight_decompression, read_model
+from .model import embed_preprocessing, first_stated, fold_weight_decompression, read_model, refuse_exported
 from .model_info import RESIZE_TYPES, SECTION, read_model_info
 from .segmenter import Settings, resolve
 from .sinks import write_json
@@ -88,6 +87,7 @@ def export(request: RepositoryRequest) -> Repository:
     refuse_replacing([repository.model, repository.model.with_suffix(".bin"), request.folder / CONFIG_FILE])
     model = read_model(ov.Core(), resolved.path)
     info = read_model_info(model, resolved.path)
+    refuse_exported(model, resolved.path)
     fold_weight_decompression(model)
     options = request.settings.load_options()
     contract = recognise(model, str(resolved.path), info, options.model_type)

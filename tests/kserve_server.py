@@ -2,6 +2,9 @@
 
     python tests/kserve_server.py --http_port P --grpc_port G NAME=model.xml [NAME=model.xml ...]
 
+KServe's own flags work too (--ssl_certfile, --ssl_keyfile: REST over TLS). With TEST_SERVER_TOKEN
+set, REST requests without that bearer token are refused (401).
+
 Run in a process of its own: importing kserve and tritonclient.grpc in one interpreter fails
 (their generated protobuf modules register the same symbols). Each model is compiled for CPU with
 the throughput hint; requests run on a thread pool, one infer request per thread, so that several
@@ -11,6 +14,7 @@ model metadata carries the model's rt_info (KServe's own response has no such fi
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -102,11 +106,29 @@ def serve_rt_info() -> None:
     dataplane.DataPlane.model_metadata = with_rt_info
 
 
+def require_token(app: object, token: str | None) -> object:
+    """The REST app, answering 401 to a request without ``Authorization: Bearer token`` if a token is set."""
+    if not token:
+        return app
+    expected = f"Bearer {token}".encode()
+
+    async def checked(scope: dict, receive: object, send: object) -> None:
+        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != expected:
+            await send({"type": "http.response.start", "status": 401,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"error": "a valid bearer token is required"}'})
+            return
+        await app(scope, receive, send)  # type: ignore[operator]
+    return checked
+
+
 def listen_on_loopback_only() -> None:
-    """KServe listens on every interface (0.0.0.0 and [::], fixed in its code); a test server must not."""
+    """KServe listens on every interface (0.0.0.0 and [::], fixed in its code); a test server must not.
+    Its REST app is also where a required token is checked (TEST_SERVER_TOKEN)."""
     class LoopbackConfig(uvicorn.Config):
-        def __init__(self, *args: object, **kwargs: object):
-            super().__init__(*args, **{**kwargs, "host": HOST})
+        def __init__(self, app: object, *args: object, **kwargs: object):
+            super().__init__(require_token(app, os.environ.get("TEST_SERVER_TOKEN")), *args,
+                             **{**kwargs, "host": HOST})
 
     rest_server.uvicorn.Config = LoopbackConfig
     plain = grpc.aio._server.Server.add_insecure_port

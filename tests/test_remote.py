@@ -5,13 +5,14 @@ input (pre-processing on the client); and what a user sees when the server is wr
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -37,6 +38,8 @@ class KServe:
 
     models: dict[str, Path]
     log: Path
+    flags: tuple[str, ...] = ()  # KServe's own, e.g. --ssl_certfile
+    env: dict[str, str] = field(default_factory=dict)
     http_port: int = 0
     grpc_port: int = 0
     process: subprocess.Popen | None = None
@@ -44,10 +47,11 @@ class KServe:
     def start(self, timeout: float = 90) -> KServe:
         self.http_port, self.grpc_port = self.http_port or free_port(), self.grpc_port or free_port()
         command = [sys.executable, str(ROOT / "tests" / "kserve_server.py"), "--http_port", str(self.http_port),
-                   "--grpc_port", str(self.grpc_port), *GRPC_MESSAGES,
+                   "--grpc_port", str(self.grpc_port), *GRPC_MESSAGES, *self.flags,
                    *(f"{name}={path}" for name, path in self.models.items())]
         with self.log.open("a") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                            env={**os.environ, **self.env})
         deadline = time.monotonic() + timeout
         while not self._ready():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -57,16 +61,16 @@ class KServe:
         return self
 
     def _ready(self) -> bool:
+        """Both ports take connections: KServe opens them once every model is loaded."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/v2/health/ready", timeout=1):
-                pass
-            socket.create_connection(("127.0.0.1", self.grpc_port), timeout=1).close()
+            for port in (self.http_port, self.grpc_port):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return True
         except OSError:
             return False
 
     def url(self, name: str, protocol: str = "http") -> str:
-        port = self.http_port if protocol == "http" else self.grpc_port
+        port = self.grpc_port if protocol.startswith("grpc") else self.http_port
         return f"{protocol}://127.0.0.1:{port}/v2/models/{name}"
 
     def stop(self) -> None:
@@ -84,7 +88,7 @@ class KServe:
 def export(model: Path, folder: Path, name: str) -> Path:
     done = run_demo("export", model, folder, "--name", name)
     assert done.returncode == 0, done.stderr
-    assert f"--config_path /models/config.json" in done.stdout and "ovms --config_path" in done.stdout
+    assert "--config_path /models/config.json" in done.stdout and "ovms --config_path" in done.stdout
     return folder / name / "1" / "model.xml"
 
 
@@ -259,7 +263,7 @@ def test_export_refuses_to_replace_anything(served, tmp_path):
     assert (folder / "config.json").read_text() == "mine\n" and not (folder / "yolo").exists()
 
 
-def test_export_writes_what_ovms_reads(served, tmp_path):
+def test_export_writes_what_ovms_reads(served, scene, tmp_path):
     _, local = served
     model = export(local["two-input"], tmp_path / "repository", "blobs")
     config = json.loads((tmp_path / "repository" / "config.json").read_text())
@@ -271,6 +275,9 @@ def test_export_writes_what_ovms_reads(served, tmp_path):
     assert written.get_rt_info(["model_info", "embedded_processing"]).astype(str) == "YES"
     assert (written.get_rt_info(["model_info", "orig_width"]).astype(str),
             written.get_rt_info(["model_info", "orig_height"]).astype(str)) == ("640", "480")
+    # Run here, it would be prepared twice: one line says what it is.
+    done = run_demo("-m", model, "-i", scene, *DEMO_FLAGS)
+    assert done.returncode == 1 and "made for a model server" in one_error_line(done.stderr)
 
 
 def test_losing_the_server_ends_a_file_run_with_one_line(tmp_path, scene):
@@ -329,3 +336,42 @@ def test_a_real_yolo_model_gives_the_local_answers_when_served(tmp_path):
         for protocol in ("http", "grpc"):
             assert_same_within_tolerance(results_of(server.url("yolo11-raw", protocol), image, tmp_path), expected,
                                          INT8_TOLERANCE)
+
+
+def write_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a certificate it signed for 127.0.0.1 with its key: (ca, certificate, key)."""
+    ca, ca_key, certificate, key = (folder / name for name in ("ca.pem", "ca.key", "server.pem", "server.key"))
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+                    "-days", "2", "-subj", "/CN=demo test CA"], **quiet)
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", folder / "server.csr",
+                    "-subj", "/CN=127.0.0.1"], **quiet)
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", folder / "server.csr", "-CA", ca, "-CAkey", ca_key,
+                    "-CAcreateserial", "-out", certificate, "-days", "2", "-extfile", folder / "san.ext"], **quiet)
+    return ca, certificate, key
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
+def test_https_with_a_ca_file_and_a_bearer_token_from_the_environment(tmp_path, scene):
+    ca, certificate, key = write_certificates(tmp_path)
+    model = SYNTHETIC["yolo"](tmp_path / "yolo.xml")
+    expected = results_of(model, scene, tmp_path)
+    token = "s3cret-token"
+    with KServe({"yolo": model}, tmp_path / "server.log", ("--ssl_certfile", str(certificate), "--ssl_keyfile",
+                                                          str(key)), {"TEST_SERVER_TOKEN": token}) as server:
+        url = server.url("yolo", "https")
+        trusted = {"DEMO_KSERVE_CA_FILE": str(ca), "DEMO_KSERVE_TOKEN": token}
+        results = tmp_path / "over-tls.jsonl"
+        done = run_demo("-m", url, "-i", scene, "--results", results, *DEMO_FLAGS, env=trusted)
+        assert done.returncode == 0, done.stderr
+        assert_same_within_tolerance(read_results(results), expected, SYNTHETIC_TOLERANCE)
+
+        untrusted = run_demo("-m", url, "-i", scene, *DEMO_FLAGS, env={"DEMO_KSERVE_TOKEN": token})
+        assert untrusted.returncode == 1
+        assert "certificate" in one_error_line(untrusted.stderr).lower()
+
+        no_token = run_demo("-m", url, "-i", scene, *DEMO_FLAGS, env={"DEMO_KSERVE_CA_FILE": str(ca)})
+        assert no_token.returncode == 1
+        line = one_error_line(no_token.stderr)
+        assert "401" in line and token not in line
