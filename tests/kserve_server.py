@@ -9,7 +9,8 @@ Run in a process of its own: importing kserve and tritonclient.grpc in one inter
 (their generated protobuf modules register the same symbols). Each model is compiled for CPU with
 the throughput hint; requests run on a thread pool, one infer request per thread, so that several
 requests in flight keep several streams busy, as OpenVINO Model Server does. Like OVMS, the REST
-model metadata carries the model's rt_info (KServe's own response has no such field: added here).
+model metadata carries the model's rt_info (KServe's own response has no such field: added here), and
+binary REST inputs stay binary (see keep_binary_inputs_binary).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import openvino as ov
 import uvicorn
 from kserve import Model, ModelServer
 from kserve.protocol import dataplane
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
 from kserve.protocol.rest import server as rest_server
 from kserve.protocol.rest import v2_datamodels
 
@@ -122,6 +123,19 @@ def require_token(app: object, token: str | None) -> object:
     return checked
 
 
+def keep_binary_inputs_binary() -> None:
+    """KServe 0.21's REST path turns each binary input into a Python list, element by element, and
+    back (InferRequest.from_bytes calls set_data_from_numpy(binary_data=False)): 9 s for one 1080p
+    frame. Kept as the bytes that came, a REST request costs what the protocol does, as in OVMS."""
+    plain = InferInput.set_data_from_numpy
+
+    def binary_stays(self: InferInput, array: np.ndarray, binary_data: bool = True) -> None:
+        if binary_data or self._raw_data is None:
+            plain(self, array, binary_data)
+
+    InferInput.set_data_from_numpy = binary_stays
+
+
 def listen_on_loopback_only() -> None:
     """KServe listens on every interface (0.0.0.0 and [::], fixed in its code); a test server must not.
     Its REST app is also where a required token is checked (TEST_SERVER_TOKEN)."""
@@ -138,6 +152,7 @@ def listen_on_loopback_only() -> None:
 def main(argv: list[str]) -> None:
     served = [arg.split("=", 1) for arg in argv if "=" in arg and not arg.startswith("-")]
     serve_rt_info()
+    keep_binary_inputs_binary()
     listen_on_loopback_only()
     # ModelServer reads --http_port and --grpc_port from sys.argv itself.
     ModelServer(workers=1).start([OpenVINOModel(name, path) for name, path in served])
