@@ -140,9 +140,12 @@ def listen_on_loopback_only() -> None:
     """KServe listens on every interface (0.0.0.0 and [::], fixed in its code); a test server must not.
     Its REST app is also where a required token is checked (TEST_SERVER_TOKEN)."""
     class LoopbackConfig(uvicorn.Config):
-        def __init__(self, app: object, *args: object, **kwargs: object):
-            super().__init__(require_token(app, os.environ.get("TEST_SERVER_TOKEN")), *args,
-                             **{**kwargs, "host": HOST})
+        def __init__(self, *args: object, **kwargs: object):
+            super().__init__(*args, **{**kwargs, "host": HOST})
+
+        def load(self) -> None:
+            super().load()
+            self.loaded_app = require_token(self.loaded_app, os.environ.get("TEST_SERVER_TOKEN"))
 
     rest_server.uvicorn.Config = LoopbackConfig
     plain = grpc.aio._server.Server.add_insecure_port

@@ -375,3 +375,20 @@ def test_https_with_a_ca_file_and_a_bearer_token_from_the_environment(tmp_path, 
         assert no_token.returncode == 1
         line = one_error_line(no_token.stderr)
         assert "401" in line and token not in line
+
+
+def test_eval_scores_a_served_model_as_the_local_one(served, tmp_path):
+    from test_evaluate import write_coco_set
+    server, local = served
+    annotations, images = write_coco_set(tmp_path)
+    scores = []
+    for model in (local["two-input"], server.url("two-input-served"), server.url("two-input-raw", "grpc")):
+        metrics = tmp_path / "metrics.json"
+        done = run_demo("eval", "-m", model, "--annotations", annotations, "--images", images, "--metrics", metrics,
+                        "--no_cache")
+        assert done.returncode == 0, done.stderr
+        scores.append(json.loads(metrics.read_text()))
+    assert scores[0]["mask"]["AP"] >= 0.95  # the known shapes, found
+    assert scores[1] == scores[0]
+    assert scores[2]["box"]["AP"] == pytest.approx(scores[0]["box"]["AP"], abs=1e-3)
+    assert scores[2]["mask"]["AP"] == pytest.approx(scores[0]["mask"]["AP"], abs=1e-3)
