@@ -13,6 +13,7 @@ Credentials and certificates come from the environment, never from a flag that `
 """
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import queue
@@ -20,6 +21,8 @@ import re
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -125,7 +128,6 @@ class Access:
             raise UsageError(f"{USER_VARIABLE} and {PASSWORD_VARIABLE} go together")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if user:
-            import base64
             headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
         ca_file = Path(env[CA_VARIABLE]) if env.get(CA_VARIABLE) else None
         if ca_file and not ca_file.is_file():
@@ -193,27 +195,23 @@ class _Client:
 
     def metadata(self) -> Metadata:
         e = self.endpoint
-        with self._failures("metadata"):
-            if e.grpc:
-                found = self._client.get_model_metadata(e.name, e.version, headers=self.access.headers,
-                                                        as_json=True, client_timeout=self.access.connect_timeout)
-            else:
-                found = self._client.get_model_metadata(e.name, e.version, headers=self.access.headers)
+        timeout = {"as_json": True, "client_timeout": self.access.connect_timeout} if e.grpc else {}
+        with failures(e, "metadata"):
+            found = self._client.get_model_metadata(e.name, e.version, headers=self.access.headers, **timeout)
         return Metadata(_tensors(found.get("inputs", [])), _tensors(found.get("outputs", [])),
                         found.get("rt_info") or {})
 
     def infer(self, inputs: list[tuple[Tensor, np.ndarray]], outputs: tuple[Tensor, ...]) -> list[np.ndarray]:
+        e = self.endpoint
+        binary = {} if e.grpc else {"binary_data": True}  # gRPC tensors are always binary
         sent = []
         for tensor, array in inputs:
             given = self._module.InferInput(tensor.name, list(array.shape), tensor.datatype)
-            given.set_data_from_numpy(np.ascontiguousarray(array), **({} if self.endpoint.grpc else
-                                                                     {"binary_data": True}))
+            given.set_data_from_numpy(np.ascontiguousarray(array), **binary)
             sent.append(given)
-        wanted = [self._module.InferRequestedOutput(t.name, **({} if self.endpoint.grpc else {"binary_data": True}))
-                  for t in outputs]
-        e = self.endpoint
+        wanted = [self._module.InferRequestedOutput(t.name, **binary) for t in outputs]
         timeout = {"client_timeout": self.access.request_timeout} if e.grpc else {}
-        with self._failures("inference"):
+        with failures(e, "inference"):
             result = self._client.infer(e.name, sent, e.version, wanted, headers=self.access.headers, **timeout)
         return [result.as_numpy(t.name) for t in outputs]
 
@@ -223,45 +221,34 @@ class _Client:
         except Exception:  # noqa: BLE001 - a broken connection may not close cleanly; it is dropped anyway
             pass
 
-    def _failures(self, what: str) -> _Failures:
-        return _Failures(self.endpoint, what)
 
-
-class _Failures:
-    """Turns whatever tritonclient, gevent or the socket raise into one :class:`ServerFailure` line."""
-
-    def __init__(self, endpoint: Endpoint, what: str):
-        self.endpoint, self.what = endpoint, what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, error: BaseException | None, _: object) -> bool:
-        if error is None or isinstance(error, ServerFailure):
-            return False
-        from tritonclient.utils import InferenceServerException
-        try:
-            from gevent import Timeout as GeventTimeout
-        except ImportError:  # only the HTTP client brings gevent
-            GeventTimeout = TimeoutError  # noqa: N806
-        where = f"{self.endpoint}"
-        if isinstance(error, InferenceServerException):
-            status = str(error.status() or "")
-            message = error.message() or str(error)
-            if status in ("404", "StatusCode.NOT_FOUND") and self.what == "metadata":
-                reason = f"the server has no such model ({_one_line(message)})"
-            elif status in ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED"):
-                reason = f"cannot reach the server ({_one_line(message)})"
-            else:
-                reason = f"the server refused the {self.what} request ({status} {_one_line(message)})".strip()
-            raise ServerFailure(f"{where}: {reason}", status in PASSING_FAILURES) from None
-        if isinstance(error, (OSError, GeventTimeout)):
-            if isinstance(error, (TimeoutError, GeventTimeout)):
-                reason = "timed out waiting for the server"
-            else:
-                reason = f"cannot reach the server ({_one_line(str(error) or type(error).__name__)})"
-            raise ServerFailure(f"{where}: {reason}", True) from None
-        return False
+@contextmanager
+def failures(endpoint: Endpoint, what: str) -> Iterator[None]:
+    """Whatever tritonclient, gevent or the socket raise, as one :class:`ServerFailure` line."""
+    from tritonclient.utils import InferenceServerException
+    try:
+        from gevent import Timeout as GeventTimeout
+    except ImportError:  # only the HTTP client brings gevent
+        GeventTimeout = TimeoutError  # noqa: N806
+    try:
+        yield
+    except InferenceServerException as error:
+        status = str(error.status() or "")
+        message = _one_line(error.message() or str(error))
+        if status in ("404", "StatusCode.NOT_FOUND") and what == "metadata":
+            reason = f"the server has no such model ({message})"
+        elif status == "StatusCode.DEADLINE_EXCEEDED":
+            reason = "timed out waiting for the server"
+        elif status == "StatusCode.UNAVAILABLE":
+            reason = f"cannot reach the server ({message})"
+        else:
+            reason = f"the server refused the {what} request ({status} {message})"
+        raise ServerFailure(f"{endpoint}: {reason}", status in PASSING_FAILURES) from None
+    except (TimeoutError, GeventTimeout):
+        raise ServerFailure(f"{endpoint}: timed out waiting for the server", True) from None
+    except OSError as error:
+        raise ServerFailure(f"{endpoint}: cannot reach the server ({_one_line(str(error)) or type(error).__name__})",
+                            True) from None
 
 
 def _one_line(text: str) -> str:
