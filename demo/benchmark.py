@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import openvino as ov
 from tqdm import tqdm
 
 from . import app, many
 from .errors import UsageError
+from .inference import Inputs, RequestQueue
 from .instances import FrameResult
 from .metrics import RunMetrics
 from .segmenter import Segmenter
@@ -36,9 +36,6 @@ from .tracker import MaskTracker
 DEFAULT_SECONDS = 10.0
 # Long enough that filling and draining the pipeline costs well under 1% of a round.
 ROUND_SECONDS = 2.0
-# What the device reports about the compiled model, as benchmark_app prints it.
-COMPILED_PROPERTIES = ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT",
-                       "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "EXECUTION_DEVICES")
 
 
 @dataclass(frozen=True)
@@ -191,25 +188,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _text(value: object) -> str:
-    if isinstance(value, ov.Type):
-        return value.get_type_name()
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(_text, value))
-    return getattr(value, "name", None) or str(value)
-
-
-def compiled_config(compiled: ov.CompiledModel) -> dict[str, str]:
-    """The properties the device reports for the compiled model; those it does not know are left out."""
-    config = {}
-    for name in COMPILED_PROPERTIES:
-        try:
-            config[name] = _text(compiled.get_property(name))
-        except RuntimeError:
-            continue
-    return config
-
-
 def until(frames: Iterable[Frame], count: int | None, seconds: float | None) -> Iterator[Frame]:
     """The frames up to ``count`` of them or until ``seconds`` have passed, whichever comes first."""
     deadline = time.perf_counter() + seconds if seconds else float("inf")
@@ -230,20 +208,20 @@ def measure_pipeline(segmenter: Segmenter, frames: Iterable[Frame], render: Call
     return Throughput(metrics.frames - counted, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
-def warm_up(requests: ov.AsyncInferQueue, inputs: dict[int, np.ndarray]) -> None:
+def warm_up(requests: RequestQueue, inputs: Inputs) -> None:
     for _ in range(len(requests)):
-        requests.start_async(inputs, share_inputs=True)
+        requests.start_async(inputs)
     requests.wait_all()
 
 
-def measure_inference_only(requests: ov.AsyncInferQueue, inputs: dict[int, np.ndarray],
+def measure_inference_only(requests: RequestQueue, inputs: Inputs,
                            seconds: float) -> Throughput:
     """The compiled model alone, fed the same inputs over and over by ``requests`` for ``seconds``."""
     frames = 0
     cpu_started, started = time.process_time(), time.perf_counter()
     deadline = started + seconds
     while frames == 0 or time.perf_counter() < deadline:
-        requests.start_async(inputs, share_inputs=True)  # returns as soon as a request is free
+        requests.start_async(inputs)  # returns as soon as a request is free
         frames += 1
     requests.wait_all()
     return Throughput(frames, time.perf_counter() - started, time.process_time() - cpu_started)
@@ -261,7 +239,7 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
         raise UsageError("--benchmark: the input gave no frame")
     # A copy, because renderers may draw on the frames they are given.
     model = segmenter.model
-    alone, inputs = ov.AsyncInferQueue(model.compiled, segmenter.requests), model.inputs(sample.image.copy())
+    alone, inputs = model.engine.requests(segmenter.requests), model.inputs(sample.image.copy())
     # The warm-up fills the pipeline once without the writers, so they get only measured frames.
     warmup = itertools.chain([sample], itertools.islice(frames, segmenter.read_ahead(live) - 1))
     measure_pipeline(segmenter, warmup, render, app.Outputs(), tracker, RunMetrics(), live, many.unwritten(lanes))
@@ -277,7 +255,7 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
                 break
             end_to_end += measured
             model_alone += measure_inference_only(alone, inputs, measured.seconds)
-    report = BenchmarkReport.build(device, compiled_config(model.compiled), segmenter.requests, end_to_end,
+    report = BenchmarkReport.build(device, model.engine.config(), segmenter.requests, end_to_end,
                                    model_alone, metrics, source.live)
     if lanes:
         report = replace(report, sources={name: {"frames": lane.metrics.frames,

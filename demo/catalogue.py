@@ -78,10 +78,12 @@ class ModelFacts:
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """A model file to load, and the catalogue's facts about it (none for a model given as a path)."""
+    """A model file to load, and the catalogue's facts about it (none for a model given as a path);
+    or, with no file, the address of a served model."""
 
-    path: Path
+    path: Path | None
     facts: ModelFacts = ModelFacts()
+    url: str = ""  # a KServe v2 server's model (demo.remote)
 
 
 def catalogue() -> Catalogue:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from . import app, background, benchmark, download, evaluate, exports, files, flags, many
+from . import app, background, benchmark, download, evaluate, exports, files, flags, many, repository
 from .errors import DemoError, configure_logging, quiet_opencv
 from .merge import merged
 from .metrics import RunMetrics
@@ -61,6 +61,7 @@ def run_instances(args: argparse.Namespace) -> None:
     live = source.live and not args.no_drop
     if settings.hint is None and source.live:
         settings = replace(settings, hint="latency")  # a camera's frames should be shown as soon as can be
+    settings = replace(settings, reconnect=source.live)  # a served model's server is waited for as a camera is
     segmenter = Segmenter.load(model, args.device, settings)
     composer = composer_for(args, composition, segmenter, source, looping)
     outputs = shared_outputs(args, [view for view in (server, camera) if view])
@@ -136,7 +137,9 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
     opened = many.open_sources(inputs, names, looping, flags.live_settings(args))
     camera_settings = flags.virtual_camera_settings(args, 25.0)
     camera = VirtualCamera(camera_settings) if camera_settings else None
-    segmenter = Segmenter.load(model, args.device, settings)  # throughput unless --hint: every stream kept busy
+    # Throughput unless --hint: every stream kept busy. A served model's server is waited for as a camera is.
+    settings = replace(settings, reconnect=any(source.live for source in opened.sources.values()))
+    segmenter = Segmenter.load(model, args.device, settings)
     shared = shared_outputs(args, [view for view in (server, camera) if view])
     newest = {name: source.live and not args.no_drop for name, source in opened.sources.items()}
     lanes: dict[str, app.Lane] = {}
@@ -191,8 +194,13 @@ def run_download(argv: list[str]) -> None:
     download.download(flags.download_request(flags.download_parser().parse_args(argv)))
 
 
+def run_export(argv: list[str]) -> None:
+    print(repository.export(flags.repository_request(flags.repository_parser().parse_args(argv))).text())
+
+
 # Commands other than the default run: `python -m demo NAME ...` calls SUBCOMMANDS[NAME](rest of argv).
-SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {"eval": run_evaluation, "download": run_download}
+SUBCOMMANDS: dict[str, Callable[[list[str]], None]] = {"eval": run_evaluation, "download": run_download,
+                                                        "export": run_export}
 
 
 def main(argv: list[str] | None = None) -> int:

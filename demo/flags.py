@@ -24,7 +24,9 @@ from .geometry import ResizePolicy
 from .labels import COCO_LABELS
 from .live import LiveSettings
 from .model import default_cache_dir
+from .remote import DEFAULT_REQUESTS as DEFAULT_REMOTE_REQUESTS
 from .render import StatusSettings
+from .repository import RepositoryRequest
 from .segmenter import Settings
 from .serve import ServeSettings
 from .sinks import DEFAULT_CRF, VideoSettings
@@ -112,7 +114,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, threshold: float = Sett
     model = parser.add_argument_group("model and device")
     model.add_argument("-m", "--model",
                        help="model .xml (with its .bin), .onnx or .tflite, or a name from models.lst, downloaded on "
-                            f"first use (default: {DEFAULT_MODEL})")
+                            f"first use (default: {DEFAULT_MODEL}), or a served model: "
+                            "http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N]")
     model.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                        help="which files of a named model (default: %(default)s)")
     model.add_argument("--models_dir", type=Path, default=default_models_dir(),
@@ -137,7 +140,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, threshold: float = Sett
     model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
                        help="how frames fit the model input (default: the one the model was measured with)")
     model.add_argument("-nireq", "--num_infer_requests", type=requests, default=0,
-                       help=f"infer requests in flight, up to {MAX_REQUESTS} (0: the device's optimal number)")
+                       help=f"infer requests in flight, up to {MAX_REQUESTS} (0: the device's optimal number; "
+                            f"{DEFAULT_REMOTE_REQUESTS} for a served model)")
     model.add_argument("-nstreams", "--num_streams", type=streams, help="CPU/GPU streams, a number >= 1 or AUTO")
     model.add_argument("-nthreads", "--num_threads", type=threads, help="CPU inference threads")
     model.add_argument("--hint", choices=["latency", "throughput"],
@@ -510,3 +514,34 @@ def download_parser() -> Parser:
 
 def download_request(args: argparse.Namespace) -> DownloadRequest:
     return DownloadRequest(tuple(args.names), args.list, args.media, args.precision, args.output_dir, fetcher(args))
+
+
+# --- python -m demo export: an OpenVINO Model Server repository (demo.repository) ---------------------
+
+def repository_parser() -> Parser:
+    parser = Parser(prog="python -m demo export",
+                    description="write an OpenVINO Model Server repository of MODEL into DIR: DIR/NAME/1/model.xml "
+                                "(the demo's pre-processing embedded: it takes BGR u8 frames of any size) and "
+                                "DIR/config.json; nothing in DIR is replaced")
+    parser.add_argument("model", metavar="MODEL", help="model .xml, .onnx or .tflite, or a name from models.lst")
+    parser.add_argument("folder", metavar="DIR", type=Path, help="the repository folder (made if absent)")
+    parser.add_argument("--name", help="the served model's name (default: the model file's name without suffix)")
+    parser.add_argument("--model_type", choices=MODEL_TYPES,
+                        help="decode the model as this kind where its shapes cannot tell (default: recognised)")
+    parser.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
+                        help="how frames fit the model input (default: the one the model was measured with)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                        help="which files of a named model (default: %(default)s)")
+    parser.add_argument("--models_dir", type=Path, default=default_models_dir(),
+                        help="where named models are kept ($DEMO_MODELS_DIR; default: %(default)s)")
+    add_mirror_arguments(parser)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def repository_request(args: argparse.Namespace) -> RepositoryRequest:
+    settings = Settings(resize=args.resize_type, model_type=args.model_type, precision=args.precision,
+                        models_dir=args.models_dir, fetcher=fetcher(args))
+    return RepositoryRequest(args.model, args.folder, args.name, settings)
+
+# --- End of export -----------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from .download import cache_root
 from .errors import DemoError, UsageError, native_stderr_captured, openvino_reason
 from .labels import COCO_LABELS
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
-from .model_info import METADATA_FILE, read_model_info
+from .inference import Engine, LocalEngine
+from .model_info import METADATA_FILE, SECTION, ModelInfo, read_model_info
 
 MODEL_FORMATS = {".xml": "OpenVINO IR", ".onnx": "ONNX", ".tflite": "TFLite"}
 MODEL_SUFFIXES = tuple(MODEL_FORMATS)
@@ -46,9 +47,10 @@ class DeviceConfig:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A compiled model that takes a BGR u8 frame of any size, and the contract that decodes its outputs."""
+    """A model ready to infer (compiled here, or served) that takes a BGR u8 frame of any size, and the
+    contract that decodes its outputs."""
 
-    compiled: ov.CompiledModel
+    engine: Engine
     contract: Contract
     input_size: tuple[int, int]  # (width, height) the network sees
     policy: ResizePolicy
@@ -81,11 +83,12 @@ class LoadedModel:
         return self._plates[size]
 
 
-def input_files(path: Path, labels: object = None) -> list[files.Named]:
-    """The files a model and its class names may be read from (``labels`` if it is a file, COCO's names
-    if None), which no output may replace, named by the flags that give them."""
-    model = [path, path.with_suffix(".bin")] if path.suffix.lower() == ".xml" else [path]
-    named = [files.Named("-m", p) for p in [*model, path.parent / METADATA_FILE] if p.exists()]
+def input_files(path: Path | None, labels: object = None) -> list[files.Named]:
+    """The files a model (None: a served one) and its class names may be read from (``labels`` if it is
+    a file, COCO's names if None), which no output may replace, named by the flags that give them."""
+    model = [] if path is None else [path, path.with_suffix(".bin")] if path.suffix.lower() == ".xml" else [path]
+    beside = [] if path is None else [path.parent / METADATA_FILE]
+    named = [files.Named("-m", p) for p in [*model, *beside] if p.exists()]
     labels_file = COCO_LABELS if labels is None else Path(labels) if isinstance(labels, (str, Path)) else None
     return named + ([files.Named("--labels", labels_file)] if labels_file else [])
 
@@ -131,7 +134,7 @@ def fold_weight_decompression(model: ov.Model) -> None:
         op.output(0).replace(ops.constant(weights).output(0))
 
 
-def _image_size(port: ov.Output, layout: str, path: Path) -> tuple[int, int]:
+def _image_size(port: ov.Output, layout: str, path: Path | str) -> tuple[int, int]:
     size = image_size(port, layout)
     if size is None:
         raise DemoError(f"{path}: the image input {port.get_partial_shape()} must have a static size to fit "
@@ -140,7 +143,7 @@ def _image_size(port: ov.Output, layout: str, path: Path) -> tuple[int, int]:
 
 
 def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Preprocessing,
-                        path: Path) -> tuple[int, int]:
+                        path: Path | str) -> tuple[int, int]:
     """Make the image input take u8 NHWC BGR frames of any size, prepared as the network was
     trained; return the network's (w, h)."""
     port = model.input(contract.image_input)
@@ -163,6 +166,13 @@ def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Prep
             steps.scale(list(preprocessing.scale))
     ppp.build()
     return input_size
+
+
+def refuse_exported(model: ov.Model, path: Path) -> None:
+    """A model whose pre-processing is already in its graph cannot take it again."""
+    if model.has_rt_info([SECTION, "embedded_processing"]):
+        raise DemoError(f"{path}: made for a model server by `python -m demo export` (its pre-processing is "
+                        "in the graph): serve it, or run the model it was exported from")
 
 
 def check_device(core: ov.Core, device: str) -> None:
@@ -232,11 +242,9 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
     check_device(core, config.device)
     model = read_model(core, path)
     info = read_model_info(model, path)
+    refuse_exported(model, path)
     fold_weight_decompression(model)
-    contract = recognise(model, str(path), info, options.model_type)
-    if contract.kind in MATTING_KINDS and not options.matting:
-        raise UsageError(f"{path}: a matting model: use --mode background")
-    plate = check_plate(contract, options.plate, path)
+    contract, plate = recognised(model, str(path), info, options)
     if isinstance(contract, (RecurrentMattingContract, PlateMattingContract)):
         contract.prepare(model)
     policy = first_stated(options.resize, info.policy, resolved.facts.resize, contract.preprocessing.policy,
@@ -250,11 +258,19 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
         compiled = core.compile_model(model, config.device, compile_properties(config))
     except RuntimeError as error:
         raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
-    return LoadedModel(compiled, contract, input_size, policy, path.stem, info.labels or resolved.facts.labels,
+    return LoadedModel(LocalEngine(compiled), contract, input_size, policy, path.stem, info.labels or resolved.facts.labels,
                        info.iou_threshold, plate)
 
 
-def check_plate(contract: Contract, plate: np.ndarray | None, path: Path) -> np.ndarray | None:
+def recognised(model: ov.Model, label: str, info: ModelInfo, options: LoadOptions) -> tuple[Contract, np.ndarray | None]:
+    """The model's contract, checked against what the caller asked for, and the plate it takes if any."""
+    contract = recognise(model, label, info, options.model_type)
+    if contract.kind in MATTING_KINDS and not options.matting:
+        raise UsageError(f"{label}: a matting model: use --mode background")
+    return contract, check_plate(contract, options.plate, label)
+
+
+def check_plate(contract: Contract, plate: np.ndarray | None, path: Path | str) -> np.ndarray | None:
     """The plate a two-image matting model needs; one that another model would not use is left out."""
     if isinstance(contract, PlateMattingContract):
         if plate is None:

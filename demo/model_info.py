@@ -60,6 +60,12 @@ class ModelInfo:
 def read_model_info(model: ov.Model, path: Path) -> ModelInfo:
     """Read ``model_info`` from the model's rt_info, the class names from it or metadata.yaml beside the
     model, and the task, end2end and image size from metadata.yaml."""
+    return model_info_of(model, str(path), read_metadata(path.parent / METADATA_FILE))
+
+
+def model_info_of(model: ov.Model, path: str, metadata: ModelInfo = ModelInfo()) -> ModelInfo:
+    """What the model's rt_info ``model_info`` says, with what ``metadata`` (its metadata.yaml) adds;
+    ``path`` names the model in messages (a file, or a served model's address)."""
     def text(key: str) -> str | None:
         return model.get_rt_info([SECTION, key]).astype(str).strip() if model.has_rt_info([SECTION, key]) else None
 
@@ -78,7 +84,6 @@ def read_model_info(model: ov.Model, path: Path) -> ModelInfo:
     pad_value, iou_threshold = numbers("pad_value"), numbers("iou_threshold")
     # Names cannot hold spaces in the space-separated list, so exporters write them as underscores.
     labels = tuple(name.replace("_", " ") for name in (text("labels") or "").split())
-    metadata = read_metadata(path.parent / METADATA_FILE)
     return ModelInfo(policy=_resize_policy(text("resize_type"), path),
                      reverse_channels=None if reverse is None else BOOLEANS[reverse.lower()],
                      mean=numbers("mean_values"), scale=numbers("scale_values"),
@@ -146,16 +151,16 @@ def _image_size(imgsz: Entry | None) -> tuple[int, int] | None:
     return int(sizes[-1]), int(sizes[0])
 
 
-def _resize_policy(resize_type: str | None, path: Path) -> ResizePolicy | None:
+def _resize_policy(resize_type: str | None, path: str) -> ResizePolicy | None:
     if resize_type is None:
         return None
     if resize_type not in RESIZE_TYPES:
         log.warning("%s: rt_info resize_type %r is not one the demo implements (%s); using the default",
-                    path.name, resize_type, ", ".join(RESIZE_TYPES))
+                    Path(path).name if "://" not in path else path, resize_type, ", ".join(RESIZE_TYPES))
     return RESIZE_TYPES.get(resize_type)
 
 
-def _single(values: tuple[float, ...] | None, key: str, path: Path) -> float | None:
+def _single(values: tuple[float, ...] | None, key: str, path: str) -> float | None:
     if values is not None and len(values) != 1:
         raise DemoError(f"{path}: rt_info {SECTION} {key} should be one number, not {len(values)}")
     return None if values is None else values[0]

@@ -1,6 +1,7 @@
 """The asynchronous inference pipeline: frames in, detections out, in frame order.
 
-A producer thread decodes frames and submits them to an ``AsyncInferQueue``; the
+A producer thread decodes frames and submits them to the model's request queue (an
+``AsyncInferQueue`` locally, see :mod:`demo.inference`); the
 requests' callbacks decode each result (copying only the rows above the threshold)
 and hand it to the consumer, which reorders them. Decoding, inference and whatever the
 consumer does with a result (paste, draw, write) overlap.
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-import openvino as ov
+import numpy as np
 
 from .contracts import DecodeLimits, Detections
 from .metrics import StageClock
@@ -68,7 +69,7 @@ class AsyncPipeline:
     def __init__(self, model: LoadedModel, nireq: int = 0):
         self.model = model
         # A recurrent model's states live in its request: one request, so that each frame follows the last.
-        self.requests = ov.AsyncInferQueue(model.compiled, 1 if model.recurrent else nireq)
+        self.requests = model.engine.requests(1 if model.recurrent else nireq)
         self._chain_size: tuple[int, ...] | None = None  # the frame size the recurrent states were made on
         self.requests.set_callback(self._on_done)
 
@@ -146,7 +147,7 @@ class AsyncPipeline:
                     self._restart_chain_at_cut(frame)
                     # Shared, not copied: nothing writes to a frame before its result comes back.
                     self.requests.start_async(inputs, _Submitted(sequence, frame, time.perf_counter(), timings, cpu,
-                                                                 run), share_inputs=True)
+                                                                 run))
             self.requests.wait_all()
             run.results.put(_END)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread to raise
@@ -155,14 +156,15 @@ class AsyncPipeline:
     def _restart_chain_at_cut(self, frame: Frame) -> None:
         """A recurrent model's states start again from zeros where the frame does not follow the one before."""
         if self.model.recurrent and (frame.cut or frame.image.shape != self._chain_size):
-            self.requests[0].reset_state()  # idle: the producer waited for it
+            self.requests.reset_state()  # idle: the producer waited for it
         self._chain_size = frame.image.shape
 
-    def _on_done(self, request: ov.InferRequest, job: _Submitted) -> None:
+    def _on_done(self, outputs: list[np.ndarray] | BaseException, job: _Submitted) -> None:
         try:
-            outputs = [tensor.data for tensor in request.output_tensors]
+            if isinstance(outputs, BaseException):  # the request failed: a server error or a lost connection
+                raise outputs
             detections = self.model.contract.decode(outputs, job.run.limits)
             job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
             job.run.results.put((job.sequence, InferredFrame(job.frame, detections, job.timings_ms, job.cpu_ms)))
-        except BaseException as error:  # noqa: BLE001 - an exception must not die in OpenVINO's thread
+        except BaseException as error:  # noqa: BLE001 - an exception must not die in the engine's thread
             job.run.results.put(error)

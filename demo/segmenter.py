@@ -32,6 +32,7 @@ from .metrics import StageClock
 from .model import DeviceConfig, LoadedModel, LoadOptions, default_cache_dir, first_stated, load_model
 from .pipeline import AsyncPipeline, InferredFrame
 from .postprocess import to_instances
+from .remote import is_remote, load_served
 from .sources import Frame, as_bgr
 
 ClassChoice = str | int  # a class name or id
@@ -58,6 +59,7 @@ class Settings:
     precision: str = DEFAULT_PRECISION  # which files of a named model (--precision)
     models_dir: Path | None = None  # where named models are kept (--models_dir); None: $DEMO_MODELS_DIR or the cache
     fetcher: Fetcher | None = None  # mirrors for named models (--mirror); None: from the environment
+    reconnect: bool = False  # a served model's lost server is waited for (a live source) instead of ending the run
 
     def device_config(self, device: str) -> DeviceConfig:
         return DeviceConfig(device, self.hint or "throughput", self.streams, self.threads, self.requests,
@@ -69,13 +71,17 @@ class Settings:
 
 
 def resolve(model: str | Path | None, settings: Settings = Settings()) -> ResolvedModel:
-    """The model file ``model`` names (fetched and verified on first use for a catalogue name), with its facts."""
+    """The model file ``model`` names (fetched and verified on first use for a catalogue name), with its facts;
+    or a served model's address (http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N])."""
+    if is_remote(model):
+        return ResolvedModel(None, url=str(model))
     return resolve_model(model, settings.precision, settings.models_dir or default_models_dir(),
                          settings.fetcher or Fetcher.from_environment())
 
 
 def open(model: str | Path | None = None, device: str = "CPU", **settings: object) -> Segmenter:  # noqa: A001
-    """Load ``model`` (a name from models.lst, None for the default, or an .xml/.onnx/.tflite path) on ``device``.
+    """Load ``model`` (a name from models.lst, None for the default, an .xml/.onnx/.tflite path, or a
+    served model's address, see :func:`resolve`) on ``device``.
 
     ``settings`` are the fields of :class:`Settings`; an unknown one is a TypeError.
     """
@@ -93,12 +99,12 @@ class Segmenter:
         self.limits = limits
         self.classes = classes
         self._pipeline = AsyncPipeline(model, requests)
-        self._request: ov.InferRequest | None = None
         self._request_lock = threading.Lock()
 
     @classmethod
     def load(cls, resolved: ResolvedModel, device: str = "CPU", settings: Settings = Settings()) -> Segmenter:
-        model = load_model(ov.Core(), resolved, settings.device_config(device), settings.load_options())
+        model = load_served(ov.Core(), resolved.url, settings.load_options(), settings.reconnect) if resolved.url \
+            else load_model(ov.Core(), resolved, settings.device_config(device), settings.load_options())
         labels = class_names(settings.labels, model.labels)
         limits = DecodeLimits(settings.threshold, first_stated(settings.iou_threshold, model.stated_iou),
                               settings.max_det)
@@ -124,10 +130,7 @@ class Segmenter:
         image = as_bgr(frame)
         chosen = self._limits(limits)
         with self._request_lock:  # one request of its own, so calls from several threads take turns
-            if self._request is None:
-                self._request = self.model.compiled.create_infer_request()
-            self._request.infer(self.model.inputs(image), share_inputs=True)
-            detections = self.model.contract.decode([t.data for t in self._request.output_tensors], chosen)
+            detections = self.model.contract.decode(self.model.engine.infer(self.model.inputs(image)), chosen)
         return FrameResult(0, image, self._instances(detections, image))
 
     def stream(self, frames: Iterable[Frame | np.ndarray], live: bool = False,

@@ -94,7 +94,7 @@ def test_limits_change_per_call_without_recompiling(contract_models, tmp_path):
     write_scene(tmp_path / "scene.png", 640, 480)
     frame = cv2.imread(str(tmp_path / "scene.png"))
     segmenter = demo.open(contract_models["yolo"], cache_dir=None)
-    compiled = segmenter.model.compiled
+    compiled = segmenter.model.engine
 
     default = [round(i.score, 3) for i in segmenter(frame)]
     strict = [round(i.score, 3) for i in segmenter(frame, threshold=0.86)]
@@ -104,7 +104,7 @@ def test_limits_change_per_call_without_recompiling(contract_models, tmp_path):
     assert default == [0.95, 0.9, 0.85, 0.8]
     assert strict == [0.95, 0.9] and two == [0.95, 0.9]
     assert len(copies) == 8  # the weaker copy of each blob survives an NMS that allows 99% overlap
-    assert segmenter.model.compiled is compiled and [round(i.score, 3) for i in segmenter(frame)] == default
+    assert segmenter.model.engine is compiled and [round(i.score, 3) for i in segmenter(frame)] == default
 
 
 def test_classes_by_name_or_id_in_the_api_and_on_the_command_line(contract_models, tmp_path):

@@ -146,7 +146,7 @@ def test_heavy_model_costs_five_gflops_and_finds_the_ten_shapes_through_jpeg(tmp
 
     layers = heavy_model.body_layers_for(heavy_model.PERSON_0007_INPUT_HW, heavy_model.PERSON_0007_GFLOPS)
     assert heavy_model.conv_stack_gflops(heavy_model.PERSON_0007_INPUT_HW, layers) == pytest.approx(5.0, abs=0.5)
-    convolutions = [op for op in segmenter.model.compiled.get_runtime_model().get_ordered_ops()
+    convolutions = [op for op in segmenter.model.engine.compiled.get_runtime_model().get_ordered_ops()
                     if op.get_rt_info()["layerType"].astype(str) == "Convolution"]
     assert len(convolutions) == layers + 2  # nothing pruned
     assert len(instances) == 10

@@ -1,0 +1,106 @@
+"""How well the demo keeps a KServe v2 server busy: the figures the README's remote-inference section quotes.
+
+Serves a model of person-0007's cost (tests/heavy_model.py) on the tests' KServe server
+(tests/kserve_server.py, on 127.0.0.1) twice: exported by ``python -m demo export`` (pre-processing in
+the served graph) and as it is (pre-processing on the client). Runs ``python -m demo --benchmark`` on a
+1080p MJPG clip locally and against the server with -nireq 1, 2 and 4, and prints a table: end-to-end
+FPS, the model alone through the same remote queue (the server's own capacity as this client reaches
+it), their ratio, and each remote run against the local one. Then times the client-side
+pre-processing of one 1080p frame.
+
+    python benchmarks/remote.py [--time SECONDS] [--workdir DIR]
+
+Client and server share this machine's cores, so the remote/local ratio here is the cost of the
+protocol and the copies, not what a separate server would add.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from clip import write_mjpg_clip  # noqa: E402
+from heavy_model import person_0007_cost_model  # noqa: E402
+from test_remote import KServe, export  # noqa: E402
+
+import demo  # noqa: E402
+
+REQUESTS = (1, 2, 4)
+PREPARE_ROUNDS = 50
+
+
+def benchmark(model: str, video: Path, seconds: float, report: Path, *flags: str) -> dict:
+    command = [sys.executable, "-m", "demo", "-m", model, "-i", str(video), "--benchmark", "--time", str(seconds),
+               "--no_show", "--no_cache", "--report", str(report), *flags]
+    print("$", " ".join(command[1:]), flush=True)
+    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                   stdout=subprocess.DEVNULL)
+    return json.loads(report.read_text())
+
+
+def preparation_ms(url: str, video: Path) -> float:
+    """Wall time per frame of the client-side pre-processing alone (the local identity model)."""
+    capture = cv2.VideoCapture(str(video))
+    _, frame = capture.read()
+    capture.release()
+    model = demo.open(url).model
+    request = model.engine.prepare.create_infer_request()
+    inputs = model.inputs(frame)
+    request.infer(inputs)
+    started = time.perf_counter()
+    for _ in range(PREPARE_ROUNDS):
+        request.infer(inputs)
+    return 1000 * (time.perf_counter() - started) / PREPARE_ROUNDS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--time", type=float, default=8.0, help="seconds of each benchmark run")
+    parser.add_argument("--workdir", type=Path, help="keep the model and clip here (default: a temporary folder)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = args.workdir or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        model, video = folder / "person_0007_cost.xml", folder / "ten_shapes_1080p.avi"
+        if not model.exists():
+            person_0007_cost_model(model)
+        if not video.exists():
+            write_mjpg_clip(video)
+        repository = folder / f"repository-{os.getpid()}"
+        exported = export(model, repository, "served")
+        rows = [("local", "-", benchmark(str(model), video, args.time, folder / "local.json", "-nireq", "2"))]
+        with KServe({"served": exported, "raw": model}, folder / "server.log") as server:
+            for name, url in (("gRPC, raw model, client pre-processing", server.url("raw", "grpc")),
+                              ("REST, raw model, client pre-processing", server.url("raw")),
+                              ("REST, exported model", server.url("served"))):
+                for requests in REQUESTS:
+                    try:
+                        report = benchmark(url, video, args.time, folder / "remote.json", "-nireq", str(requests))
+                    except subprocess.CalledProcessError:
+                        print(f"  ({name}: the run failed; see above)")
+                        break
+                    rows.append((name, str(requests), report))
+            prepare = preparation_ms(server.url("raw", "grpc"), video)
+    local_fps = rows[0][2]["end_to_end_fps"]
+    print()
+    print(f"{'where':42} {'nireq':>5} {'end-to-end FPS':>15} {'model alone FPS':>16} {'ratio':>6} "
+          f"{'remote/local':>12}")
+    for name, requests, report in rows:
+        print(f"{name:42} {requests:>5} {report['end_to_end_fps']:15.2f} {report['inference_only_fps']:16.2f} "
+              f"{report['efficiency']:6.2f} {report['end_to_end_fps'] / local_fps:12.2f}")
+    print(f"\nclient-side pre-processing of a 1920x1080 frame to the network input: {prepare:.2f} ms wall per frame")
+
+
+if __name__ == "__main__":
+    main()

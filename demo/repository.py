@@ -1,0 +1,128 @@
+"""``python -m demo export MODEL DIR``: an OpenVINO Model Server repository of one model, ready to serve.
+
+The model is written as the demo would run it: its pre-processing embedded (u8 NHWC BGR frames of any
+size in), and what the demo read about it (resize, channels, mean and scale, class names, NMS
+threshold, the network's own input size) in its rt_info ``model_info`` section, which OVMS sends with
+the model's metadata over REST. Beside it, OVMS's ``config.json``. Nothing already in DIR is replaced.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import openvino as ov
+
+from . import files
+from .contracts import PlateMattingContract, RecurrentMattingContract, recognise
+from .errors import DemoError, UsageError
+from .geometry import ResizePolicy
+from .model import embed_preprocessing, first_stated, fold_weight_decompression, read_model, refuse_exported
+from .model_info import RESIZE_TYPES, SECTION, read_model_info
+from .segmenter import Settings, resolve
+from .sinks import write_json
+
+VERSION = "1"
+CONFIG_FILE = "config.json"
+REST_PORT, GRPC_PORT = 8000, 9000
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@dataclass(frozen=True)
+class RepositoryRequest:
+    model: str | None  # a file or a catalogue name
+    folder: Path
+    name: str | None = None  # the served model's name; None: the model file's stem
+    settings: Settings = Settings()
+
+
+@dataclass(frozen=True)
+class Repository:
+    folder: Path
+    name: str
+    model: Path  # DIR/NAME/1/model.xml
+
+    def docker_command(self) -> str:
+        return (f"docker run --rm -p {REST_PORT}:{REST_PORT} -p {GRPC_PORT}:{GRPC_PORT} "
+                f"-v {files.shown(self.folder.resolve())}:/models:ro openvino/model_server:latest "
+                f"--config_path /models/{CONFIG_FILE} --rest_port {REST_PORT} --port {GRPC_PORT}")
+
+    def binary_command(self) -> str:
+        return (f"ovms --config_path {files.shown(self.folder.resolve() / CONFIG_FILE)} "
+                f"--rest_port {REST_PORT} --port {GRPC_PORT}")
+
+    def text(self) -> str:
+        return "\n".join([
+            f"wrote {files.shown(self.model)} (with its .bin) and {files.shown(self.folder / CONFIG_FILE)}",
+            "start OpenVINO Model Server on it:",
+            f"  {self.docker_command()}",
+            f"  or: {self.binary_command()}",
+            "then run the demo against it:",
+            f"  python -m demo -m http://localhost:{REST_PORT}/v2/models/{self.name} -i VIDEO",
+        ])
+
+
+def served_name(request: RepositoryRequest, model_path: Path) -> str:
+    name = request.name or model_path.stem
+    if not _NAME.fullmatch(name):
+        raise UsageError(f"--name {name!r}: a served model's name takes letters, digits, '.', '_' and '-' only")
+    return name
+
+
+def refuse_replacing(paths: list[Path]) -> None:
+    """Nothing the user owns is replaced: every file the export would write must not exist yet."""
+    existing = [path for path in paths if path.exists() or path.is_symlink()]
+    if existing:
+        raise UsageError(f"{files.shown(existing[0])} already exists; export into a new or empty folder "
+                         "(nothing there is replaced)")
+
+
+def export(request: RepositoryRequest) -> Repository:
+    """Read and recognise the model as the demo runs it, embed its pre-processing, write the repository."""
+    resolved = resolve(request.model, request.settings)
+    if resolved.path is None:
+        raise UsageError("export: give a model file or name, not a served model's address")
+    name = served_name(request, resolved.path)
+    repository = Repository(request.folder, name, request.folder / name / VERSION / "model.xml")
+    refuse_replacing([repository.model, repository.model.with_suffix(".bin"), request.folder / CONFIG_FILE])
+    model = read_model(ov.Core(), resolved.path)
+    info = read_model_info(model, resolved.path)
+    refuse_exported(model, resolved.path)
+    fold_weight_decompression(model)
+    options = request.settings.load_options()
+    contract = recognise(model, str(resolved.path), info, options.model_type)
+    if isinstance(contract, RecurrentMattingContract):
+        raise DemoError(f"{resolved.path}: a recurrent matting model keeps its states in the infer request; a "
+                        "model server does not keep them between requests")
+    policy = first_stated(options.resize, info.policy, resolved.facts.resize, contract.preprocessing.policy,
+                          ResizePolicy.STRETCH)
+    preprocessing = replace(info.preprocessing(contract.preprocessing), policy=policy)
+    if isinstance(contract, PlateMattingContract):
+        contract.prepare(model)
+    width, height = embed_preprocessing(model, contract, preprocessing, resolved.path)
+    stated = {"embedded_processing": "YES", "orig_width": width, "orig_height": height,
+              "resize_type": next(key for key, value in RESIZE_TYPES.items() if value == policy),
+              "reverse_input_channels": "YES" if preprocessing.reverse_channels else "NO",
+              "mean_values": " ".join(map(str, preprocessing.mean)),
+              "scale_values": " ".join(map(str, preprocessing.scale)), "pad_value": preprocessing.pad_value}
+    labels = info.labels or resolved.facts.labels
+    if labels:
+        stated["labels"] = " ".join(label.replace(" ", "_") for label in labels)
+    if info.iou_threshold is not None:
+        stated["iou_threshold"] = info.iou_threshold
+    for key, value in stated.items():
+        model.set_rt_info(str(value), [SECTION, key])
+    write_repository(repository, model)
+    return repository
+
+
+def write_repository(repository: Repository, model: ov.Model) -> None:
+    repository.model.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ov.save_model(model, repository.model, compress_to_fp16=False)
+    except RuntimeError as error:
+        raise DemoError(f"{files.shown(repository.model)}: cannot write the model ({error})") from None
+    # A path relative to config.json's folder: the same file serves OVMS in a container (DIR mounted
+    # at /models) and the ovms binary run here.
+    config = {"model_config_list": [{"config": {"name": repository.name, "base_path": repository.name}}]}
+    write_json(repository.folder / CONFIG_FILE, config, "the OVMS config", indent=2)
