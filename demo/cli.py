@@ -78,7 +78,7 @@ def run_instances(args: argparse.Namespace) -> None:
         if not args.no_show and measure is None:
             outputs.window = open_window(f"{WINDOW_TITLES[args.mode]} (q or Esc quits, space pauses)")
         tracker = tracker_for(args, composer, source)
-        log_model(segmenter, args.device)
+        log_model(segmenter, model.url or args.device)
         # Labels keep clear of the status band wherever it is drawn, so the window and the files agree.
         band = app.status_rows(source.live) if outputs.status.drawn(outputs.viewed) else 0
         render = composer or InstanceRenderer(args.show_boxes, args.show_scores, band)
@@ -115,8 +115,9 @@ def shared_outputs(args: argparse.Namespace, live: list) -> app.Outputs:
                        live=live, status=flags.status_settings(args))
 
 
-def log_model(segmenter: Segmenter, device: str) -> None:
-    log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, device,
+def log_model(segmenter: Segmenter, where: str) -> None:
+    """``where``: the device, or a served model's address."""
+    log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, where,
              segmenter.model.policy.value, segmenter.requests)
 
 
@@ -162,7 +163,7 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
             band = app.status_rows(newest[name]) if status else 0
             render = composer or InstanceRenderer(args.show_boxes, args.show_scores, band)
             lanes[name] = app.Lane(render, outputs, tracker_for(args, composer, source), RunMetrics(), newest[name])
-        log_model(segmenter, args.device)
+        log_model(segmenter, model.url or args.device)
         screen = many.GridScreen(many.TileGrid(list(lanes), args.output_resolution or many.TILE_SIZE),
                                  shared.window, shared.live)
         if measure:
