@@ -2,22 +2,26 @@
 
 The end-to-end run is the demo's own loop (:func:`demo.app.run`) with whatever renderer and
 writers the command line built, over ``-niter`` frames or ``--time`` seconds of a looped
-input. The inference-only run feeds the same compiled model one pre-decoded frame with the
-same number of requests, as OpenVINO's ``benchmark_app`` does. Their quotient, the
-efficiency, says how much of the model's throughput the pipeline keeps.
+input. The model-alone run is the most that loop could reach: the same requests of the same
+compiled model (the stream's own), fed frames of the same input decoded beforehand, each
+result's outputs read and decoded as the stream does, and no host stage after. It does a
+part of the pipeline's work and nothing else, so the pipeline cannot beat it but by noise.
+Their quotient, the efficiency, says how much of the model's throughput the pipeline keeps.
 
 The two take turns in short rounds, each model-alone round as long as the pipeline round
 before it: on a shared machine, a burst of other load during one long phase would
-otherwise be charged to one side of the ratio only.
+otherwise be charged to one side of the ratio only. The spread of the rounds' efficiencies
+is the run's noise, and the report gives it.
 """
 from __future__ import annotations
 
 import itertools
 import resource
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +38,8 @@ from .sources import Frame, FrameSource
 from .tracker import MaskTracker
 
 DEFAULT_SECONDS = 10.0
-# Long enough that filling and draining the pipeline costs well under 1% of a round.
-ROUND_SECONDS = 2.0
+# Short, for many rounds and so a measure of the noise; filling and draining cost both sides alike.
+ROUND_SECONDS = 1.0
 # What the device reports about the compiled model, as benchmark_app prints it.
 COMPILED_PROPERTIES = ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT",
                        "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "EXECUTION_DEVICES")
@@ -93,6 +97,28 @@ class LatencyStats:
 
 
 @dataclass(frozen=True)
+class RoundSpread:
+    """How the rounds' efficiencies spread: the run's noise."""
+
+    rounds: int
+    median: float
+    min: float
+    max: float
+    sd: float  # 0 for one round
+
+    @classmethod
+    def of(cls, efficiencies: list[float]) -> RoundSpread:
+        if not efficiencies:
+            return cls(0, *[float("nan")] * 4)
+        sd = statistics.stdev(efficiencies) if len(efficiencies) > 1 else 0.0
+        return cls(len(efficiencies), statistics.median(efficiencies), min(efficiencies), max(efficiencies), sd)
+
+    def text(self) -> str:
+        return (f"efficiency per round: median {self.median:.3f}, {self.min:.3f} to {self.max:.3f}, "
+                f"sd {self.sd:.3f} over {self.rounds} rounds (the run's noise)")
+
+
+@dataclass(frozen=True)
 class BenchmarkReport:
     device: str
     config: dict[str, str]
@@ -107,16 +133,26 @@ class BenchmarkReport:
     host_cpu_ms: dict[str, float]  # CPU time per frame of each stage the demo runs itself
     process_cpu_ms: dict[str, float]  # the process's CPU time per frame: end_to_end, inference_only
     peak_rss_mb: float
+    round_efficiency: RoundSpread
     live: LiveFigures | None = None  # for a camera or stream
 
     @classmethod
-    def build(cls, device: str, config: dict[str, str], infer_requests: int, pipeline: Throughput,
-              model_alone: Throughput, metrics: MeasuredMetrics, live: bool = False) -> BenchmarkReport:
+    def build(cls, device: str, config: dict[str, str], infer_requests: int, rounds: list[Round],
+              metrics: MeasuredMetrics, live: bool = False) -> BenchmarkReport:
+        pipeline = sum((r.pipeline for r in rounds), Throughput())
+        model_alone = sum((r.model_alone for r in rounds), Throughput())
         return cls(device, config, infer_requests, pipeline.frames, pipeline.seconds, pipeline.fps, model_alone.fps,
-                   pipeline.fps / model_alone.fps if model_alone.fps else 0.0, LatencyStats.of(metrics.latencies_ms),
+                   efficiency(pipeline, model_alone), LatencyStats.of(metrics.latencies_ms),
                    metrics.stage_means_ms(), metrics.host_cpu_means_ms(),
                    {"end_to_end": pipeline.cpu_ms_per_frame, "inference_only": model_alone.cpu_ms_per_frame},
-                   peak_rss_mb(), LiveFigures.of(metrics) if live else None)
+                   peak_rss_mb(), RoundSpread.of([r.efficiency for r in rounds]),
+                   LiveFigures.of(metrics) if live else None)
+
+    @property
+    def above_reference(self) -> bool:
+        """The pipeline came out faster than the model alone by more than the rounds' noise: other load
+        must have changed during the run, and the figures are not to be trusted."""
+        return self.efficiency > 1 + self.round_efficiency.sd
 
     @property
     def host_cpu_total_ms(self) -> float:
@@ -132,8 +168,11 @@ class BenchmarkReport:
             f"frames: {self.frames} in {self.seconds:.2f} s",
             f"end-to-end throughput: {self.end_to_end_fps:.2f} FPS",
             f"inference-only throughput: {self.inference_only_fps:.2f} FPS "
-            "(same compiled model and requests, one pre-decoded frame)",
+            "(the same requests fed frames of the input decoded beforehand, outputs decoded, no host stage)",
             f"efficiency (end-to-end / inference-only): {self.efficiency:.3f}",
+            self.round_efficiency.text(),
+        ] + (["warning: the pipeline beat the model alone by more than the noise: the machine's other load "
+              "changed during the run; measure again"] if self.above_reference else []) + [
             f"latency (ms): {figures(asdict(self.latency_ms))}",
             f"stage time per frame (ms): {figures(self.stages_ms)}",
             f"host CPU per frame (ms): {figures(self.host_cpu_ms)}; total {self.host_cpu_total_ms:.2f}",
@@ -182,6 +221,20 @@ class MeasuredMetrics(RunMetrics):
         self.progress.update()
 
 
+@dataclass(frozen=True)
+class Round:
+    pipeline: Throughput
+    model_alone: Throughput
+
+    @property
+    def efficiency(self) -> float:
+        return efficiency(self.pipeline, self.model_alone)
+
+
+def efficiency(pipeline: Throughput, model_alone: Throughput) -> float:
+    return pipeline.fps / model_alone.fps if model_alone.fps else 0.0
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
@@ -222,23 +275,13 @@ def measure_pipeline(segmenter: Segmenter, frames: Iterable[Frame], render: Call
     return Throughput(metrics.frames - counted, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
-def warm_up(requests: ov.AsyncInferQueue, inputs: dict[int, np.ndarray]) -> None:
-    for _ in range(len(requests)):
-        requests.start_async(inputs, share_inputs=True)
-    requests.wait_all()
-
-
-def measure_inference_only(requests: ov.AsyncInferQueue, inputs: dict[int, np.ndarray],
-                           seconds: float) -> Throughput:
-    """The compiled model alone, fed the same inputs over and over by ``requests`` for ``seconds``."""
-    frames = 0
+def measure_model_alone(segmenter: Segmenter, frames: list[Frame], seconds: float | None = None) -> Throughput:
+    """The stream's own requests fed ``frames`` (decoded beforehand) in turn for ``seconds`` (None: once
+    each), each result's outputs decoded as the stream does, and nothing after."""
+    fed = itertools.cycle(frames) if seconds else iter(frames)
     cpu_started, started = time.process_time(), time.perf_counter()
-    deadline = started + seconds
-    while frames == 0 or time.perf_counter() < deadline:
-        requests.start_async(inputs, share_inputs=True)  # returns as soon as a request is free
-        frames += 1
-    requests.wait_all()
-    return Throughput(frames, time.perf_counter() - started, time.process_time() - cpu_started)
+    count = sum(1 for _ in segmenter.detections(until(fed, None, seconds)))
+    return Throughput(count, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
 def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs,
@@ -248,14 +291,15 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
     sample = next(frames, None)
     if sample is None:
         raise UsageError("--benchmark: the input gave no frame")
-    # A copy, because renderers may draw on the frames they are given.
-    model = segmenter.model
-    alone, inputs = ov.AsyncInferQueue(model.compiled, segmenter.requests), model.inputs(sample.image.copy())
-    # The warm-up fills the pipeline once without the writers, so they get only measured frames.
-    warmup = itertools.chain([sample], itertools.islice(frames, segmenter.read_ahead(live) - 1))
+    # The warm-up fills the pipeline once without the writers, so they get only measured frames. Its
+    # frames, copied before the renderer draws on them, are what the model alone is fed: real frames of
+    # this input, several, so that the model alone meets what the pipeline meets.
+    warmup = [sample, *itertools.islice(frames, segmenter.read_ahead(live) - 1)]
+    decoded = [replace(frame, image=frame.image.copy()) for frame in warmup]
     app.run(segmenter, warmup, render, app.Outputs(), tracker, RunMetrics(), live)
-    warm_up(alone, inputs)
-    end_to_end, model_alone = Throughput(), Throughput()
+    measure_model_alone(segmenter, decoded)
+    rounds: list[Round] = []
+    end_to_end = Throughput()
     with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
         metrics = MeasuredMetrics(progress)
         while round_ := settings.next_round(end_to_end):
@@ -264,9 +308,9 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
             if not measured.frames:  # the input ran dry, or the time was too short for one frame
                 break
             end_to_end += measured
-            model_alone += measure_inference_only(alone, inputs, measured.seconds)
-    report = BenchmarkReport.build(device, compiled_config(model.compiled), segmenter.requests, end_to_end,
-                                   model_alone, metrics, source.live)
+            rounds.append(Round(measured, measure_model_alone(segmenter, decoded, measured.seconds)))
+    report = BenchmarkReport.build(device, compiled_config(segmenter.model.compiled), segmenter.requests, rounds,
+                                   metrics, source.live)
     print(report.text(), flush=True)
     if settings.report:
         write_json(settings.report, asdict(report), "the report", indent=2)
