@@ -16,6 +16,7 @@ is the run's noise, and the report gives it.
 from __future__ import annotations
 
 import itertools
+import os
 import resource
 import statistics
 import sys
@@ -40,6 +41,8 @@ from .tracker import MaskTracker
 DEFAULT_SECONDS = 10.0
 # Short, for many rounds and so a measure of the noise; filling and draining cost both sides alike.
 ROUND_SECONDS = 1.0
+# Other processes' share of the cores above which the report says the throughputs are not the machine's best.
+NOTABLE_OTHER_LOAD = 0.05
 # What the device reports about the compiled model, as benchmark_app prints it.
 COMPILED_PROPERTIES = ("NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT",
                        "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "EXECUTION_DEVICES")
@@ -134,11 +137,13 @@ class BenchmarkReport:
     process_cpu_ms: dict[str, float]  # the process's CPU time per frame: end_to_end, inference_only
     peak_rss_mb: float
     round_efficiency: RoundSpread
+    cpu_efficiency: float  # inference-only CPU per frame / end-to-end's
+    other_load: float | None  # the share of all cores other processes used meanwhile; None: unknown
     live: LiveFigures | None = None  # for a camera or stream
 
     @classmethod
     def build(cls, device: str, config: dict[str, str], infer_requests: int, rounds: list[Round],
-              metrics: MeasuredMetrics, live: bool = False) -> BenchmarkReport:
+              metrics: MeasuredMetrics, other_load: float | None = None, live: bool = False) -> BenchmarkReport:
         pipeline = sum((r.pipeline for r in rounds), Throughput())
         model_alone = sum((r.model_alone for r in rounds), Throughput())
         return cls(device, config, infer_requests, pipeline.frames, pipeline.seconds, pipeline.fps, model_alone.fps,
@@ -146,13 +151,24 @@ class BenchmarkReport:
                    metrics.stage_means_ms(), metrics.host_cpu_means_ms(),
                    {"end_to_end": pipeline.cpu_ms_per_frame, "inference_only": model_alone.cpu_ms_per_frame},
                    peak_rss_mb(), RoundSpread.of([r.efficiency for r in rounds]),
-                   LiveFigures.of(metrics) if live else None)
+                   model_alone.cpu_ms_per_frame / pipeline.cpu_ms_per_frame if pipeline.cpu_seconds else 0.0,
+                   other_load, LiveFigures.of(metrics) if live else None)
 
     @property
     def above_reference(self) -> bool:
         """The pipeline came out faster than the model alone by more than the rounds' noise: other load
         must have changed during the run, and the figures are not to be trusted."""
         return self.efficiency > 1 + self.round_efficiency.sd
+
+    def _load_lines(self) -> list[str]:
+        lines = []
+        if self.other_load is not None and self.other_load > NOTABLE_OTHER_LOAD:
+            lines.append(f"other processes used {self.other_load:.0%} of the cores meanwhile: the throughputs are "
+                         "not this machine's best, and their efficiency moves with that load")
+        if self.above_reference:
+            lines.append("warning: the pipeline beat the model alone by more than the noise: the machine's other "
+                         "load changed during the run; measure again")
+        return lines
 
     @property
     def host_cpu_total_ms(self) -> float:
@@ -171,8 +187,9 @@ class BenchmarkReport:
             "(the same requests fed frames of the input decoded beforehand, outputs decoded, no host stage)",
             f"efficiency (end-to-end / inference-only): {self.efficiency:.3f}",
             self.round_efficiency.text(),
-        ] + (["warning: the pipeline beat the model alone by more than the noise: the machine's other load "
-              "changed during the run; measure again"] if self.above_reference else []) + [
+            f"efficiency in CPU time (inference-only CPU per frame / end-to-end's): {self.cpu_efficiency:.3f}; "
+            "with every core busy, what other load does not move",
+        ] + self._load_lines() + [
             f"latency (ms): {figures(asdict(self.latency_ms))}",
             f"stage time per frame (ms): {figures(self.stages_ms)}",
             f"host CPU per frame (ms): {figures(self.host_cpu_ms)}; total {self.host_cpu_total_ms:.2f}",
@@ -233,6 +250,31 @@ class Round:
 
 def efficiency(pipeline: Throughput, model_alone: Throughput) -> float:
     return pipeline.fps / model_alone.fps if model_alone.fps else 0.0
+
+
+class OtherLoad:
+    """The share of all cores that processes other than this one use from now to :meth:`share` (Linux)."""
+
+    def __init__(self) -> None:
+        self._busy, self._own, self._wall = _machine_busy_seconds(), time.process_time(), time.perf_counter()
+
+    def share(self) -> float | None:
+        busy, wall = _machine_busy_seconds(), time.perf_counter()
+        if busy is None or self._busy is None or wall <= self._wall:
+            return None
+        others = (busy - self._busy) - (time.process_time() - self._own)
+        return max(others, 0.0) / ((wall - self._wall) * (os.cpu_count() or 1))
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds every process has used since boot, from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb() -> float:
@@ -300,6 +342,7 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
     measure_model_alone(segmenter, decoded)
     rounds: list[Round] = []
     end_to_end = Throughput()
+    other_load = OtherLoad()
     with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
         metrics = MeasuredMetrics(progress)
         while round_ := settings.next_round(end_to_end):
@@ -310,7 +353,7 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
             end_to_end += measured
             rounds.append(Round(measured, measure_model_alone(segmenter, decoded, measured.seconds)))
     report = BenchmarkReport.build(device, compiled_config(segmenter.model.compiled), segmenter.requests, rounds,
-                                   metrics, source.live)
+                                   metrics, other_load.share(), source.live)
     print(report.text(), flush=True)
     if settings.report:
         write_json(settings.report, asdict(report), "the report", indent=2)

@@ -45,7 +45,7 @@ def test_the_model_alone_decodes_each_frame_as_the_stream_does(models):
     assert measure_model_alone(segmenter, frames, 0.3).frames >= 1
 
 
-def test_the_report_gives_the_rounds_spread(models, tmp_path):
+def test_the_report_gives_the_rounds_spread_and_the_efficiency_in_cpu_time(models, tmp_path):
     clip = synthetic.write_ffv1_video(tmp_path / "clip.mkv", [frame_with([Shape.rect((0, 0, 255), 20 + step, 20,
                                                                                    120 + step, 140)])
                                                              for step in range(4)])
@@ -61,5 +61,8 @@ def test_the_report_gives_the_rounds_spread(models, tmp_path):
     assert spread["rounds"] in (2, 3)
     assert spread["min"] <= spread["median"] <= spread["max"]
     assert spread["sd"] >= 0
+    cpu = report["process_cpu_ms"]
+    assert report["cpu_efficiency"] == pytest.approx(cpu["inference_only"] / cpu["end_to_end"])
+    assert 0 <= report["other_load"] <= 1  # Linux: read from /proc/stat
     assert (f"efficiency per round: median {spread['median']:.3f}, {spread['min']:.3f} to {spread['max']:.3f}, "
             f"sd {spread['sd']:.3f} over {spread['rounds']} rounds") in run.stdout
