@@ -14,7 +14,10 @@ For each round it also reads how much of the cores other processes used during e
 (/proc/stat less this process), and prints each variant's efficiency (pipeline / variant), its
 spread over the rounds, and how the rounds' efficiencies follow the difference in other load.
 
-    python benchmarks/reference.py [--model XML] [--clip VIDEO] [--rounds N] [--seconds S]
+With ``--spinners N`` it adds a known load of its own: N processes that each keep one core
+busy for the whole run (ended with it).
+
+    python benchmarks/reference.py [--model XML] [--clip VIDEO] [--rounds N] [--seconds S] [--spinners N]
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import argparse
 import itertools
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -128,8 +132,10 @@ def summary(name: str, rounds: list[dict[str, Side]]) -> str:
     efficiencies = [r["pipeline"].throughput.fps / r[name].throughput.fps for r in rounds]
     load_shift = [r[name].others - r["pipeline"].others for r in rounds]
     follows = np.corrcoef(efficiencies, load_shift)[0, 1] if np.std(load_shift) > 0 else float("nan")
-    return (f"{name:>13}: {side.fps:6.2f} FPS, {side.cpu_ms_per_frame:5.1f} ms CPU/frame; efficiency "
-            f"{pipeline.fps / side.fps:.3f}, rounds median {statistics.median(efficiencies):.3f}, "
+    return (f"{name:>13}: {side.fps:6.2f} FPS, {side.cpu_ms_per_frame:5.1f} ms CPU/frame, "
+            f"{side.cpu_seconds / side.seconds:.2f} cores; efficiency {pipeline.fps / side.fps:.3f} "
+            f"(in CPU time {side.cpu_ms_per_frame / pipeline.cpu_ms_per_frame:.3f}), "
+            f"rounds median {statistics.median(efficiencies):.3f}, "
             f"{min(efficiencies):.3f} to {max(efficiencies):.3f}, sd {statistics.stdev(efficiencies):.3f}; "
             f"correlation with the other load's shift {follows:+.2f}")
 
@@ -141,7 +147,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--seconds", type=float, default=1.0, help="of each side of a round")
     parser.add_argument("--hint", default="throughput")
+    parser.add_argument("--spinners", type=int, default=0, help="processes that each keep a core busy meanwhile")
     args = parser.parse_args()
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.spinners)]
+    try:
+        compare(args)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def compare(args: argparse.Namespace) -> None:
     segmenter = demo.open(args.model, hint=args.hint, cache_dir=None)
     source = open_source(str(args.clip), loop=True)
     frames = iter(source)
@@ -163,7 +180,8 @@ def main() -> None:
                                              f" ({rounds[-1][name].others:.0%})" for name in names), flush=True)
     pipeline = sum((r["pipeline"].throughput for r in rounds), Throughput())
     others = statistics.mean(side.others for r in rounds for side in r.values())
-    print(f"\npipeline: {pipeline.fps:.2f} FPS, {pipeline.cpu_ms_per_frame:.1f} ms CPU/frame; other processes "
+    print(f"\npipeline: {pipeline.fps:.2f} FPS, {pipeline.cpu_ms_per_frame:.1f} ms CPU/frame, "
+          f"{pipeline.cpu_seconds / pipeline.seconds:.2f} cores; other processes "
           f"used {others:.0%} of the cores on average ({os.getloadavg()[0]:.2f} load)")
     for name in names[1:]:
         print(summary(name, rounds))
