@@ -131,9 +131,12 @@ def main() -> None:
         figures: dict[str, list[tuple[float, float]]] = {scene.name: [] for scene in chosen}
         for index in range(args.rounds):
             for scene in chosen:
-                sides = [lambda: demo_fps(scene, folder / "demo.avi"), lambda: peer_fps(python, scene, folder / "peer.avi")]
-                first, second = (side() for side in (sides if index % 2 == 0 else sides[::-1]))
-                ours, theirs = (first, second) if index % 2 == 0 else (second, first)
+                if index % 2 == 0:
+                    ours = demo_fps(scene, folder / "demo.avi")
+                    theirs = peer_fps(python, scene, folder / "peer.avi")
+                else:
+                    theirs = peer_fps(python, scene, folder / "peer.avi")
+                    ours = demo_fps(scene, folder / "demo.avi")
                 figures[scene.name].append((ours, theirs))
                 print(f"round {index}, {scene.name}: demo {ours:.2f} FPS, model_api {theirs:.2f} FPS, "
                       f"{ours / theirs:.2f}x (load {os.getloadavg()[0]:.2f})", flush=True)
