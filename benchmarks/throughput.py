@@ -86,6 +86,9 @@ def main() -> None:
               "machine's best")
     print(f"efficiency: {report['end_to_end_fps']:.1f} / {report['inference_only_fps']:.1f} FPS = "
           f"{report['efficiency']:.2f} (goal >= {EFFICIENCY_GOAL}: {verdict(report['efficiency'] >= EFFICIENCY_GOAL)})")
+    spread = report["round_efficiency"]
+    print(f"  the run's noise: rounds from {spread['min']:.2f} to {spread['max']:.2f}, sd {spread['sd']:.3f} over "
+          f"{spread['rounds']}; in CPU time (what other load does not move) {report['cpu_efficiency']:.2f}")
     print(f"host CPU per 1080p frame outside inference (decode, preprocess, postprocess, render, write): "
           f"{host_cpu:.2f} ms (goal < {HOST_CPU_GOAL_MS:g}: {verdict(host_cpu < HOST_CPU_GOAL_MS)})")
     print(f"process CPU per frame: {cpu['end_to_end']:.2f} ms end-to-end, {cpu['inference_only']:.2f} ms "

@@ -2,18 +2,23 @@
 
 The end-to-end run is the demo's own loop (:func:`demo.app.run`) with whatever renderer and
 writers the command line built, over ``-niter`` frames or ``--time`` seconds of a looped
-input. The inference-only run feeds the same compiled model one pre-decoded frame with the
-same number of requests, as OpenVINO's ``benchmark_app`` does. Their quotient, the
-efficiency, says how much of the model's throughput the pipeline keeps.
+input. The model-alone run is the most that loop could reach: the same requests of the same
+compiled model (the stream's own), fed frames of the same input decoded beforehand, each
+result's outputs read and decoded as the stream does, and no host stage after. It does a
+part of the pipeline's work and nothing else, so the pipeline cannot beat it but by noise.
+Their quotient, the efficiency, says how much of the model's throughput the pipeline keeps.
 
 The two take turns in short rounds, each model-alone round as long as the pipeline round
 before it: on a shared machine, a burst of other load during one long phase would
-otherwise be charged to one side of the ratio only.
+otherwise be charged to one side of the ratio only. The spread of the rounds' efficiencies
+is the run's noise, and the report gives it.
 """
 from __future__ import annotations
 
 import itertools
+import os
 import resource
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -25,7 +30,6 @@ from tqdm import tqdm
 
 from . import app, many
 from .errors import UsageError
-from .inference import Inputs, RequestQueue
 from .instances import FrameResult
 from .metrics import RunMetrics
 from .segmenter import Segmenter
@@ -34,8 +38,10 @@ from .sources import Frame, FrameSource
 from .tracker import MaskTracker
 
 DEFAULT_SECONDS = 10.0
-# Long enough that filling and draining the pipeline costs well under 1% of a round.
-ROUND_SECONDS = 2.0
+# Short, for many rounds and so a measure of the noise; filling and draining cost both sides alike.
+ROUND_SECONDS = 1.0
+# Other processes' share of the cores above which the report says the throughputs are not the machine's best.
+NOTABLE_OTHER_LOAD = 0.05
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,28 @@ class LatencyStats:
 
 
 @dataclass(frozen=True)
+class RoundSpread:
+    """How the rounds' efficiencies spread: the run's noise."""
+
+    rounds: int
+    median: float
+    min: float
+    max: float
+    sd: float  # 0 for one round
+
+    @classmethod
+    def of(cls, efficiencies: list[float]) -> RoundSpread:
+        if not efficiencies:
+            return cls(0, *[float("nan")] * 4)
+        sd = statistics.stdev(efficiencies) if len(efficiencies) > 1 else 0.0
+        return cls(len(efficiencies), statistics.median(efficiencies), min(efficiencies), max(efficiencies), sd)
+
+    def text(self) -> str:
+        return (f"efficiency per round: median {self.median:.3f}, {self.min:.3f} to {self.max:.3f}, "
+                f"sd {self.sd:.3f} over {self.rounds} rounds (the run's noise)")
+
+
+@dataclass(frozen=True)
 class BenchmarkReport:
     device: str
     config: dict[str, str]
@@ -104,17 +132,40 @@ class BenchmarkReport:
     host_cpu_ms: dict[str, float]  # CPU time per frame of each stage the demo runs itself
     process_cpu_ms: dict[str, float]  # the process's CPU time per frame: end_to_end, inference_only
     peak_rss_mb: float
+    round_efficiency: RoundSpread
+    cpu_efficiency: float  # inference-only CPU per frame / end-to-end's
+    other_load: float | None  # the share of all cores other processes used meanwhile; None: unknown
     live: LiveFigures | None = None  # for a camera or stream
     sources: dict[str, dict[str, float]] | None = None  # several inputs: each one's frames and FPS
 
     @classmethod
-    def build(cls, device: str, config: dict[str, str], infer_requests: int, pipeline: Throughput,
-              model_alone: Throughput, metrics: MeasuredMetrics, live: bool = False) -> BenchmarkReport:
+    def build(cls, device: str, config: dict[str, str], infer_requests: int, rounds: list[Round],
+              metrics: MeasuredMetrics, other_load: float | None = None, live: bool = False) -> BenchmarkReport:
+        pipeline = sum((r.pipeline for r in rounds), Throughput())
+        model_alone = sum((r.model_alone for r in rounds), Throughput())
         return cls(device, config, infer_requests, pipeline.frames, pipeline.seconds, pipeline.fps, model_alone.fps,
-                   pipeline.fps / model_alone.fps if model_alone.fps else 0.0, LatencyStats.of(metrics.latencies_ms),
+                   efficiency(pipeline, model_alone), LatencyStats.of(metrics.latencies_ms),
                    metrics.stage_means_ms(), metrics.host_cpu_means_ms(),
                    {"end_to_end": pipeline.cpu_ms_per_frame, "inference_only": model_alone.cpu_ms_per_frame},
-                   peak_rss_mb(), LiveFigures.of(metrics) if live else None)
+                   peak_rss_mb(), RoundSpread.of([r.efficiency for r in rounds]),
+                   model_alone.cpu_ms_per_frame / pipeline.cpu_ms_per_frame if pipeline.cpu_seconds else 0.0,
+                   other_load, LiveFigures.of(metrics) if live else None)
+
+    @property
+    def above_reference(self) -> bool:
+        """The pipeline came out faster than the model alone by more than the rounds' noise: other load
+        must have changed during the run, and the figures are not to be trusted."""
+        return self.efficiency > 1 + self.round_efficiency.sd
+
+    def _load_lines(self) -> list[str]:
+        lines = []
+        if self.other_load is not None and self.other_load > NOTABLE_OTHER_LOAD:
+            lines.append(f"other processes used {self.other_load:.0%} of the cores meanwhile: the throughputs are "
+                         "not this machine's best, and their efficiency moves with that load")
+        if self.above_reference:
+            lines.append("warning: the pipeline beat the model alone by more than the noise: the machine's other "
+                         "load changed during the run; measure again")
+        return lines
 
     @property
     def host_cpu_total_ms(self) -> float:
@@ -130,8 +181,12 @@ class BenchmarkReport:
             f"frames: {self.frames} in {self.seconds:.2f} s",
             f"end-to-end throughput: {self.end_to_end_fps:.2f} FPS",
             f"inference-only throughput: {self.inference_only_fps:.2f} FPS "
-            "(same compiled model and requests, one pre-decoded frame)",
+            "(the same requests fed frames of the input decoded beforehand, outputs decoded, no host stage)",
             f"efficiency (end-to-end / inference-only): {self.efficiency:.3f}",
+            self.round_efficiency.text(),
+            f"efficiency in CPU time (inference-only CPU per frame / end-to-end's): {self.cpu_efficiency:.3f}; "
+            "with every core busy, what other load does not move",
+        ] + self._load_lines() + [
             f"latency (ms): {figures(asdict(self.latency_ms))}",
             f"stage time per frame (ms): {figures(self.stages_ms)}",
             f"host CPU per frame (ms): {figures(self.host_cpu_ms)}; total {self.host_cpu_total_ms:.2f}",
@@ -184,6 +239,45 @@ class MeasuredMetrics(RunMetrics):
         self.progress.update()
 
 
+@dataclass(frozen=True)
+class Round:
+    pipeline: Throughput
+    model_alone: Throughput
+
+    @property
+    def efficiency(self) -> float:
+        return efficiency(self.pipeline, self.model_alone)
+
+
+def efficiency(pipeline: Throughput, model_alone: Throughput) -> float:
+    return pipeline.fps / model_alone.fps if model_alone.fps else 0.0
+
+
+class OtherLoad:
+    """The share of all cores that processes other than this one use from now to :meth:`share` (Linux)."""
+
+    def __init__(self) -> None:
+        self._busy, self._own, self._wall = _machine_busy_seconds(), time.process_time(), time.perf_counter()
+
+    def share(self) -> float | None:
+        busy, wall = _machine_busy_seconds(), time.perf_counter()
+        if busy is None or self._busy is None or wall <= self._wall:
+            return None
+        others = (busy - self._busy) - (time.process_time() - self._own)
+        return max(others, 0.0) / ((wall - self._wall) * (os.cpu_count() or 1))
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds every process has used since boot, from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
@@ -208,23 +302,13 @@ def measure_pipeline(segmenter: Segmenter, frames: Iterable[Frame], render: Call
     return Throughput(metrics.frames - counted, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
-def warm_up(requests: RequestQueue, inputs: Inputs) -> None:
-    for _ in range(len(requests)):
-        requests.start_async(inputs)
-    requests.wait_all()
-
-
-def measure_inference_only(requests: RequestQueue, inputs: Inputs,
-                           seconds: float) -> Throughput:
-    """The compiled model alone, fed the same inputs over and over by ``requests`` for ``seconds``."""
-    frames = 0
+def measure_model_alone(segmenter: Segmenter, frames: list[Frame], seconds: float | None = None) -> Throughput:
+    """The stream's own requests fed ``frames`` (decoded beforehand) in turn for ``seconds`` (None: once
+    each), each result's outputs decoded as the stream does, and nothing after."""
+    fed = itertools.cycle(frames) if seconds else iter(frames)
     cpu_started, started = time.process_time(), time.perf_counter()
-    deadline = started + seconds
-    while frames == 0 or time.perf_counter() < deadline:
-        requests.start_async(inputs)  # returns as soon as a request is free
-        frames += 1
-    requests.wait_all()
-    return Throughput(frames, time.perf_counter() - started, time.process_time() - cpu_started)
+    count = sum(1 for _ in segmenter.detections(until(fed, None, seconds)))
+    return Throughput(count, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
 def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs,
@@ -237,14 +321,16 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
     sample = next(frames, None)
     if sample is None:
         raise UsageError("--benchmark: the input gave no frame")
-    # A copy, because renderers may draw on the frames they are given.
-    model = segmenter.model
-    alone, inputs = model.engine.requests(segmenter.requests), model.inputs(sample.image.copy())
-    # The warm-up fills the pipeline once without the writers, so they get only measured frames.
-    warmup = itertools.chain([sample], itertools.islice(frames, segmenter.read_ahead(live) - 1))
+    # The warm-up fills the pipeline once without the writers, so they get only measured frames. Its
+    # frames, copied before the renderer draws on them, are what the model alone is fed: real frames of
+    # this input, several, so that the model alone meets what the pipeline meets.
+    warmup = [sample, *itertools.islice(frames, segmenter.read_ahead(live) - 1)]
+    decoded = [replace(frame, image=frame.image.copy()) for frame in warmup]
     measure_pipeline(segmenter, warmup, render, app.Outputs(), tracker, RunMetrics(), live, many.unwritten(lanes))
-    warm_up(alone, inputs)
-    end_to_end, model_alone = Throughput(), Throughput()
+    measure_model_alone(segmenter, decoded)
+    rounds: list[Round] = []
+    end_to_end = Throughput()
+    other_load = OtherLoad()
     with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
         metrics = MeasuredMetrics(progress)
         while round_ := settings.next_round(end_to_end):
@@ -254,9 +340,9 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
             if not measured.frames:  # the input ran dry, or the time was too short for one frame
                 break
             end_to_end += measured
-            model_alone += measure_inference_only(alone, inputs, measured.seconds)
-    report = BenchmarkReport.build(device, model.engine.config(), segmenter.requests, end_to_end,
-                                   model_alone, metrics, source.live)
+            rounds.append(Round(measured, measure_model_alone(segmenter, decoded, measured.seconds)))
+    report = BenchmarkReport.build(device, segmenter.model.engine.config(), segmenter.requests, rounds,
+                                   metrics, other_load.share(), source.live)
     if lanes:
         report = replace(report, sources={name: {"frames": lane.metrics.frames,
                                                  "fps": lane.metrics.frames / end_to_end.seconds}

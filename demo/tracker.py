@@ -5,12 +5,19 @@ velocity; first every detection is matched to the track whose last mask, moved b
 motion, it overlaps most (mask IoU), then the detections left over to the tracks left over
 (lost or occluded ones above all) whose predicted box they lie in. Greedy in a fixed order,
 so the same frames always give the same ids.
+
+Only pairs whose rectangles overlap are scored: a mask IoU or a box share is 0 for any other
+pair, below every threshold above 0, so leaving them out changes no id. NumPy finds those pairs
+for all detections and tracks at once; the costly mask IoUs, then, grow with the objects'
+neighbours rather than with the square of their number.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from typing import Callable
+
+import numpy as np
 
 from .instances import Box, Instance
 from .masks import BoxMask
@@ -99,6 +106,22 @@ def _box_share(box: Box, expected: list[float]) -> float:
     return max(width, 0) * max(height, 0) / area if area > 0 else 0.0
 
 
+def overlapping(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Which rectangles of ``first`` [N, 4] share an area with which of ``second`` [M, 4] (x1, y1, x2, y2
+    each): bool [N, M]."""
+    a, b = first[:, np.newaxis, :], second[np.newaxis, :, :]
+    return (a[..., 0] < b[..., 2]) & (b[..., 0] < a[..., 2]) & (a[..., 1] < b[..., 3]) & (b[..., 1] < a[..., 3])
+
+
+def _rectangles(rows: list[list[float]]) -> np.ndarray:
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def _mask_rectangle(mask: BoxMask) -> list[float]:
+    region = mask.region
+    return [region.x0, region.y0, region.x1, region.y1]
+
+
 class MaskTracker:
     """Gives each instance of a video the id of the object it shows; ids count from 1.
 
@@ -134,21 +157,29 @@ class MaskTracker:
         matched: list[_Track | None] = [None] * len(instances)
         # Made once a frame, so each moved mask counts its area once, not once per detection.
         self._moved = {track.id: track.moved_mask(self._frame) for track in self._tracks}
-        self._assign(instances, matched, self._moved_mask_iou, self.settings.mask_iou)
-        self._assign(instances, matched, self._predicted_box_share, self.settings.box_share)
+        same_class = (np.array([i.class_id for i in instances], dtype=np.int64)[:, np.newaxis]
+                      == np.array([t.instance.class_id for t in self._tracks], dtype=np.int64)[np.newaxis, :])
+        masks = (_rectangles([_mask_rectangle(i.mask) for i in instances]),
+                 _rectangles([_mask_rectangle(self._moved[t.id]) for t in self._tracks]))
+        self._assign(instances, matched, self._moved_mask_iou, self.settings.mask_iou, same_class, masks)
+        boxes = (_rectangles([i.box.as_list() for i in instances]),
+                 _rectangles([t.motion.predicted(self._frame - t.last_seen) for t in self._tracks]))
+        self._assign(instances, matched, self._predicted_box_share, self.settings.box_share, same_class, boxes)
         return matched
 
     def _assign(self, instances: list[Instance], matched: list[_Track | None],
-                score: Callable[[Instance, _Track], float], threshold: float) -> None:
-        """Greedy, best score first, over the detections and tracks of one class not matched yet."""
+                score: Callable[[Instance, _Track], float], threshold: float, same_class: np.ndarray,
+                rectangles: tuple[np.ndarray, np.ndarray]) -> None:
+        """Greedy, best score first (then by detection, then the oldest track), over the detections and
+        tracks of one class not matched yet; where a score above 0 is needed, only pairs whose
+        ``rectangles`` (the detections', the tracks') overlap are scored."""
         taken = {track.id for track in matched if track is not None}
-        free = [track for track in self._tracks if track.id not in taken]
+        pairs = same_class & overlapping(*rectangles) if threshold > 0 else same_class
         candidates = sorted(
-            ((-score(instance, track), n, order, track)
-             for n, instance in enumerate(instances) if matched[n] is None
-             for order, track in enumerate(free) if track.instance.class_id == instance.class_id),
-            key=lambda c: c[:3])
-        for negative, n, _, track in candidates:
+            (-score(instances[n], self._tracks[t]), n, t) for n, t in zip(*map(np.ndarray.tolist, np.nonzero(pairs)))
+            if matched[n] is None and self._tracks[t].id not in taken)
+        for negative, n, t in candidates:
+            track = self._tracks[t]
             if -negative < threshold:
                 break
             if matched[n] is None and track.id not in taken:
