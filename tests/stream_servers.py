@@ -119,6 +119,9 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Server:
+        """Start the server, unless it runs already (http_server starts its own, to see it listen)."""
+        if self.process is not None and self.process.poll() is None:
+            return self
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if self.ready_line is not None:
             line = self.process.stdout.readline()

@@ -245,7 +245,7 @@ def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, al
     the stream's are each newer than the one before, numbered on without gaps."""
     served = write_numbered_jpegs(tmp_path / "served")
     results = tmp_path / "all.jsonl"
-    server = http_server(served[0].parent, 30)  # started already: a `with` would start a second one
+    server = http_server(served[0].parent, 30)
     try:
         name = many.source_names([server.url])[0]
 
@@ -345,7 +345,7 @@ def test_a_source_failing_midway_ends_alone():
 def test_a_stream_lost_for_good_is_one_line_and_exit_1_while_the_video_finishes(models, sources, tmp_path):
     served = write_numbered_jpegs(tmp_path / "served")
     results = tmp_path / "all.jsonl"
-    server = http_server(served[0].parent, 30)  # started already: a `with` would start a second one
+    server = http_server(served[0].parent, 30)
     try:
         name = many.source_names([server.url])[0]
         running = start_demo("-m", models["person-0007"].xml, "-i", sources["loop"][0], "-i", server.url,
