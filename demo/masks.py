@@ -116,9 +116,30 @@ class BoxMask:
         return overlap / union if union else 0.0
 
     def rle(self, frame_size: tuple[int, int]) -> dict[str, object]:
-        """The frame-sized mask as COCO's compressed RLE, ``counts`` as text so JSON can hold it."""
-        encoded = coco_mask.encode(np.asfortranarray(self.full(frame_size).view(np.uint8)))
-        return {"size": [int(s) for s in encoded["size"]], "counts": encoded["counts"].decode("ascii")}
+        """The frame-sized mask as COCO's compressed RLE, ``counts`` as text so JSON can hold it.
+
+        The runs are counted over the columns the mask spans only (COCO's runs go down the columns):
+        the columns left and right of it are all zeros, which only lengthen the first and the last
+        run. Encoding the whole frame instead cost 5 ms an instance at 1080p.
+        """
+        width, height = frame_size
+        region = self.region
+        strip = np.zeros((height, region.x1 - region.x0), dtype=np.uint8, order="F")
+        strip[region.y0:region.y1] = self.bits
+        column_major = strip.ravel(order="F")  # no copy: the strip is stored column by column
+        changes = np.flatnonzero(column_major[1:] != column_major[:-1]) + 1
+        runs = np.diff(np.concatenate(([0], changes, [column_major.size]))).tolist()
+        if column_major.size and column_major[0]:
+            runs.insert(0, 0)  # COCO's first run counts zeros
+        runs = runs or [0]
+        runs[0] += region.x0 * height
+        after = (width - region.x1) * height
+        if len(runs) % 2:  # ends on zeros
+            runs[-1] += after
+        elif after:
+            runs.append(after)
+        encoded = coco_mask.frPyObjects({"counts": runs, "size": [height, width]}, height, width)
+        return {"size": [height, width], "counts": encoded["counts"].decode("ascii")}
 
     def polygons(self) -> list[np.ndarray]:
         """The outline of each piece as an [n, 2] float array of (x, y) frame coordinates.
