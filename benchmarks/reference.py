@@ -42,7 +42,7 @@ import openvino as ov  # noqa: E402
 
 import demo  # noqa: E402
 from demo import app, benchmark  # noqa: E402
-from demo.benchmark import Throughput  # noqa: E402
+from demo.benchmark import Throughput, machine_busy_seconds as busy_seconds  # noqa: E402
 from demo.contracts import recognise  # noqa: E402
 from demo.metrics import RunMetrics  # noqa: E402
 from demo.model import embed_preprocessing  # noqa: E402
@@ -54,12 +54,6 @@ from demo.tracker import MaskTracker  # noqa: E402
 SHARED = ROOT.parent / "shared"
 MODEL = SHARED / "models/yolo11n-seg_int8_openvino_model/yolo11n-seg.xml"
 CLIP = SHARED / "media/one-by-one-person-detection.mp4"
-
-
-def busy_seconds() -> float:
-    """CPU seconds every process on the machine has used since boot (Linux)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def own_seconds() -> float:

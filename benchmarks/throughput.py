@@ -20,10 +20,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 import paste  # noqa: E402
 from clip import write_mjpg_clip  # noqa: E402
 from heavy_model import person_0007_cost_model  # noqa: E402
+
+from demo.benchmark import machine_busy_seconds as busy_seconds  # noqa: E402
 
 EFFICIENCY_GOAL = 0.75
 HOST_CPU_GOAL_MS = 8.0
@@ -37,13 +40,6 @@ def prepare(folder: Path) -> tuple[Path, Path]:
     if not video.exists():
         write_mjpg_clip(video)
     return model, video
-
-
-def busy_seconds() -> float:
-    """CPU seconds every process on the machine has used since boot (Linux)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle and iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu_seconds() -> float:

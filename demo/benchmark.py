@@ -257,17 +257,17 @@ class OtherLoad:
     """The share of all cores that processes other than this one use from now to :meth:`share` (Linux)."""
 
     def __init__(self) -> None:
-        self._busy, self._own, self._wall = _machine_busy_seconds(), time.process_time(), time.perf_counter()
+        self._busy, self._own, self._wall = machine_busy_seconds(), time.process_time(), time.perf_counter()
 
     def share(self) -> float | None:
-        busy, wall = _machine_busy_seconds(), time.perf_counter()
+        busy, wall = machine_busy_seconds(), time.perf_counter()
         if busy is None or self._busy is None or wall <= self._wall:
             return None
         others = (busy - self._busy) - (time.process_time() - self._own)
         return max(others, 0.0) / ((wall - self._wall) * (os.cpu_count() or 1))
 
 
-def _machine_busy_seconds() -> float | None:
+def machine_busy_seconds() -> float | None:
     """CPU seconds every process has used since boot, from /proc/stat; None where there is none."""
     try:
         with open("/proc/stat") as stat:

@@ -9,7 +9,6 @@ import json
 
 import cv2
 import numpy as np
-import openvino as ov
 import pytest
 
 import demo

@@ -9,7 +9,7 @@ import pytest
 
 import synthetic
 from conftest import ROOT, read_results, run_demo
-from demo import catalogue, download
+from demo import catalogue
 from demo.errors import DemoError
 from demo.labels import load_labels
 
