@@ -61,7 +61,8 @@ def run_instances(args: argparse.Namespace) -> None:
     live = source.live and not args.no_drop
     if settings.hint is None and source.live:
         settings = replace(settings, hint="latency")  # a camera's frames should be shown as soon as can be
-    settings = replace(settings, reconnect=source.live)  # a served model's server is waited for as a camera is
+    # A served model's lost server is waited for as a camera is, as long as --reconnect says.
+    settings = replace(settings, reconnect=flags.live_settings(args).reconnect if source.live else 0)
     segmenter = Segmenter.load(model, args.device, settings)
     composer = composer_for(args, composition, segmenter, source, looping)
     outputs = shared_outputs(args, [view for view in (server, camera) if view])
@@ -139,7 +140,8 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
     camera_settings = flags.virtual_camera_settings(args, 25.0)
     camera = VirtualCamera(camera_settings) if camera_settings else None
     # Throughput unless --hint: every stream kept busy. A served model's server is waited for as a camera is.
-    settings = replace(settings, reconnect=any(source.live for source in opened.sources.values()))
+    settings = replace(settings, reconnect=flags.live_settings(args).reconnect
+                       if any(source.live for source in opened.sources.values()) else 0)
     segmenter = Segmenter.load(model, args.device, settings)
     shared = shared_outputs(args, [view for view in (server, camera) if view])
     newest = {name: source.live and not args.no_drop for name, source in opened.sources.items()}

@@ -330,10 +330,10 @@ class RemoteEngine:
     """A served model: the frames' inputs (prepared here when the served model does not) sent by name."""
 
     def __init__(self, endpoint: Endpoint, access: Access, metadata: Metadata, prepare: ov.CompiledModel | None,
-                 reconnect: bool):
+                 reconnect: int | None):
         self.endpoint, self.access, self.metadata = endpoint, access, metadata
         self.prepare = prepare  # the client-side pre-processing, None when the served model does it
-        self.reconnect = reconnect  # a live run waits for a lost server to come back
+        self.reconnect = reconnect  # attempts to reach a lost server again (a live run); None: keep trying
         self._outage = _Outage(str(endpoint))
         self._link: _Link | None = None
 
@@ -353,13 +353,17 @@ class RemoteEngine:
     def attempt(self, link: _Link, inputs: Inputs, giving_up: threading.Event) -> list[np.ndarray]:
         """One request's outputs; for a live run a lost server is waited for, with doubling waits,
         until it answers or ``giving_up`` is set."""
-        delay = BACKOFF_FIRST_S
+        delay, attempts = BACKOFF_FIRST_S, 0
         while True:
             try:
                 outputs = link.infer(inputs)
             except ServerFailure as failure:
-                if not (self.reconnect and failure.passing) or giving_up.is_set():
+                if not (self.reconnect != 0 and failure.passing) or giving_up.is_set():
                     raise
+                if self.reconnect is not None and attempts >= self.reconnect:
+                    raise ServerFailure(f"{failure}, and it did not come back after {attempts} reconnection "
+                                        "attempts", False) from None
+                attempts += 1
                 self._outage.began(failure)
                 link.reconnect()
                 if giving_up.wait(delay):
@@ -520,7 +524,7 @@ def identity_of(signature: ov.Model) -> ov.Model:
     return ov.Model([ops.result(p) for p in parameters], parameters, "preparation")
 
 
-def load_served(core: ov.Core, url: str, options: LoadOptions, reconnect: bool) -> LoadedModel:
+def load_served(core: ov.Core, url: str, options: LoadOptions, reconnect: int | None) -> LoadedModel:
     """Connect, read the served model's metadata, recognise it, and prepare frames here if it does not."""
     endpoint, access = Endpoint.parse(url), Access.from_environment()
     metadata = read_metadata(endpoint, access)

@@ -59,7 +59,9 @@ class Settings:
     precision: str = DEFAULT_PRECISION  # which files of a named model (--precision)
     models_dir: Path | None = None  # where named models are kept (--models_dir); None: $DEMO_MODELS_DIR or the cache
     fetcher: Fetcher | None = None  # mirrors for named models (--mirror); None: from the environment
-    reconnect: bool = False  # a served model's lost server is waited for (a live source) instead of ending the run
+    # Attempts to reach a served model's lost server again before the run ends (--reconnect, for a live
+    # source); 0: end at once; None: keep trying.
+    reconnect: int | None = 0
 
     def device_config(self, device: str) -> DeviceConfig:
         return DeviceConfig(device, self.hint or "throughput", self.streams, self.threads, self.requests,

@@ -74,6 +74,14 @@ def wait_until(done: Callable[[], bool], timeout: float = 120) -> bool:
     return True
 
 
+def one_error_line(stderr: str) -> str:
+    """The one line a failed run says (besides [INFO] lines), checked to be an error line."""
+    lines = [line for line in stderr.splitlines() if not line.startswith("[INFO]")]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
 def read_results(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 

@@ -21,7 +21,7 @@ import pytest
 
 import demo
 import synthetic
-from conftest import ROOT, SHARED, decode_mask, iou, read_results, run_demo, start_demo
+from conftest import ROOT, SHARED, decode_mask, iou, one_error_line, read_results, run_demo, start_demo
 from stream_servers import RawReader, free_port, rtsp_server, write_numbered_jpegs
 from test_yolo import write_scene
 
@@ -207,13 +207,6 @@ def test_benchmark_runs_against_a_served_model(served, scene, tmp_path):
     assert written["inference_only_fps"] > 0
 
 
-def one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if not line.startswith("[INFO]")]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
-
-
 def test_an_exported_model_over_grpc_asks_for_the_rest_address(served, scene):
     server, _ = served
     done = run_demo("-m", server.url("yolo-served", "grpc"), "-i", scene, *DEMO_FLAGS)
@@ -322,6 +315,25 @@ def test_a_live_run_waits_for_a_lost_server_and_goes_on(tmp_path):
     assert sum("reconnecting" in line for line in reader.stderr) == 1, reader.stderr
     assert [index for index, _, _ in reader.frames] == list(range(len(reader.frames)))
     assert all(number is not None for _, number, _ in reader.frames)
+
+
+def test_a_live_run_gives_up_on_a_lost_server_after_the_reconnect_attempts(tmp_path):
+    frames = write_numbered_jpegs(tmp_path / "frames")
+    model = synthetic.person_0007_like(tmp_path / "blobs.xml", synthetic.DEFAULT_DETECTORS)
+    server = KServe({"blobs": model}, tmp_path / "server.log").start()
+    try:
+        with rtsp_server(frames, 15) as stream:
+            reader = RawReader(start_demo("-m", server.url("blobs", "grpc"), "-i", stream.url, "-r",
+                                          "--reconnect", "2", *DEMO_FLAGS))
+            reader.wait_frames(5)
+            server.stop()
+            code = reader.finish(timeout=30)
+    finally:
+        server.stop()
+    assert code == 1, reader.stderr
+    assert sum("reconnecting" in line for line in reader.stderr) == 1, reader.stderr
+    assert "did not come back after 2 reconnection attempts" in one_error_line("\n".join(
+        line for line in reader.stderr if line.startswith(("error", "[ERROR]")))), reader.stderr
 
 
 @pytest.mark.slow

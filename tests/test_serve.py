@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import synthetic
-from conftest import run_demo, start_demo
+from conftest import one_error_line, run_demo, start_demo
 from demo import flags
 from demo.errors import UsageError
 from demo.render import status_box
@@ -208,13 +208,6 @@ def test_the_end_of_the_input_ends_the_server_and_its_viewers_connections(model,
     assert reader.finish(timeout=60) == 0, reader.stderr
     assert len(reader.frames) == 20
     assert parts_received(stalled) >= 1  # and the connection was ended: recv saw its end
-
-
-def one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if not line.startswith("[INFO]")]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_a_port_in_use_is_one_line_before_the_model_loads(broken_model, scene):

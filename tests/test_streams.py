@@ -18,7 +18,7 @@ import pytest
 
 import heavy_model
 import synthetic
-from conftest import count_frames, read_results, run_demo, start_demo
+from conftest import count_frames, one_error_line, read_results, run_demo, start_demo
 from demo.live import redact
 from demo.metrics import LatencyHistogram
 from stream_servers import LOOP, RawReader, free_port, http_server, rtsp_server, write_numbered_jpegs
@@ -58,13 +58,6 @@ def served(reader: RawReader) -> list[int]:
 def assert_numbered_without_gaps(results: Path) -> None:
     records = read_results(results)
     assert [record["frame"] for record in records] == list(range(len(records)))
-
-
-def one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if not line.startswith("[INFO]")]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 @pytest.mark.parametrize("kind", ["rtsp", "http"])
