@@ -55,14 +55,15 @@ def run_instances(args: argparse.Namespace) -> None:
     served = flags.serve_settings(args)
     server = FrameServer(served) if served else None  # before the source and the model: a port in use at once
     looping = args.loop or measure is not None
-    source = open_source(spec, loop=looping, live=flags.live_settings(args))
+    live_input = flags.live_settings(args)
+    source = open_source(spec, loop=looping, live=live_input)
     camera_settings = flags.virtual_camera_settings(args, source.fps or 25.0)
     camera = VirtualCamera(camera_settings) if camera_settings else None
     live = source.live and not args.no_drop
     if settings.hint is None and source.live:
         settings = replace(settings, hint="latency")  # a camera's frames should be shown as soon as can be
     # A served model's lost server is waited for as a camera is, as long as --reconnect says.
-    settings = replace(settings, reconnect=flags.live_settings(args).reconnect if source.live else 0)
+    settings = replace(settings, reconnect=live_input.reconnect if source.live else 0)
     segmenter = Segmenter.load(model, args.device, settings)
     composer = composer_for(args, composition, segmenter, source, looping)
     outputs = shared_outputs(args, [view for view in (server, camera) if view])
@@ -136,11 +137,12 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
     served = flags.serve_settings(args)
     server = FrameServer(served) if served else None
     looping = args.loop or measure is not None
-    opened = many.open_sources(inputs, names, looping, flags.live_settings(args))
+    live_input = flags.live_settings(args)
+    opened = many.open_sources(inputs, names, looping, live_input)
     camera_settings = flags.virtual_camera_settings(args, 25.0)
     camera = VirtualCamera(camera_settings) if camera_settings else None
     # Throughput unless --hint: every stream kept busy. A served model's server is waited for as a camera is.
-    settings = replace(settings, reconnect=flags.live_settings(args).reconnect
+    settings = replace(settings, reconnect=live_input.reconnect
                        if any(source.live for source in opened.sources.values()) else 0)
     segmenter = Segmenter.load(model, args.device, settings)
     shared = shared_outputs(args, [view for view in (server, camera) if view])

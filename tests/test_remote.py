@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -293,43 +295,42 @@ def test_losing_the_server_ends_a_file_run_with_one_line(tmp_path, scene):
         line for line in stderr.splitlines() if line.startswith(("error", "[WARNING]", "[ERROR]"))))
 
 
-@pytest.mark.slow
-def test_a_live_run_waits_for_a_lost_server_and_goes_on(tmp_path):
+@contextmanager
+def live_run_on_a_served_model(tmp_path: Path, *flags: str) -> Iterator[tuple[KServe, RawReader]]:
+    """A live RTSP stream through a model on a KServe server: the server, and the demo's -r lines."""
     frames = write_numbered_jpegs(tmp_path / "frames")
     model = synthetic.person_0007_like(tmp_path / "blobs.xml", synthetic.DEFAULT_DETECTORS)
     server = KServe({"blobs": model}, tmp_path / "server.log").start()
     try:
         with rtsp_server(frames, 15) as stream:
-            reader = RawReader(start_demo("-m", server.url("blobs", "grpc"), "-i", stream.url, "-r", *DEMO_FLAGS))
-            reader.wait_frames(10)
-            server.stop()
-            reader.wait_stderr("reconnecting")
-            before = len(reader.frames)
-            server.start()  # on the same ports
-            reader.wait_stderr("is back", timeout=120)
-            reader.wait_frames(before + 10)
-            reader.process.send_signal(signal.SIGINT)
-            assert reader.finish() == 130, reader.stderr
+            yield server, RawReader(start_demo("-m", server.url("blobs", "grpc"), "-i", stream.url, "-r", *flags,
+                                               *DEMO_FLAGS))
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_a_live_run_waits_for_a_lost_server_and_goes_on(tmp_path):
+    with live_run_on_a_served_model(tmp_path) as (server, reader):
+        reader.wait_frames(10)
+        server.stop()
+        reader.wait_stderr("reconnecting")
+        before = len(reader.frames)
+        server.start()  # on the same ports
+        reader.wait_stderr("is back", timeout=120)
+        reader.wait_frames(before + 10)
+        reader.process.send_signal(signal.SIGINT)
+        assert reader.finish() == 130, reader.stderr
     assert sum("reconnecting" in line for line in reader.stderr) == 1, reader.stderr
     assert [index for index, _, _ in reader.frames] == list(range(len(reader.frames)))
     assert all(number is not None for _, number, _ in reader.frames)
 
 
 def test_a_live_run_gives_up_on_a_lost_server_after_the_reconnect_attempts(tmp_path):
-    frames = write_numbered_jpegs(tmp_path / "frames")
-    model = synthetic.person_0007_like(tmp_path / "blobs.xml", synthetic.DEFAULT_DETECTORS)
-    server = KServe({"blobs": model}, tmp_path / "server.log").start()
-    try:
-        with rtsp_server(frames, 15) as stream:
-            reader = RawReader(start_demo("-m", server.url("blobs", "grpc"), "-i", stream.url, "-r",
-                                          "--reconnect", "2", *DEMO_FLAGS))
-            reader.wait_frames(5)
-            server.stop()
-            code = reader.finish(timeout=30)
-    finally:
+    with live_run_on_a_served_model(tmp_path, "--reconnect", "2") as (server, reader):
+        reader.wait_frames(5)
         server.stop()
+        code = reader.finish(timeout=30)
     assert code == 1, reader.stderr
     assert sum("reconnecting" in line for line in reader.stderr) == 1, reader.stderr
     assert "did not come back after 2 reconnection attempts" in one_error_line("\n".join(
