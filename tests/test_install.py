@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -100,7 +99,8 @@ def fresh_venv(folder: Path) -> Path:
     python = folder / "bin" / "python"
     own = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                          capture_output=True, text=True, check=True).stdout.strip()
-    ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    # Only the installed packages' folders: the source tree on this sys.path would hide the installed copy.
+    ours = dict.fromkeys(p for p in sys.path if Path(p).name in ("site-packages", "dist-packages"))
     (Path(own) / "outer_environment.pth").write_text("\n".join(ours) + "\n")
     return python
 
