@@ -4,15 +4,11 @@ Each of the heavy model's ten detectors finds one shape, so every frame draws te
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import synthetic  # noqa: E402
-from heavy_model import ten_shapes  # noqa: E402
+from testkit import heavy_model, synthetic
 
 FULL_HD = (1920, 1080)
 
@@ -24,7 +20,7 @@ def write_mjpg_clip(path: Path, frames: int = 60, size: tuple[int, int] = FULL_H
         raise RuntimeError(f"cannot open an MJPG video writer for {path}")
     try:
         for step in range(frames):
-            writer.write(synthetic.draw_scene(width, height, ten_shapes(width, height, step))[0])
+            writer.write(synthetic.draw_scene(width, height, heavy_model.ten_shapes(width, height, step))[0])
     finally:
         writer.release()
     return Path(path)

@@ -11,7 +11,6 @@ boxes (tests/heavy_model.py), so that it costs what a real model costs.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
@@ -19,9 +18,7 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from heavy_model import add_conv_stack  # noqa: E402
+from testkit import heavy_model
 
 FRAME_SIZE = (1920, 1080)
 MODEL_INPUT_HW = (320, 544)  # person-0007's
@@ -88,7 +85,7 @@ def constant_maskrcnn(path: Path, count: int, gflops: float = 0.0) -> Path:
         output.output(0).get_tensor().set_names({name})
     model = ov.Model(outputs, [image], f"crowd_{count}")
     if gflops:
-        add_conv_stack(model, gflops)
+        heavy_model.add_conv_stack(model, gflops)
     for key, value in {"model_type": "MaskRCNN", "labels": "person", "confidence_threshold": "0.5",
                        "resize_type": "standard", "reverse_input_channels": "NO"}.items():
         model.set_rt_info(value, ["model_info", key])

@@ -28,24 +28,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+from clip import write_mjpg_clip
+from testkit import heavy_model
+from throughput import busy_seconds
 
-from clip import write_mjpg_clip  # noqa: E402
-from heavy_model import person_0007_cost_model  # noqa: E402
-from throughput import busy_seconds  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SOURCE_COUNTS = (1, 2, 4)
 EFFICIENCY_KEPT = 0.9  # the total stays within 10% of the one-source efficiency
 ROUNDS = 2  # of the looped runs, one process and four in turns
 SETTLE_S = 3.0  # after every process delivers, before counting: the compile and the first rounds are over
-ENVIRONMENT = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def prepare(folder: Path) -> tuple[Path, list[Path]]:
     model, clip = folder / "person_0007_cost.xml", folder / "ten_shapes_1080p.avi"
     if not model.exists():
-        person_0007_cost_model(model)
+        heavy_model.person_0007_cost_model(model)
     if not clip.exists():
         write_mjpg_clip(clip)
     cameras = []
@@ -66,7 +64,7 @@ def demo_command(model: Path, cameras: list[Path], *flags: str) -> list[str]:
 def benchmark(model: Path, cameras: list[Path], seconds: float, report: Path) -> dict:
     command = demo_command(model, cameras, "--benchmark", "--time", str(seconds), "--report", str(report))
     print("$", " ".join(command[1:]), flush=True)
-    subprocess.run(command, cwd=ROOT, check=True, env=ENVIRONMENT, stdout=subprocess.DEVNULL)
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return json.loads(report.read_text())
 
 
@@ -121,7 +119,7 @@ def looped_runs(model: Path, groups: list[list[Path]], seconds: float, folder: P
     delivers."""
     results = [folder / f"run{index}.jsonl" for index in range(len(groups))]
     processes = [subprocess.Popen(demo_command(model, group, "--loop", "--results", str(result)), cwd=ROOT,
-                                  env=ENVIRONMENT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for group, result in zip(groups, results)]
     try:
         while not all(lines(result) for result in results):

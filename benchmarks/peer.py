@@ -31,12 +31,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import crowd
+from testkit import heavy_model
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-import crowd  # noqa: E402
-from heavy_model import PERSON_0007_GFLOPS  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 YOLO = SHARED / "models/yolo11n-seg_int8_openvino_model/yolo11n-seg.xml"
@@ -70,7 +69,7 @@ def scenes(folder: Path, chosen: list[str]) -> list[Scene]:
             continue
         model, video = folder / f"crowd_{count}.xml", folder / f"crowd_{count}.avi"
         if not model.exists():
-            crowd.constant_maskrcnn(model, count, PERSON_0007_GFLOPS)
+            crowd.constant_maskrcnn(model, count, heavy_model.PERSON_0007_GFLOPS)
         if not video.exists():
             crowd.write_clip(video, count, CROWD_FRAMES)
         # model_api counts Mask R-CNN labels from 1, after a background class.
@@ -96,8 +95,7 @@ def peer_python(venv: Path) -> Path:
 def demo_fps(scene: Scene, output: Path) -> float:
     command = [sys.executable, "-m", "demo", "-m", str(scene.model), "-i", str(scene.video), "-o", str(output),
                "--no_show", "--no_cache"]
-    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     found = FPS_LINE.search(run.stderr)
     if run.returncode or not found:
         raise SystemExit(f"the demo failed on {scene.name}: {run.stderr.strip()[-500:]}")

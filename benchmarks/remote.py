@@ -26,15 +26,11 @@ from pathlib import Path
 
 import cv2
 
+import demo
+from clip import write_mjpg_clip
+from testkit import heavy_model, test_remote
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-from clip import write_mjpg_clip  # noqa: E402
-from heavy_model import person_0007_cost_model  # noqa: E402
-from test_remote import KServe, export  # noqa: E402
-
-import demo  # noqa: E402
 
 REQUESTS = (1, 2, 4)
 PREPARE_ROUNDS = 50
@@ -44,8 +40,7 @@ def benchmark(model: str, video: Path, seconds: float, report: Path, *flags: str
     command = [sys.executable, "-m", "demo", "-m", model, "-i", str(video), "--benchmark", "--time", str(seconds),
                "--no_show", "--no_cache", "--report", str(report), *flags]
     print("$", " ".join(command[1:]), flush=True)
-    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return json.loads(report.read_text())
 
 
@@ -74,13 +69,13 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         model, video = folder / "person_0007_cost.xml", folder / "ten_shapes_1080p.avi"
         if not model.exists():
-            person_0007_cost_model(model)
+            heavy_model.person_0007_cost_model(model)
         if not video.exists():
             write_mjpg_clip(video)
         repository = folder / f"repository-{os.getpid()}"
-        exported = export(model, repository, "served")
+        exported = test_remote.export(model, repository, "served")
         rows = [("local", "-", benchmark(str(model), video, args.time, folder / "local.json", "-nireq", "2"))]
-        with KServe({"served": exported, "raw": model}, folder / "server.log") as server:
+        with test_remote.KServe({"served": exported, "raw": model}, folder / "server.log") as server:
             for name, url in (("gRPC, raw model, client pre-processing", server.url("raw", "grpc")),
                               ("REST, raw model, client pre-processing", server.url("raw")),
                               ("REST, exported model", server.url("served"))):

@@ -18,15 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import paste
+from clip import write_mjpg_clip
+from demo.benchmark import machine_busy_seconds as busy_seconds
+from testkit import heavy_model
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-import paste  # noqa: E402
-from clip import write_mjpg_clip  # noqa: E402
-from heavy_model import person_0007_cost_model  # noqa: E402
-
-from demo.benchmark import machine_busy_seconds as busy_seconds  # noqa: E402
 
 EFFICIENCY_GOAL = 0.75
 HOST_CPU_GOAL_MS = 8.0
@@ -36,7 +33,7 @@ PASTE_GOAL_MS = 5.0
 def prepare(folder: Path) -> tuple[Path, Path]:
     model, video = folder / "person_0007_cost.xml", folder / "ten_shapes_1080p.avi"
     if not model.exists():
-        person_0007_cost_model(model)
+        heavy_model.person_0007_cost_model(model)
     if not video.exists():
         write_mjpg_clip(video)
     return model, video
@@ -53,7 +50,7 @@ def run_demo_benchmark(model: Path, video: Path, seconds: float, report: Path, e
                "--hint", "throughput", "--no_show", "--no_cache", "--report", str(report), *extra]
     print("$", " ".join(command[1:]), flush=True)
     busy, ours, started = busy_seconds(), children_cpu_seconds(), time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run(command, cwd=ROOT, check=True)
     others = (busy_seconds() - busy) - (children_cpu_seconds() - ours)
     return json.loads(report.read_text()), max(others, 0.0) / ((time.perf_counter() - started) * os.cpu_count())
 

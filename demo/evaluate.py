@@ -12,7 +12,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,8 @@ from .textfile import read_text
 
 log = logging.getLogger(__name__)
 
-# COCO's own conventions: scores as low as this still count towards AP, and at most
-# this many detections per image are scored (the model's decode keeps the best ones).
+# COCO's own conventions, eval's defaults: scores as low as this still count towards AP, and at most
+# this many detections per image are scored (the model's decode keeps the best ones; --max_det sets it).
 DEFAULT_THRESHOLD = 0.001
 MAX_PER_IMAGE = 100
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # the first six of COCOeval.stats
@@ -208,7 +208,7 @@ def run(settings: EvalSettings) -> Scores:
     refuse_overlaps(inputs, outputs)
     for output in outputs:
         require_writable_folder(output.path)
-    segmenter = Segmenter.load(resolved, settings.device, replace(settings.model_settings, max_det=MAX_PER_IMAGE))
+    segmenter = Segmenter.load(resolved, settings.device, settings.model_settings)
     categories = map_categories(coco, segmenter.labels)
     if categories.unknown:
         log.warning("%d annotation categories are not among the model's classes and are left out of the scores: "

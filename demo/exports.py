@@ -22,7 +22,7 @@ from .labels import COCO_LABELS, load_labels
 from .sinks import Sink, require_writable_folder, write_image, write_json, write_whole
 from .sources import ClosesOnExit
 
-# COCO's category ids for its 80 names, in the order of assets/coco_labels.txt (ids 12, 26, 29, 30, 45,
+# COCO's category ids for its 80 names, in the order of demo/coco_labels.txt (ids 12, 26, 29, 30, 45,
 # 66, 68, 69, 71 and 83 are names of the 2014 paper that no image was annotated with).
 COCO_CATEGORY_IDS = (*range(1, 12), *range(13, 26), 27, 28, *range(31, 45), *range(46, 66), 67, 70,
                      *range(72, 83), *range(84, 91))

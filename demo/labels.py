@@ -9,7 +9,7 @@ from .textfile import read_lines
 
 log = logging.getLogger(__name__)
 # COCO's 80 names, the default for models that carry none.
-COCO_LABELS = Path(__file__).resolve().parent.parent / "assets" / "coco_labels.txt"
+COCO_LABELS = Path(__file__).with_name("coco_labels.txt")  # in the package: an installed demo has no assets/
 
 
 def load_labels(path: Path) -> list[str]:

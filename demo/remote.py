@@ -33,6 +33,7 @@ from openvino.op.util import Variable, VariableInfo
 
 from .contracts import RecurrentMattingContract
 from .errors import DemoError, UsageError
+from .extras import require_extra
 from .geometry import ResizePolicy
 from .inference import Callback, Inputs
 from .live import BACKOFF_FIRST_S, BACKOFF_MAX_S, redact
@@ -181,12 +182,12 @@ class _Client:
     def __init__(self, endpoint: Endpoint, access: Access):
         self.endpoint, self.access = endpoint, access
         if endpoint.grpc:
-            import tritonclient.grpc as client
+            client = require_extra("tritonclient.grpc", "remote inference", "remote")
             certificates = str(access.ca_file) if access.ca_file else None
             self._client = client.InferenceServerClient(endpoint.address, ssl=endpoint.tls,
                                                         root_certificates=certificates)
         else:
-            import tritonclient.http as client
+            client = require_extra("tritonclient.http", "remote inference", "remote")
             context = (lambda: ssl.create_default_context(cafile=access.ca_file)) if endpoint.tls else None
             self._client = client.InferenceServerClient(
                 endpoint.address, connection_timeout=access.connect_timeout, network_timeout=access.request_timeout,

@@ -17,13 +17,13 @@ import cv2
 import numpy as np
 
 from .errors import DemoError, UsageError
+from .extras import require_extra
 from .sinks import _pad_to_even
 from .sources import ClosesOnExit
 
 log = logging.getLogger(__name__)
 
 STAND_IN_SIZE = (640, 480)
-REQUIREMENT = "pyvirtualcam>=0.15,<0.16"
 LINUX_SETUP = ("a virtual camera needs the v4l2loopback kernel module: sudo apt install v4l2loopback-dkms "
                "(Fedora: akmod-v4l2loopback), then sudo modprobe v4l2loopback exclusive_caps=1 "
                "card_label=\"Virtual Camera\"")
@@ -43,12 +43,8 @@ class VirtualCamera(ClosesOnExit):
     def __init__(self, settings: VirtualCameraSettings) -> None:
         self._settings = settings
         self._flag = "--virtual_camera" + (f" {settings.device}" if settings.device else "")
-        try:
-            import pyvirtualcam  # here: only this flag needs it, and its import loads the native backends
-        except ImportError as missing:
-            raise UsageError(f"{self._flag}: pyvirtualcam cannot load ({missing}); "
-                             f"pip install '{REQUIREMENT}'") from None
-        self._library = pyvirtualcam
+        # Here: only this flag needs it, and its import loads the native backends.
+        self._library = require_extra("pyvirtualcam", self._flag, "camera")
         try:
             self._camera = self._open(settings.device, settings.size or STAND_IN_SIZE)
         except (RuntimeError, ValueError, OSError) as failure:

@@ -123,6 +123,18 @@ def test_known_shapes_score_near_perfect_ap(contract_models, coco_set, tmp_path,
     check_scores_are_pycocotools_own(run, metrics, annotations, tmp_path / "results.json")
 
 
+def test_max_det_limits_the_instances_scored_per_image(contract_models, coco_set, tmp_path):
+    annotations, images = coco_set
+
+    run, results, metrics = evaluate(contract_models["yolo-seg"], annotations, images, tmp_path, "--max_det", "1")
+
+    per_image = {FIRST_IMAGE_ID + 7 * n: min(1, 4 - len(left_out)) for n, (_, _, left_out) in enumerate(FRAMES)}
+    assert {i: sum(r["image_id"] == i for r in results) for i in per_image} == per_image
+    # One of each image's several shapes found: recall, and so AP, falls well below the full run's.
+    assert metrics["mask"]["AP"] < 0.6, metrics
+    check_scores_are_pycocotools_own(run, metrics, annotations, tmp_path / "results.json")
+
+
 def test_limit_and_a_category_the_model_does_not_know(models, coco_set, tmp_path):
     annotations, images = coco_set
     dataset = json.loads(annotations.read_text())
