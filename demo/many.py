@@ -22,8 +22,9 @@ from . import app
 from .errors import DemoError, UsageError
 from .files import shown
 from .instances import FrameResult
-from .live import LiveSettings, is_stream_url, redact
+from .live import LiveSettings, is_stream_url
 from .merge import Feed
+from .names import redact
 from .metrics import RunMetrics
 from .render import FONT, STATUS_BACKGROUND, TEXT_COLOUR, TEXT_LINE, frame_style
 from .sinks import Sink
