@@ -165,7 +165,7 @@ def stalled_viewer(url: str) -> socket.socket:
     viewer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     host, port = url.removeprefix("http://").split(":")
     viewer.connect((host, int(port)))
-    viewer.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    viewer.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
     return viewer
 
 
