@@ -94,7 +94,7 @@ def _base_name(spec: str) -> str:
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:NAME_LENGTH] or "source"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:NAME_LENGTH].strip("._-") or "source"
 
 
 def output_for(pattern: str, name: str) -> str:
