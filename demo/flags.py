@@ -480,7 +480,7 @@ def benchmark_settings(args: argparse.Namespace) -> BenchmarkSettings | None:
             raise UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --benchmark")
         return None
     if args.report and not args.report.parent.is_dir():
-        raise UsageError(f"--report {args.report}: folder '{args.report.parent}' does not exist")
+        raise UsageError(f"--report {shown(args.report)}: folder '{shown(args.report.parent)}' does not exist")
     seconds = args.time if args.time or args.number_iterations else DEFAULT_SECONDS
     return BenchmarkSettings(args.number_iterations, seconds, args.report)
 
