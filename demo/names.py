@@ -24,7 +24,7 @@ _SECRET_KEY = re.compile(r"pass|pwd|psw|(?<![a-z])pw(?![a-z])|user|usr|login|tok
 _PAIR_SEPARATORS = re.compile(r"([&;])")
 
 
-def secret_key(name: str) -> bool:
+def _secret_key(name: str) -> bool:
     """Whether a parameter named ``name`` (percent-escapes and all) takes a secret."""
     return bool(_SECRET_KEY.search(unquote(name)))
 
@@ -52,12 +52,12 @@ def _hide_pairs(text: str) -> str:
 
 def _hide_value(pair: str) -> str:
     key, equals, _ = pair.partition("=")
-    return f"{key}={HIDDEN}" if equals and secret_key(key) else pair
+    return f"{key}={HIDDEN}" if equals and _secret_key(key) else pair
 
 
 def _hide_in_path(path: str) -> str:
     segments = path.split("/")
-    after_secret = [False] + [secret_key(segment) and "=" not in segment for segment in segments[:-1]]
+    after_secret = [False] + [_secret_key(segment) and "=" not in segment for segment in segments[:-1]]
     return "/".join(HIDDEN if hide and segment else _hide_pairs(segment)
                     for segment, hide in zip(segments, after_secret))
 
