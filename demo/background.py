@@ -28,6 +28,7 @@ import numpy as np
 from .errors import DemoError
 from .instances import FrameResult, Instance
 from .masks import Region
+from .names import shown
 from .sources import Frame, FrameSource, open_source
 
 PERSON = "person"
@@ -174,7 +175,7 @@ class VideoReplacement(Look):
         while self._current is None or self._current.index < result.index:
             self._current = next(self._frames, None)
             if self._current is None:
-                raise DemoError(f"--target_bgr '{self._name}' stopped giving frames")
+                raise DemoError(f"--target_bgr '{shown(self._name)}' stopped giving frames")
         return fit_to(self._current.image, frame_size(result))
 
     def close(self) -> None:

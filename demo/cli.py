@@ -119,7 +119,7 @@ def shared_outputs(args: argparse.Namespace, live: list) -> app.Outputs:
 
 def log_model(segmenter: Segmenter, where: str) -> None:
     """``where``: the device, or a served model's address."""
-    log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, where,
+    log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, files.shown(where),
              segmenter.model.policy.value, segmenter.requests)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -25,6 +26,10 @@ def configure_logging() -> None:
     """``[LEVEL] message`` on stderr. Called before OpenVINO loads as well: its telemetry checks its
     consent folder on import and, with a read-only HOME, warns three times on the root logger about
     a feature the demo does not use, which also fixed Python's default format for every later line."""
+    # Under LC_ALL=C without UTF-8 mode the streams are ASCII: a name with é must print as \xe9, not fail.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
     handler.addFilter(lambda record: "openvino_telemetry" not in record.pathname)

@@ -17,17 +17,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from demo.errors import DemoError, UsageError
+from demo.names import shown
 
 # A printf integer field such as %d or %04d: the frame number in image-sequence file names.
 FRAME_NUMBER_FIELD = re.compile(r"%\d*d")
 
 # Below this much free space, a video file that stopped growing is taken to be on a full disk.
 FULL_DISK_BYTES = 64 * 1024
-
-
-def shown(path: str | os.PathLike[str]) -> str:
-    """``path`` as text that always prints: bytes of the name that are not UTF-8 appear as \\xNN."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 # --- Names OpenCV cannot take ---------------------------------------------------------------
@@ -72,7 +68,8 @@ class _Aliases:
         if self._folder is None:
             self._folder = tempfile.TemporaryDirectory(prefix="demo-names-")
         # The readable name in the link's own, for the messages that name what OpenCV opened.
-        readable = shown(os.path.basename(name))
+        # In ASCII, which every file system encoding takes (under LC_ALL=C it is ASCII itself).
+        readable = shown(os.path.basename(name)).encode("ascii", "backslashreplace").decode("ascii")
         label = readable if len(readable) <= 200 else (suffix if opencv_takes(suffix) else "")
         alias = os.path.join(self._folder.name, f"{len(self._by_name)}-{label}")
         os.symlink(os.path.abspath(name), alias)

@@ -28,7 +28,7 @@ from .remote import DEFAULT_REQUESTS as DEFAULT_REMOTE_REQUESTS
 from .render import StatusSettings
 from .repository import RepositoryRequest
 from .segmenter import Settings
-from .serve import ServeSettings
+from .serve import ALLOW_HOST_FLAG, ANY_HOST, ServeSettings
 from .sinks import DEFAULT_CRF, VideoSettings
 from .sources import FrameSource, open_source
 from .tracker import TrackerSettings
@@ -351,6 +351,10 @@ def add_live_output_arguments(parser: argparse.ArgumentParser) -> None:
                          help="serve the output as an MJPEG stream with a page that shows it, at http://HOST:PORT/ "
                               f"(default host {DEFAULT_SERVE_HOST}; 0.0.0.0 for other machines); "
                               "-o http://HOST:PORT/ does the same")
+    outputs.add_argument(ALLOW_HOST_FLAG, action="append", default=[], metavar="NAME",
+                         help="a name a browser may open the live view by, besides an IP address, localhost, the "
+                              "served host and this machine's name (which are all it answers to, against DNS "
+                              f"rebinding); repeat for several, {ANY_HOST} for any")
     outputs.add_argument("--virtual_camera", nargs="?", const="", metavar="DEVICE",
                          help="send the output to a virtual camera for video calls: v4l2loopback on Linux "
                               "(DEVICE such as /dev/video10; default: the first one), OBS's on Windows and macOS")
@@ -368,10 +372,13 @@ def file_output(args: argparse.Namespace) -> str | None:
 def serve_settings(args: argparse.Namespace) -> ServeSettings | None:
     if served_output(args) and args.serve:
         raise UsageError("give the live view once: --serve or -o http://..., not both")
+    if args.allowed_host and not (served_output(args) or args.serve):
+        raise UsageError(f"{ALLOW_HOST_FLAG} names who may open the live view: give --serve too")
+    allowed = tuple(args.allowed_host)
     if not served_output(args):
-        return ServeSettings(*args.serve) if args.serve else None
+        return ServeSettings(*args.serve, allowed_hosts=allowed) if args.serve else None
     try:
-        return ServeSettings(*serve_address(args.output))
+        return ServeSettings(*serve_address(args.output), allowed_hosts=allowed)
     except argparse.ArgumentTypeError as error:
         raise UsageError(f"argument -o/--output: {error}") from None
 
@@ -473,7 +480,7 @@ def benchmark_settings(args: argparse.Namespace) -> BenchmarkSettings | None:
             raise UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --benchmark")
         return None
     if args.report and not args.report.parent.is_dir():
-        raise UsageError(f"--report {args.report}: folder '{args.report.parent}' does not exist")
+        raise UsageError(f"--report {shown(args.report)}: folder '{shown(args.report.parent)}' does not exist")
     seconds = args.time if args.time or args.number_iterations else DEFAULT_SECONDS
     return BenchmarkSettings(args.number_iterations, seconds, args.report)
 

@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 from .errors import DemoError
+from .names import shown
 from .textfile import read_lines
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,8 @@ def load_labels(path: Path) -> list[str]:
     while names and not names[-1]:
         names.pop()
     if "" in names:
-        raise DemoError(f"labels file {path}, line {names.index('') + 1}: a blank line before the last name; "
+        raise DemoError(f"labels file {shown(path)}, line {names.index('') + 1}: a blank line before the last name; "
                         "remove it, or write a name for that class")
     if not names:
-        log.warning("labels file %s is empty: classes are shown as numbers", path)
+        log.warning("labels file %s is empty: classes are shown as numbers", shown(path))
     return names

@@ -11,25 +11,21 @@ time-out, on the reader thread, and nobody joins it.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from .errors import DemoError
+from .names import redact  # noqa: F401 - remote.py takes it from here
 
 logger = logging.getLogger(__name__)
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp")
-# Query parameters some cameras take credentials in (…/video?user=admin&pwd=secret).
-_SECRET_PARAMETER = re.compile(r"user|pass|pwd|token|key|secret|auth|sig", re.IGNORECASE)
-HIDDEN = "***"
 # Frames a --no_drop reader may hold before it stops reading: about a second of a camera.
 NO_DROP_QUEUE = 30
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 5.0
@@ -50,21 +46,6 @@ def reading_threads_left() -> bool:
 def is_stream_url(spec: str) -> bool:
     scheme, separator, _ = spec.partition("://")
     return bool(separator) and scheme.lower() in STREAM_SCHEMES
-
-
-def redact(spec: str) -> str:
-    """``spec`` fit to print: a URL's user name, password and secret-looking query values hidden."""
-    if "://" not in spec:
-        return spec
-    try:
-        parts = urlsplit(spec)
-        host = parts.netloc.rpartition("@")[2]
-        netloc = f"{HIDDEN}@{host}" if "@" in parts.netloc else host
-        query = urlencode([(name, HIDDEN if _SECRET_PARAMETER.search(name) else value)
-                           for name, value in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:  # too malformed to split: hide everything after the scheme
-        return spec.partition("://")[0] + "://" + HIDDEN
 
 
 @dataclass(frozen=True)

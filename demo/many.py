@@ -22,8 +22,9 @@ from . import app
 from .errors import DemoError, UsageError
 from .files import shown
 from .instances import FrameResult
-from .live import LiveSettings, is_stream_url, redact
+from .live import LiveSettings, is_stream_url
 from .merge import Feed
+from .names import redact
 from .metrics import RunMetrics
 from .render import FONT, STATUS_BACKGROUND, TEXT_COLOUR, TEXT_LINE, frame_style
 from .sinks import Sink
@@ -93,7 +94,7 @@ def _base_name(spec: str) -> str:
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:NAME_LENGTH] or "source"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:NAME_LENGTH].strip("._-") or "source"
 
 
 def output_for(pattern: str, name: str) -> str:

@@ -212,7 +212,7 @@ def usable_cache(folder: Path) -> Path | None:
             probe.write(bytes(CACHE_PROBE_BYTES))
             probe.flush()
     except OSError as error:
-        log.warning("compiled-model cache %s is unusable (%s): running without it", folder,
+        log.warning("compiled-model cache %s is unusable (%s): running without it", files.shown(folder),
                     error.strerror or error)
         return None
     return folder

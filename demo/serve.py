@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import html
+import ipaddress
 import logging
 import socket
 import threading
@@ -23,6 +24,7 @@ import cv2
 import numpy as np
 
 from .errors import UsageError
+from .names import shown
 from .sources import ClosesOnExit
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ STALLED_VIEWER_S = 10.0
 ALL_ADDRESSES = ("0.0.0.0", "::", "")
 # A viewer's thread ends as soon as its connection is shut; this only bounds a wait that is never needed.
 CLOSE_GRACE_S = 1.0
+ALLOW_HOST_FLAG = "--allowed_host"
+ANY_HOST = "*"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class ServeSettings:
     port: int = 8080  # 0: a free port, shown in the logged address
     jpeg_quality: int = 80
     title: str = "OpenVINO instance segmentation"
+    allowed_hosts: tuple[str, ...] = ()  # names a browser may open the view by, besides this machine's; * for any
 
 
 class NewestPicture:
@@ -95,6 +100,7 @@ class _Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()  # accepted and not yet ended
         self.viewer_threads: set[threading.Thread] = set()
         self.connections_lock = threading.Lock()
+        self.host_names = HostNames(settings)
         super().__init__(address, _Viewer)
 
     def server_bind(self) -> None:
@@ -139,7 +145,10 @@ class _Viewer(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
         path = urlsplit(self.path).path
-        if path == STREAM_PATH:
+        host = self.headers.get("Host")
+        if not self.server.host_names.allow(host):
+            self.send_error(403, "Host not allowed", self.server.host_names.refusal(host))
+        elif path == STREAM_PATH:
             self._stream()
         elif path in ("/", "/index.html"):
             self._page()
@@ -173,6 +182,55 @@ class _Viewer(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
         log.debug("viewer %s: " + format, self.address_string(), *args)
+
+
+class HostNames:
+    """The names a request may give in its ``Host:`` header.
+
+    A web page that a DNS name of its own points at 127.0.0.1 (DNS rebinding) reaches the live view
+    from the viewer's browser and could read the camera; its requests carry that name. Allowed are
+    an address typed as numbers (no name to rebind), ``localhost``, the host the view was started
+    on, this machine's name (the address the log shows for 0.0.0.0), and those the user allowed.
+    """
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self._names = {_bare(name) for name in ("localhost", settings.host, socket.gethostname(),
+                                                *settings.allowed_hosts) if name}
+        self._refused_before = False
+
+    def allow(self, header: str | None) -> bool:
+        """Whether to answer a request that gave ``header`` (None: none, as clients other than browsers may)."""
+        if header is None or ANY_HOST in self._names:
+            return True
+        name = _bare(header)
+        return name in self._names or _is_address(name)
+
+    def refusal(self, header: str) -> str:
+        """Why a request was refused and how to allow it, said in the log once, and to every such request."""
+        name = shown(_bare(header))
+        why = (f"this live view answers only to {', '.join(sorted(self._names))} or an IP address, "
+               f"not to '{name}'; to open it by that name, start the demo with {ALLOW_HOST_FLAG} {name}")
+        if not self._refused_before:
+            self._refused_before = True
+            log.warning("refused a viewer: %s", why)
+        return why
+
+
+def _bare(host: str) -> str:
+    """A Host header's name, without its port, brackets, final dot and case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    name, colon, port = host.rpartition(":")
+    return (name if colon and port.isdigit() and ":" not in name else host).rstrip(".")
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 class FrameServer(ClosesOnExit):

@@ -353,7 +353,7 @@ class ImageSequenceSink(ClosesOnExit):
             first_path = self._path(0)
         except (TypeError, ValueError):
             raise UsageError(
-                f"output pattern '{pattern}' must take one frame number, like out_%03d.png"
+                f"output pattern '{shown(pattern)}' must take one frame number, like out_%03d.png"
             ) from None
         if not _image_type(first_path):
             raise UsageError(f"output '{shown(pattern)}': unsupported image type; use {SUPPORTED_OUTPUTS}")

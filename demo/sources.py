@@ -18,7 +18,7 @@ import numpy as np
 from demo import files
 from demo.errors import DemoError, native_stderr_captured
 from demo.files import FRAME_NUMBER_FIELD, shown
-from demo.live import STREAM_SCHEMES, Capture, LiveReader, LiveSettings, is_stream_url, redact
+from demo.live import STREAM_SCHEMES, Capture, LiveReader, LiveSettings, is_stream_url
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class _Capture(_FileSource):
 
     @property
     def _label(self) -> str:
-        return f"{self.kind} '{self._target}'"
+        return f"{self.kind} '{shown(self._target)}'"
 
     def _one_pass(self) -> Iterator[tuple[np.ndarray, str]]:
         if self._first_image is None:
@@ -258,7 +258,7 @@ def open_source(spec: str, loop: bool = False, live: LiveSettings | None = None)
     if FRAME_NUMBER_FIELD.search(spec):
         return _open_sequence(spec, loop)
     if "://" in spec:
-        raise DemoError(f"input '{redact(spec)}': unknown URL scheme (the demo reads "
+        raise DemoError(f"input '{shown(spec)}': unknown URL scheme (the demo reads "
                         f"{', '.join(scheme + '://' for scheme in STREAM_SCHEMES)})")
     raise DemoError(f"input '{shown(spec)}' does not exist")
 
@@ -280,8 +280,9 @@ def _open_camera(index: int | str, settings: LiveSettings) -> FrameSource:
     def connect() -> tuple[cv2.VideoCapture, np.ndarray] | None:
         return _open_capture(index, properties=_camera_properties(settings))
 
-    source = _LiveSource("camera", f"camera {index}", connect, settings)
-    failure = f"camera {index} could not be opened or gave no frame (is it connected and free?)"
+    label = f"camera {shown(str(index))}"  # a device's path is a name like any other
+    source = _LiveSource("camera", label, connect, settings)
+    failure = f"{label} could not be opened or gave no frame (is it connected and free?)"
     return _open_live(source, failure, _camera_request(settings))
 
 
@@ -313,7 +314,7 @@ def _open_stream(url: str, settings: LiveSettings) -> FrameSource:
     def connect() -> tuple[cv2.VideoCapture, np.ndarray] | None:
         return _open_capture(url, cv2.CAP_FFMPEG, timeouts)
 
-    label = f"stream '{redact(url)}'"
+    label = f"stream '{shown(url)}'"
     failure = f"{label} could not be opened within {settings.open_timeout:g} s or gave no frame"
     return _open_live(_LiveSource("stream", label, connect, settings), failure)
 

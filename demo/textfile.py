@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import DemoError
+from .names import shown
 
 
 def read_text(path: Path, what: str) -> str:
@@ -15,11 +16,11 @@ def read_text(path: Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise DemoError(f"cannot read the {what} {path}: {error.strerror or error}") from None
+        raise DemoError(f"cannot read the {what} {shown(path)}: {error.strerror or error}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DemoError(f"{what} {path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+        raise DemoError(f"{what} {shown(path)} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
                         f"{error.start}); save it as UTF-8") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

@@ -4,6 +4,7 @@ on a synthetic model, and the virtual camera where a v4l2loopback device exists.
 """
 from __future__ import annotations
 
+import http.client
 import shutil
 import signal
 import socket
@@ -165,7 +166,7 @@ def stalled_viewer(url: str) -> socket.socket:
     viewer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     host, port = url.removeprefix("http://").split(":")
     viewer.connect((host, int(port)))
-    viewer.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    viewer.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
     return viewer
 
 
@@ -250,6 +251,50 @@ def test_a_host_that_is_not_this_machines_is_one_line():
         FrameServer(ServeSettings("no-such-host.invalid", 0))
     with pytest.raises(UsageError, match="not one of this machine's"):
         FrameServer(ServeSettings("192.0.2.1", 0))  # TEST-NET-1: never a local address
+
+
+def asked_by_name(url: str, host: str, path: str = "/") -> tuple[int, str]:
+    """A request for ``path`` whose Host header is ``host``, as a page DNS-rebound to the view sends it:
+    the status and the start of the body."""
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        connection.putheader("Host", host)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read(2000).decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def test_the_view_answers_only_to_the_names_it_was_started_for(model, scene):
+    clip, _, _ = scene
+    reader, url = serving("-m", model, "-i", clip, "--loop", "--allowed_host", "cam.lan")
+    port = url.rpartition(":")[2]
+    try:
+        answers = {host: asked_by_name(url, f"{host}:{port}")
+                   for host in ("127.0.0.1", "localhost", "cam.lan", "rebound.example")}
+        stream = asked_by_name(url, f"rebound.example:{port}", "/stream.mjpg")
+    finally:
+        stop(reader)
+    for host in ("127.0.0.1", "localhost", "cam.lan"):  # the last one by --allowed_host
+        assert answers[host][0] == 200 and '<img src="/stream.mjpg"' in answers[host][1], answers[host]
+    for status, body in (answers["rebound.example"], stream):
+        assert status == 403
+        assert "not to 'rebound.example'; to open it by that name, start the demo with --allowed_host " \
+               "rebound.example" in body
+    assert any(line.startswith("[WARNING] refused a viewer:") and "--allowed_host rebound.example" in line
+               for line in reader.stderr), reader.stderr
+
+
+def test_a_star_allows_any_name_and_allowing_names_needs_a_live_view():
+    server = FrameServer(ServeSettings("127.0.0.1", 0, allowed_hosts=("*",)))
+    try:
+        assert asked_by_name(server.url.rstrip("/"), "rebound.example")[0] == 200
+    finally:
+        server.close()
+    with pytest.raises(UsageError, match="--allowed_host names who may open the live view: give --serve too"):
+        flags.serve_settings(flags.build_parser().parse_args(["--allowed_host", "cam.lan"]))
 
 
 # ---------------------------------------------------------------------------
