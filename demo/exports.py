@@ -159,8 +159,7 @@ class FrameFiles:
     def path(self, result: FrameResult) -> Path:
         if not result.name:
             return self.folder / f"{result.index:06d}{self._extension}"
-        # An image the source listed but the listing for the names missed (it came between the two) keeps
-        # its whole name.
+        # An image the listing for the names missed (it came into the folder after) keeps its whole name.
         return self.folder / f"{self._stems.get(result.name, result.name)}{self._extension}"
 
     def done(self) -> str:

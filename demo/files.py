@@ -13,7 +13,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, auto
 from pathlib import Path
 from typing import BinaryIO
 
@@ -229,9 +229,9 @@ class Named:
 class Writes(Enum):
     """What an output puts on the disk."""
 
-    FILE = "a file"
-    NUMBERED = "numbered files"  # a name with a frame-number field (out_%04d.png): a file per frame
-    FOLDER = "a folder"  # a folder the run fills with files named after its inputs
+    FILE = auto()
+    NUMBERED = auto()  # a name with a frame-number field (out_%04d.png): a file per frame
+    FOLDER = auto()  # a folder the run fills with files named after its inputs
 
 
 @dataclass(frozen=True)
@@ -379,17 +379,16 @@ def _place(output: Output) -> str:
     return os.path.join(os.path.realpath(output.path.parent), output.path.name)
 
 
-def _inside(place: str, folder: str) -> bool:
-    return os.path.commonpath([place, folder]) == folder
-
-
 def _refuse_shared_folder(output: Output, other: Output) -> None:
     """An export's folder is its own: no other output in it or below it, and it in no other export's."""
     for folder, inner in ((output, other), (other, output)):
-        if folder.writes is Writes.FOLDER and _inside(_place(inner), _place(folder)):
-            if _place(inner) == _place(folder):
-                raise UsageError(f"{folder.flag} '{shown(folder.path)}' and {inner.flag} '{shown(inner.path)}' "
-                                 "are the same folder; give each output its own place")
+        if folder.writes is not Writes.FOLDER:
+            continue
+        where, place = _place(folder), _place(inner)
+        if place == where:
+            raise UsageError(f"{folder.flag} '{shown(folder.path)}' and {inner.flag} '{shown(inner.path)}' "
+                             "are the same folder; give each output its own place")
+        if os.path.commonpath([place, where]) == where:
             raise UsageError(f"{inner.flag} '{shown(inner.path)}' is inside {folder.flag} '{shown(folder.path)}', "
                              "which that export fills; give each output its own place")
 

@@ -206,6 +206,22 @@ def export_settings(args: argparse.Namespace) -> ExportSettings:
 # --- End of exports ---------------------------------------------------------------------------------
 
 
+# --- Every output of the run, before the first frame ------------------------------------------------
+
+def planned_outputs(args: argparse.Namespace, sources: list[str] | None = None) -> list[Output]:
+    """Every file and folder the run writes, known before the first frame: the one list the overlap check
+    reads. ``sources``: the names of a run of several sources, each with its own -o."""
+    if sources is None:
+        frames = [output] if (output := file_output(args)) else []
+    else:
+        frames = list(many_outputs(args, sources).values())
+    written = [Output.frames("-o", path) for path in frames]
+    written += [Output(flag, path) for flag, path in (("--results", args.results), ("--report", args.report)) if path]
+    return written + export_settings(args).planned()
+
+# --- End of every output ----------------------------------------------------------------------------
+
+
 # --- Several inputs in one run (-i given several times, -i @FILE) ------------------------------------
 
 def several_inputs(args: argparse.Namespace) -> list[str] | None:
@@ -225,17 +241,6 @@ def many_outputs(args: argparse.Namespace, names: list[str]) -> dict[str, str]:
     output = file_output(args)
     return {name: many.output_for(output, name) for name in names} if output else {}
 
-
-def planned_outputs(args: argparse.Namespace, sources: list[str] | None = None) -> list[Output]:
-    """Every file and folder the run writes, known before the first frame: the one list the overlap check
-    reads. ``sources``: the names of a run of several sources, each with its own -o."""
-    if sources is None:
-        frames = [output] if (output := file_output(args)) else []
-    else:
-        frames = list(many_outputs(args, sources).values())
-    written = [Output.frames("-o", path) for path in frames]
-    written += [Output(flag, path) for flag, path in (("--results", args.results), ("--report", args.report)) if path]
-    return written + export_settings(args).planned()
 
 # --- End of several inputs --------------------------------------------------------------------------
 
