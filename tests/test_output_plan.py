@@ -143,12 +143,15 @@ def clips(tmp_path) -> list[Path]:
     return paths
 
 
-def test_several_sources_whose_numbered_outputs_meet_are_refused(yolo_model, tmp_path, clips):
+def test_several_sources_whose_outputs_meet_are_refused(yolo_model, tmp_path, clips):
     out = tmp_path / "out"
     out.mkdir()
     refused(yolo_model, tmp_path, ["-i", clips[0], "-i", clips[1], "-o", out / "{source}%d.png"],
             f"-o '{out / 'x%d.png'}' and -o '{out / 'x1%d.png'}' both write '{out / 'x11.png'}'; "
             "give each output its own names")
+    refused(yolo_model, tmp_path, ["-i", clips[0], "-i", clips[1], "-o", out / "{source}.avi",
+                                   "--results", out / "x1.avi"],
+            f"-o and --results both write '{out / 'x1.avi'}'; give each output its own file")
 
 
 def test_several_sources_of_one_name_get_an_output_each(yolo_model, tmp_path, clips):
