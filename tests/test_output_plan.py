@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import synthetic
 from conftest import ROOT, one_error_line, run_demo
@@ -111,13 +113,44 @@ def test_images_whose_stems_meet_get_one_export_file_each(yolo_model, tmp_path):
     check_files_match_results(tmp_path, ["a.jpg", "a.png", "a.png.png", "b"])
 
 
-def test_export_names_are_unique_by_construction():
+def test_export_names_of_known_folders():
     assert frame_file_stems(["a.jpg", "a.png", "a.png.png", "b.jpg", "c", "c.png.jpg"]) == {
         "a.jpg": "a.jpg", "a.png": "a.png", "a.png.png": "a.png.png", "b.jpg": "b", "c": "c",
         "c.png.jpg": "c.png"}
-    names = ["x", "x.a", "x.a.b", "x.b", ".x", ".x.a", "x.", "x..a"]
-    stems = frame_file_stems(names)
-    assert len(set(stems.values())) == len(names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.text("ab.", min_size=1, max_size=6).filter(lambda name: name not in (".", "..")), max_size=8))
+def test_export_names_never_meet_and_a_stem_of_its_own_is_kept(images):
+    stems = frame_file_stems(images)
+    assert len(set(stems.values())) == len(images)
+    for name in images:
+        stem = Path(name).stem
+        alone = [Path(other).stem for other in images].count(stem) == 1 and (stem == name or stem not in images)
+        assert stems[name] == (stem if alone else name)
+
+
+FIELDS = st.sampled_from(["%d", "%02d", "%3d"])
+AFFIXES = st.text("x1", max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(AFFIXES, FIELDS, AFFIXES), st.tuples(AFFIXES, FIELDS, AFFIXES))
+def test_two_number_patterns_meet_when_they_write_one_name(pattern, other):
+    """A name found is one both write; a name both write for numbers below 2000 is always found."""
+    name = common_name("".join(pattern), "".join(other))
+    if name is not None:
+        assert all(writes(parts, name) for parts in (pattern, other))
+    written = [{head + field % n + tail for n in range(2000)} for head, field, tail in (pattern, other)]
+    assert name is not None or not written[0] & written[1]
+
+
+def writes(parts: tuple[str, str, str], name: str) -> bool:
+    """Whether head + field % n + tail is ``name`` for some n >= 0."""
+    head, field, tail = parts
+    number = name[len(head):len(name) - len(tail)]
+    return (name.startswith(head) and name.endswith(tail) and number.strip().isdigit()
+            and head + field % int(number) + tail == name)
 
 
 @pytest.mark.parametrize("pattern, other, name", [
