@@ -27,19 +27,15 @@ log = logging.getLogger("demo")
 WINDOW_TITLES = {"instances": "Instance segmentation", "background": "Background subtraction", "privacy": "Privacy"}
 
 
-def refuse_overlapping_files(args: argparse.Namespace, model: Path, specs: list[str],
-                             file_outputs: list[str]) -> None:
-    """Before anything is opened: no output may be an input or another output."""
-    inputs = [files.Named("-i", path) for spec in specs for path in files_read(spec)] + input_files(model, args.labels)
+def refuse_overlapping_files(args: argparse.Namespace, model: Path, read: list[Path],
+                             outputs: list[files.Output]) -> None:
+    """Before anything is opened: no output may be an input, and no two outputs may meet. ``read``: the files
+    of the -i inputs."""
+    inputs = [files.Named("-i", path) for path in read] + input_files(model, args.labels)
     for flag, value in (("--target_bgr", args.target_bgr), ("--background", args.background)):
         if value:
             inputs += [files.Named(flag, path) for path in files_read(value)]
-    outputs = [files.Named("-o", Path(value)) for value in file_outputs]
-    outputs += [files.Named(flag, Path(value)) for flag, value in
-                (("--results", args.results), ("--report", args.report), ("--coco_results", args.coco_results))
-                if value]
     files.refuse_overlaps(inputs, outputs)
-    exports.refuse_folders_of_inputs(inputs, flags.export_settings(args).folders())
 
 
 def run_instances(args: argparse.Namespace) -> None:
@@ -51,7 +47,8 @@ def run_instances(args: argparse.Namespace) -> None:
     settings = flags.model_settings(args)
     model = resolve(args.model, settings)  # before the source, so that a wrong name never opens a camera
     spec = args.input[0] if args.input else str(download.fetch_sample_clip(flags.fetcher(args)))
-    refuse_overlapping_files(args, model.path, [spec], [output] if (output := flags.file_output(args)) else [])
+    read = files_read(spec)
+    refuse_overlapping_files(args, model.path, read, flags.planned_outputs(args))
     served = flags.serve_settings(args)
     server = FrameServer(served) if served else None  # before the source and the model: a port in use at once
     looping = args.loop or measure is not None
@@ -76,7 +73,8 @@ def run_instances(args: argparse.Namespace) -> None:
             outputs.sinks.append(open_output(output, source.fps or 25.0, single_frame, replace(video, real_time=live)))
         if args.results:
             outputs.results = ResultsWriter(args.results)
-        outputs.exports = exports.open_exports(flags.export_settings(args), segmenter.labels)
+        outputs.exports = exports.open_exports(flags.export_settings(args), segmenter.labels,
+                                               [path.name for path in read])
         if not args.no_show and measure is None:
             outputs.window = open_window(f"{WINDOW_TITLES[args.mode]} (q or Esc quits, space pauses)")
         tracker = tracker_for(args, composer, source)
@@ -132,8 +130,9 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
     settings = flags.model_settings(args)
     model = resolve(args.model, settings)
     names = many.source_names(inputs)
+    refuse_overlapping_files(args, model.path, [path for spec in inputs for path in files_read(spec)],
+                             flags.planned_outputs(args, names))
     files_out = flags.many_outputs(args, names)
-    refuse_overlapping_files(args, model.path, inputs, list(files_out.values()))
     served = flags.serve_settings(args)
     server = FrameServer(served) if served else None
     looping = args.loop or measure is not None

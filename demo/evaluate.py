@@ -21,7 +21,7 @@ from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
 from .errors import DemoError
-from .files import Named, refuse_overlaps
+from .files import Named, Output, refuse_overlaps
 from .instances import Instance
 from .model import input_files
 from .segmenter import Segmenter, Settings, resolve
@@ -203,7 +203,7 @@ def run(settings: EvalSettings) -> Scores:
     resolved = resolve(settings.model, settings.model_settings)
     inputs = [Named("--annotations", settings.annotations), *(Named("--images", i.path) for i in images),
               *input_files(resolved.path, settings.model_settings.labels)]
-    outputs = [Named(flag, path) for flag, path in (("--results", settings.results), ("--metrics", settings.metrics))
+    outputs = [Output(flag, path) for flag, path in (("--results", settings.results), ("--metrics", settings.metrics))
                if path is not None]
     refuse_overlaps(inputs, outputs)
     for output in outputs:

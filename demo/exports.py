@@ -7,16 +7,17 @@ once it is whole.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .errors import DemoError, UsageError
+from .errors import DemoError
 from .evaluate import CategoryMap, CocoDetection, name_key, to_coco
-from .files import Named, shown
+from .files import Output, Writes, shown
 from .instances import FrameResult, Instance
 from .labels import COCO_LABELS, load_labels
 from .sinks import Sink, require_writable_folder, write_image, write_json, write_whole
@@ -37,31 +38,25 @@ class ExportSettings:
     save_masks: Path | None = None
     yolo_labels: Path | None = None
 
-    def folders(self) -> list[Named]:
-        return [Named(flag, path) for flag, path in (("--save_masks", self.save_masks),
-                                                     ("--yolo_labels", self.yolo_labels)) if path is not None]
+    def planned(self) -> list[Output]:
+        """What the exports asked for write, for the run's list of outputs."""
+        return [Output(flag, path, writes) for flag, path, writes in (
+            ("--coco_results", self.coco_results, Writes.FILE), ("--save_masks", self.save_masks, Writes.FOLDER),
+            ("--yolo_labels", self.yolo_labels, Writes.FOLDER)) if path is not None]
 
 
-def open_exports(settings: ExportSettings, labels: Sequence[str]) -> list[Sink[FrameResult]]:
-    """The writers asked for; a file or folder that cannot be written fails here, before the first frame."""
+def open_exports(settings: ExportSettings, labels: Sequence[str], images: Iterable[str]) -> list[Sink[FrameResult]]:
+    """The writers asked for; a file or folder that cannot be written fails here, before the first frame.
+    ``images``: the names of the input's images, which name the per-frame files."""
     exports: list[Sink[FrameResult]] = []
     if settings.coco_results:
         exports.append(CocoResultsWriter(settings.coco_results, coco_categories(labels)))
+    stems = frame_file_stems(images)
     if settings.save_masks:
-        exports.append(LabelImageWriter(settings.save_masks))
+        exports.append(LabelImageWriter(settings.save_masks, stems))
     if settings.yolo_labels:
-        exports.append(YoloLabelWriter(settings.yolo_labels))
+        exports.append(YoloLabelWriter(settings.yolo_labels, stems))
     return exports
-
-
-def refuse_folders_of_inputs(inputs: Iterable[Named], folders: Sequence[Named]) -> None:
-    """An export folder may not hold a file the run reads: its files are named after the inputs."""
-    by_folder = {os.path.realpath(named.path.parent): named for named in inputs}
-    for folder in folders:
-        source = by_folder.get(os.path.realpath(folder.path))
-        if source is not None:
-            raise UsageError(f"{folder.flag} '{shown(folder.path)}' holds {source.flag} '{shown(source.path)}', "
-                             "which this run reads; choose another folder")
 
 
 # --- COCO results ---------------------------------------------------------------------------
@@ -135,24 +130,37 @@ def prepare_folder(flag: str, folder: Path) -> None:
         raise DemoError(f"{flag} '{shown(folder)}': the folder is not writable")
 
 
-class FrameFiles:
-    """One file per frame in a folder: named as the frame's image with ``extension`` (a tool pairs
-    photo.jpg with photo.png or photo.txt), or by the frame number, 000042, for a video or stream."""
+def frame_file_stems(images: Iterable[str]) -> dict[str, str]:
+    """Each image's file name in an export folder, before the export's extension: the image's stem
+    (photo.jpg → photo, so a tool pairs photo.jpg with photo.png or photo.txt), or its whole name where the
+    stem would not tell it apart: another image has that stem too (a.jpg, a.png), or the stem is another
+    image's whole name (a.png.png's stem a.png). Unique by construction: the kept stems are unique, the
+    whole names are, and no kept stem is another image's whole name."""
+    names = set(images)
+    stems = Counter(Path(name).stem for name in names)
+    files: dict[str, str] = {}
+    for name in names:
+        stem = Path(name).stem
+        files[name] = stem if stems[stem] == 1 and (stem == name or stem not in names) else name
+    return files
 
-    def __init__(self, flag: str, folder: Path, extension: str) -> None:
+
+class FrameFiles:
+    """One file per frame in a folder: named by the frame's image (see :func:`frame_file_stems`) with
+    ``extension``, or by the frame number, 000042, for a video or stream."""
+
+    def __init__(self, flag: str, folder: Path, extension: str, stems: Mapping[str, str]) -> None:
         prepare_folder(flag, folder)
         self.folder = folder
         self._extension = extension
-        self._names_by_stem: dict[str, str] = {}
+        self._stems = stems
         self.written = 0
 
     def path(self, result: FrameResult) -> Path:
         if not result.name:
             return self.folder / f"{result.index:06d}{self._extension}"
-        stem = Path(result.name).stem
-        # photo.jpg and photo.png of one folder would write one file: the second keeps its whole name.
-        first = self._names_by_stem.setdefault(stem, result.name)
-        return self.folder / f"{stem if first == result.name else result.name}{self._extension}"
+        # An image the listing for the names missed (it came into the folder after) keeps its whole name.
+        return self.folder / f"{self._stems.get(result.name, result.name)}{self._extension}"
 
     def done(self) -> str:
         return f"{self.written} file{'' if self.written == 1 else 's'}"
@@ -174,8 +182,8 @@ class LabelImageWriter(ClosesOnExit):
     """``--save_masks DIR``: one PNG per frame whose pixel value is the instance's place in that frame's
     ``--results`` line (1 for the first), 0 for the background."""
 
-    def __init__(self, folder: Path) -> None:
-        self._files = FrameFiles("--save_masks", folder, ".png")
+    def __init__(self, folder: Path, stems: Mapping[str, str]) -> None:
+        self._files = FrameFiles("--save_masks", folder, ".png", stems)
 
     def write(self, result: FrameResult) -> None:
         write_image(self._files.path(result), label_image(result), self._files.done(), "mask image")
@@ -212,8 +220,8 @@ class YoloLabelWriter(ClosesOnExit):
     """``--yolo_labels DIR``: one Ultralytics segmentation label file per frame; a frame without
     instances gets an empty file, which Ultralytics reads as a picture with nothing in it."""
 
-    def __init__(self, folder: Path) -> None:
-        self._files = FrameFiles("--yolo_labels", folder, ".txt")
+    def __init__(self, folder: Path, stems: Mapping[str, str]) -> None:
+        self._files = FrameFiles("--yolo_labels", folder, ".txt", stems)
 
     def write(self, result: FrameResult) -> None:
         lines = [line for line in map(yolo_line, result.instances) if line is not None]

@@ -13,6 +13,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum, auto
 from pathlib import Path
 from typing import BinaryIO
 
@@ -216,22 +217,80 @@ def _sync(path: Path) -> None:
 
 @dataclass(frozen=True)
 class Named:
-    """A file the run reads or writes, with the flag that named it (for the message)."""
+    """A file the run reads, with the flag that named it (for the message)."""
 
     flag: str
     path: Path
 
 
-def pattern_matches(pattern: str, name: str) -> bool:
-    """Whether ``pattern % n == name`` for some n >= 0; ``pattern`` is a file name with one number field."""
+class Writes(Enum):
+    """What an output puts on the disk."""
+
+    FILE = auto()
+    NUMBERED = auto()  # a name with a frame-number field (out_%04d.png): a file per frame
+    FOLDER = auto()  # a folder the run fills with files named after its inputs
+
+
+@dataclass(frozen=True)
+class Output:
+    """One thing the run writes, with the flag that named it: the entries of the run's list of outputs,
+    all known before the first frame and checked together by :func:`refuse_overlaps`."""
+
+    flag: str
+    path: Path
+    writes: Writes = Writes.FILE
+
+    @classmethod
+    def frames(cls, flag: str, path: str | Path) -> Output:
+        """Where drawn frames go: a video, or numbered images when the name has a frame-number field."""
+        numbered = FRAME_NUMBER_FIELD.search(str(path))
+        return cls(flag, Path(path), Writes.NUMBERED if numbered else Writes.FILE)
+
+
+def _pattern_parts(pattern: str) -> tuple[str, str, str] | None:
+    """A file name with one number field as (text before, the field, text after), %% read as %;
+    None for a name without a field."""
     field = FRAME_NUMBER_FIELD.search(pattern)
     if field is None:
-        return pattern == name
+        return None
     head, tail = (part.replace("%%", "%") for part in (pattern[:field.start()], pattern[field.end():]))
+    return head, field.group(), tail
+
+
+def pattern_matches(pattern: str, name: str) -> bool:
+    """Whether ``pattern % n == name`` for some n >= 0; ``pattern`` is a file name with one number field."""
+    parts = _pattern_parts(pattern)
+    if parts is None:
+        return pattern == name
+    head, field, tail = parts
     if not (name.startswith(head) and name.endswith(tail) and len(name) > len(head) + len(tail)):
         return False
     number = name[len(head):len(name) - len(tail)]
-    return number.strip().isdigit() and field.group() % int(number) == number
+    return number.strip().isdigit() and field % int(number) == number
+
+
+def common_name(pattern: str, other: str) -> str | None:
+    """A name both number patterns write (``x%d.png`` and ``x1%d.png`` both write x15.png), None if none.
+
+    Each length up to the longest that could matter is tried with the two patterns lined up: a place is what
+    either fixes there, else a 1, which no field pads away; a name longer still only adds places where both
+    have their number, so it changes no answer.
+    """
+    parts, other_parts = _pattern_parts(pattern), _pattern_parts(other)
+    fixed = [len(head) + len(tail) for head, _, tail in (parts, other_parts)]
+    widest = max(int(field[1:-1] or 0) for _, field, _ in (parts, other_parts))
+    for length in range(max(fixed) + 1, sum(fixed) + widest + 2):
+        name = "".join(mine or theirs or "1" for mine, theirs in zip(_places(parts, length),
+                                                                      _places(other_parts, length)))
+        if pattern_matches(pattern, name) and pattern_matches(other, name):
+            return name
+    return None
+
+
+def _places(parts: tuple[str, str, str], length: int) -> list[str | None]:
+    """A pattern's name of ``length`` characters, place by place: a fixed character, or None in its number."""
+    head, _, tail = parts
+    return [*head, *[None] * (length - len(head) - len(tail)), *tail]
 
 
 def pattern_files(pattern: str) -> list[Path]:
@@ -259,26 +318,30 @@ def _identity(path: Path) -> Identity | None:
     return ("inode", info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
 
 
-def _targets(output: Named) -> list[Path]:
-    """The files an output may replace: its own, or the existing files its number pattern names."""
-    text = str(output.path)
-    if not FRAME_NUMBER_FIELD.search(text):
+def _targets(output: Output) -> list[Path]:
+    """The existing files an output may replace: its own, or those its number pattern names."""
+    if output.writes is Writes.FILE:
         return [output.path]
-    if FRAME_NUMBER_FIELD.search(os.path.dirname(text)):
-        raise UsageError(f"{output.flag} '{shown(text)}': the frame number must be in the file name, "
+    if FRAME_NUMBER_FIELD.search(str(output.path.parent)):
+        raise UsageError(f"{output.flag} '{shown(output.path)}': the frame number must be in the file name, "
                          "not in a folder name")
-    return pattern_files(text)
+    return pattern_files(str(output.path))
 
 
-def refuse_overlaps(inputs: Iterable[Named], outputs: Sequence[Named]) -> None:
-    """A UsageError when an output would replace a file the run reads, or another output.
+def refuse_overlaps(inputs: Iterable[Named], outputs: Sequence[Output]) -> None:
+    """A UsageError when an output would replace a file the run reads, or two outputs could meet: one file,
+    a name one's pattern writes, or anything inside a folder an export fills.
 
     One file is one whatever its names: symlinks, hard links and relative paths all lead to
     the same device and inode; a file that does not exist yet is known by its resolved name.
     """
+    inputs = list(inputs)
     read = {key: named for named in inputs if (key := _identity(named.path)) is not None}
-    written: dict[Identity, Named] = {}
+    written: dict[Identity, Output] = {}
     for output in outputs:
+        if output.writes is Writes.FOLDER:
+            _refuse_folder_of_inputs(output, inputs)
+            continue
         for target in _targets(output):
             key = _identity(target)
             if key in read:
@@ -290,16 +353,56 @@ def refuse_overlaps(inputs: Iterable[Named], outputs: Sequence[Named]) -> None:
                                  "give each output its own file")
             if key is not None:
                 written[key] = output
-    _refuse_names_in_pattern(outputs)
+    for number, output in enumerate(outputs):
+        for other in outputs[number + 1:]:
+            _refuse_shared_folder(output, other)
+            _refuse_shared_names(output, other)
 
 
-def _refuse_names_in_pattern(outputs: Sequence[Named]) -> None:
-    """An output file that a number pattern will write later, though it does not exist yet."""
-    patterns = [o for o in outputs if FRAME_NUMBER_FIELD.search(o.path.name)]
-    for pattern in patterns:
-        folder = os.path.realpath(pattern.path.parent)
-        for other in outputs:
-            if other is not pattern and os.path.realpath(other.path.parent) == folder \
-                    and pattern_matches(pattern.path.name, other.path.name):
-                raise UsageError(f"{pattern.flag} '{shown(pattern.path)}' would write {other.flag} "
-                                 f"'{shown(other.path)}'; give each output its own file")
+def _refuse_folder_of_inputs(folder: Output, inputs: Iterable[Named]) -> None:
+    """An export folder may not hold a file the run reads: its files are named after the inputs."""
+    where = os.path.realpath(folder.path)
+    for source in inputs:
+        if os.path.realpath(source.path.parent) == where:
+            raise UsageError(f"{folder.flag} '{shown(folder.path)}' holds {source.flag} '{shown(source.path)}', "
+                             "which this run reads; choose another folder")
+
+
+def _place(output: Output) -> str:
+    """Where an output is, resolved: a folder's own path, a file's resolved folder and its own name (a link
+    in its place is replaced, not followed)."""
+    if output.writes is Writes.FOLDER:
+        return os.path.realpath(output.path)
+    return os.path.join(os.path.realpath(output.path.parent), output.path.name)
+
+
+def _refuse_shared_folder(output: Output, other: Output) -> None:
+    """An export's folder is its own: no other output in it or below it, and it in no other export's."""
+    for folder, inner in ((output, other), (other, output)):
+        if folder.writes is not Writes.FOLDER:
+            continue
+        where, place = _place(folder), _place(inner)
+        if place == where:
+            raise UsageError(f"{folder.flag} '{shown(folder.path)}' and {inner.flag} '{shown(inner.path)}' "
+                             "are the same folder; give each output its own place")
+        if os.path.commonpath([place, where]) == where:
+            raise UsageError(f"{inner.flag} '{shown(inner.path)}' is inside {folder.flag} '{shown(folder.path)}', "
+                             "which that export fills; give each output its own place")
+
+
+def _refuse_shared_names(output: Output, other: Output) -> None:
+    """A name a number pattern will write later, though no such file exists yet: another output's file,
+    or a name another pattern of the same folder writes too."""
+    numbered = [o for o in (output, other) if o.writes is Writes.NUMBERED]
+    if not numbered or Writes.FOLDER in (output.writes, other.writes):
+        return
+    pattern = numbered[0]
+    named = other if pattern is output else output
+    if os.path.realpath(pattern.path.parent) != os.path.realpath(named.path.parent):
+        return
+    if named.writes is Writes.FILE and pattern_matches(pattern.path.name, named.path.name):
+        raise UsageError(f"{pattern.flag} '{shown(pattern.path)}' would write {named.flag} "
+                         f"'{shown(named.path)}'; give each output its own file")
+    if named.writes is Writes.NUMBERED and (both := common_name(pattern.path.name, named.path.name)):
+        raise UsageError(f"{pattern.flag} '{shown(pattern.path)}' and {named.flag} '{shown(named.path)}' "
+                         f"both write '{shown(pattern.path.parent / both)}'; give each output its own names")

@@ -17,7 +17,7 @@ from .catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
 from .contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD
 from .download import MEDIA_ORIGIN, MODEL_ORIGIN, DownloadRequest, Fetcher, default_models_dir
 from .errors import DemoError, UsageError
-from .files import shown
+from .files import Output, shown
 from .evaluate import DEFAULT_THRESHOLD, MAX_PER_IMAGE, EvalSettings
 from .exports import ExportSettings
 from .geometry import ResizePolicy
@@ -206,6 +206,22 @@ def export_settings(args: argparse.Namespace) -> ExportSettings:
 # --- End of exports ---------------------------------------------------------------------------------
 
 
+# --- Every output of the run, before the first frame ------------------------------------------------
+
+def planned_outputs(args: argparse.Namespace, sources: list[str] | None = None) -> list[Output]:
+    """Every file and folder the run writes, known before the first frame: the one list the overlap check
+    reads. ``sources``: the names of a run of several sources, each with its own -o."""
+    if sources is None:
+        frames = [output] if (output := file_output(args)) else []
+    else:
+        frames = list(many_outputs(args, sources).values())
+    written = [Output.frames("-o", path) for path in frames]
+    written += [Output(flag, path) for flag, path in (("--results", args.results), ("--report", args.report)) if path]
+    return written + export_settings(args).planned()
+
+# --- End of every output ----------------------------------------------------------------------------
+
+
 # --- Several inputs in one run (-i given several times, -i @FILE) ------------------------------------
 
 def several_inputs(args: argparse.Namespace) -> list[str] | None:
@@ -213,8 +229,7 @@ def several_inputs(args: argparse.Namespace) -> list[str] | None:
     given = args.input or []
     if len(given) < 2 and not any(value.startswith(many.LIST_PREFIX) for value in given):
         return None
-    refused = [flag for flag, value in (("--coco_results", args.coco_results), ("--save_masks", args.save_masks),
-                                        ("--yolo_labels", args.yolo_labels)) if value]
+    refused = [output.flag for output in export_settings(args).planned()]
     if refused:
         raise UsageError(f"{', '.join(refused)} number files by frame and take one input: give one -i")
     many.check_output(file_output(args))
@@ -225,6 +240,7 @@ def many_outputs(args: argparse.Namespace, names: list[str]) -> dict[str, str]:
     """Each source's -o file, by source name; none without -o."""
     output = file_output(args)
     return {name: many.output_for(output, name) for name in names} if output else {}
+
 
 # --- End of several inputs --------------------------------------------------------------------------
 
