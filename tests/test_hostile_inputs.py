@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from PIL import Image
 import synthetic
 from conftest import ROOT, DemoRun, decode_mask, iou, one_error_line, read_results, run_demo
 from demo import open_source
+from demo.contracts import DecodeLimits, YolactContract, YoloSegContract
 
 MB = 2**20
 HUGE_SIDE = 16000  # 16000x16000: 768 MB decoded as BGR, a few hundred KB as a one-colour PNG
@@ -291,3 +293,28 @@ def test_nan_class_ids_give_no_instance_and_one_warning(tmp_path):
         found = sorted(record["instances"], key=lambda instance: instance["box"][0])
         assert [instance["name"] for instance in found] == ["car", "person"]
         assert [iou(decode_mask(instance), masks[n]) > 0.9 for instance, n in zip(found, (1, 3))] == [True, True]
+
+
+def test_yolo_and_yolact_decoding_drop_every_non_finite_candidate():
+    """Four candidates each: one sound, one with a NaN box, one with an infinite score, one with a NaN mask
+    coefficient. Only the sound one is left, and NumPy never warns of a cast."""
+    sound, plane = [10, 10, 20, 20], np.ones((2, 16, 16), np.float32)
+    #                    box          score  coefficients
+    yolo_rows = np.array([[32, 32, 20, 20, 0.9, 1, 1],
+                          [np.nan, 32, 20, 20, 0.9, 1, 1],
+                          [32, 32, 20, 20, np.inf, 1, 1],
+                          [32, 32, 20, 20, 0.9, np.nan, 1]], np.float32)
+    yolo = YoloSegContract(0, 1, 1, False, (64, 64), (4.0, 4.0))
+    yolact = YolactContract(0, 1, 2, 3, True, (64, 64), (4.0, 4.0))
+    boxes = np.array([sound, [np.nan, 10, 20, 20], sound, sound], np.float32) / 64
+    conf = np.array([[0.1, 0.9], [0.1, 0.9], [0.1, np.inf], [0.1, 0.9]], np.float32)
+    coefficients = np.array([[1, 1], [1, 1], [1, 1], [np.nan, 1]], np.float32)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from_yolo = yolo.decode([yolo_rows.T[np.newaxis], plane[np.newaxis]], DecodeLimits(0.5))
+        from_yolact = yolact.decode([boxes[np.newaxis], conf[np.newaxis], coefficients[np.newaxis],
+                                     plane.transpose(1, 2, 0)[np.newaxis]], DecodeLimits(0.5))
+
+    assert len(from_yolo) == 1 and np.allclose(from_yolo.boxes, [[22, 22, 42, 42]])
+    assert len(from_yolact) == 1 and np.allclose(from_yolact.boxes, [sound])
