@@ -422,7 +422,7 @@ def _open_file(path: Path, loop: bool) -> FrameSource:
     if not os.access(path, os.R_OK):
         raise DemoError(f"input '{shown(path)}' is not readable (permission denied)")
     # Try the image reader first: FFmpeg would also open a single image, as a one-frame video.
-    if path.is_file() and _is_image(path) and _has_image_header(path):
+    if path.is_file() and _is_image(path) and _reads_as_image(path):
         return _StillImage(path, loop)
     name = files.opencv_name(path)
     opened = _open_capture(name)
@@ -431,7 +431,7 @@ def _open_file(path: Path, loop: bool) -> FrameSource:
     return _Capture("video", name, opened, loop)
 
 
-def _has_image_header(path: Path) -> bool:
+def _reads_as_image(path: Path) -> bool:
     """Whether ``path`` starts as an image of at most the pixel limit (a DemoError if larger), read from its
     header alone; one of a format Pillow does not know (OpenEXR, Radiance HDR) is decoded to tell."""
     try:
