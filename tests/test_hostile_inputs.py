@@ -156,14 +156,13 @@ def test_a_pipe_or_device_as_a_text_file_is_refused_at_once(models, tmp_path, sp
     cv2.imwrite(str(image), synthetic.draw_scene(64, 48, [])[0])
     before = snapshot(tmp_path)
     value = f"@{path}" if flag == "-i" else path
-    started = time.monotonic()
 
+    # A read that waited for a writer or for the end of /dev/zero would outlast the time-out and fail here.
     run = run_demo("-m", models["person-0007"].xml, "-i", image, flag, value, "--no_show", "--no_cache",
                    timeout=120)
 
     assert run.returncode == 1
     assert one_error_line(run.stderr) == f"error: {what} {path} is {kind}, not a regular file"
-    assert time.monotonic() - started < 120
     assert snapshot(tmp_path) == before
 
 
