@@ -1,5 +1,6 @@
 """``python -m demo``: the stop handlers and the log format come first, before OpenVINO and OpenCV load,
 so that a signal during the load stops cleanly and what they log on import looks like the demo's own."""
+import contextlib
 import os
 import sys
 
@@ -8,6 +9,22 @@ import sys
 # stages run in parallel already. OpenBLAS reads this when NumPy first loads, so it is set before
 # anything imports NumPy; a library user who wants the same sets it themselves.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def share_malloc_arenas() -> None:
+    """glibc's malloc gives threads arenas of their own (up to 8 a core) and keeps what each freed: with one
+    reader thread per input, a -i @list of 60 photos held about 300 MB more than the same photos as a folder.
+    Two arenas keep that near the folder's; the big buffers are few, so threads seldom wait for one."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    arena_max = -8  # M_ARENA_MAX in glibc's malloc.h
+    with contextlib.suppress(AttributeError):  # a C library without mallopt (musl)
+        ctypes.CDLL(None).mallopt(arena_max, 2)
+
+
+share_malloc_arenas()
 
 from .errors import configure_logging
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STOP

@@ -17,7 +17,7 @@ from .render import InstanceRenderer
 from .segmenter import Segmenter, resolve
 from .serve import FrameServer
 from .sinks import ResultsWriter, open_output
-from .sources import FrameSource, files_read, open_source
+from .sources import FrameSource, files_read, limit_image_pixels, open_source
 from .stopping import INTERRUPTED, INTERRUPTED_LINE, STDOUT_CLOSED, STOP, stdout_reader_gone
 from .tracker import MaskTracker
 from .virtual_camera import VirtualCamera
@@ -39,6 +39,7 @@ def refuse_overlapping_files(args: argparse.Namespace, model: Path, read: list[P
 
 
 def run_instances(args: argparse.Namespace) -> None:
+    limit_image_pixels(args.max_image_pixels)
     if (inputs := flags.several_inputs(args)) is not None:
         return run_several(args, inputs)
     measure = flags.benchmark_settings(args)
@@ -191,6 +192,7 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
 
 
 def run_evaluation(argv: list[str]) -> None:
+    limit_image_pixels()
     evaluate.run(flags.eval_settings(flags.eval_parser().parse_args(argv)))
 
 

@@ -27,7 +27,7 @@ from .model import input_files
 from .segmenter import Segmenter, Settings, resolve
 from .sinks import require_writable_folder, write_json
 from .sources import Frame, open_source
-from .textfile import read_text
+from .textfile import ANNOTATIONS_LIMIT, read_text
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def quiet() -> Iterator[None]:
 
 def load_annotations(path: Path) -> COCO:
     try:
-        dataset = json.loads(read_text(path, "annotations"))
+        dataset = json.loads(read_text(path, "annotations", ANNOTATIONS_LIMIT))
     except json.JSONDecodeError as error:
         raise DemoError(f"annotations {path}: not a JSON file ({error})") from None
     missing = [key for key in ("images", "annotations", "categories") if not isinstance(dataset, dict)

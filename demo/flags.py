@@ -30,7 +30,7 @@ from .repository import RepositoryRequest
 from .segmenter import Settings
 from .serve import ALLOW_HOST_FLAG, ANY_HOST, ServeSettings
 from .sinks import DEFAULT_CRF, VideoSettings
-from .sources import FrameSource, open_source
+from .sources import DEFAULT_MAX_IMAGE_PIXELS, FrameSource, open_source
 from .tracker import TrackerSettings
 from .virtual_camera import VirtualCameraSettings
 
@@ -161,6 +161,9 @@ def build_parser() -> Parser:
                          "given several times, or as @FILE (the inputs listed in FILE), all of them through one "
                          "model, -o with {source} in its name or a folder")
     io.add_argument("--loop", action="store_true", help="repeat the input forever")
+    io.add_argument("--max_image_pixels", type=whole_number(1, MAX_PIXELS), default=DEFAULT_MAX_IMAGE_PIXELS,
+                    metavar="N", help="refuse an image with more pixels than this, as its header says, before "
+                                      "decoding it (default: %(default)s, 2^27; at most 2^30)")
     io.add_argument("-o", "--output", help="write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)")
     io.add_argument("-limit", "--output_limit", type=non_negative, default=0,
                     help="frames to write to -o, --results and the exports (0: all)")

@@ -52,7 +52,7 @@ def listed_inputs(values: Sequence[str]) -> list[str]:
             inputs.append(value)
             continue
         listing = Path(value[len(LIST_PREFIX):])
-        if not listing.is_file():
+        if not listing.exists():  # a named pipe or a device is refused in one line as it is read
             raise UsageError(f"-i {value}: no list of inputs '{shown(listing)}' (an input whose name starts with "
                              f"{LIST_PREFIX} is given with its folder: ./{LIST_PREFIX}NAME)")
         lines = [line.strip() for line in read_lines(listing, "list of inputs")]

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, replace
 from .sources import Frame
 
 FILE_QUEUE = 2  # frames a file's reader decodes ahead of the merger: enough to always have one ready
+# Frames the readers of files (of every source that queues all its frames) together decode ahead: sixty
+# images of a -i @list were held decoded at once; this bounds them, and leaves a few sources their full queues.
+FILES_AHEAD = 8
 CLOSE_GRACE_S = 0.5  # for all the readers together to leave their sources
 
 
@@ -49,6 +52,7 @@ class SourceMerger:
         self._ready = threading.Condition()
         self._stop = threading.Event()
         self._turn = 0
+        self._files_ahead = 0  # files' frames being decoded or queued
         self._readers: list[threading.Thread] = []
 
     def __iter__(self) -> Iterator[Frame]:
@@ -78,6 +82,7 @@ class SourceMerger:
                     if feed.ready:
                         self._turn = (self._turn + step + 1) % len(self.feeds)
                         frame = feed.ready.popleft()
+                        self._files_ahead -= not feed.newest_only
                         self._ready.notify_all()  # a file's reader may wait for room
                         return frame
                 if all(feed.ended for feed in self.feeds) or self._stop.is_set():
@@ -85,17 +90,32 @@ class SourceMerger:
                 self._ready.wait()
 
     def _read(self, feed: Feed) -> None:
+        frames = iter(feed.frames)
         try:
-            for frame in feed.frames:
+            while self._may_read(feed):
+                frame = next(frames, None)
+                if frame is None:
+                    break
                 if not self._hand_on(feed, frame):
                     return
         except BaseException as error:  # noqa: BLE001 - this source fails alone; the others go on
             feed.error = error
         with self._ready:
+            self._files_ahead -= not feed.newest_only  # the frame that was not there
             feed.ended = True
             self._ready.notify_all()
         if self._on_end and not self._stop.is_set():
             self._on_end(feed)
+
+    def _may_read(self, feed: Feed) -> bool:
+        """Wait until a reader that queues every frame may take one more within the files' budget (one that keeps
+        only its newest never waits: it must keep up with its camera); False once stopped."""
+        if feed.newest_only:
+            return not self._stop.is_set()
+        with self._ready:
+            self._ready.wait_for(lambda: self._files_ahead < FILES_AHEAD or self._stop.is_set())
+            self._files_ahead += 1
+            return not self._stop.is_set()
 
     def _hand_on(self, feed: Feed, frame: Frame) -> bool:
         """Queue the frame (numbered on within its source); False once the merger has stopped."""

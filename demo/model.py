@@ -22,6 +22,7 @@ from .catalogue import ResolvedModel
 from .download import cache_root
 from .errors import DemoError, UsageError, native_stderr_captured, openvino_reason
 from .labels import COCO_LABELS
+from .textfile import special_kind
 from .geometry import Geometry, ResizePolicy, build_fit_graph, geometry_for
 from .inference import Engine, LocalEngine
 from .model_info import METADATA_FILE, SECTION, ModelInfo, read_model_info
@@ -94,12 +95,17 @@ def input_files(path: Path | None, labels: object = None) -> list[files.Named]:
 
 
 def read_model(core: ov.Core, path: Path) -> ov.Model:
+    if kind := special_kind(path):  # OpenVINO would wait for ever on a named pipe or a device
+        raise DemoError(f"model {path} is {kind}, not a model file")
     if not path.is_file():
         raise DemoError(f"model file not found: {path}")
     if path.suffix.lower() not in MODEL_SUFFIXES:
         raise DemoError(f"{path}: not a model file; expected one of {', '.join(MODEL_SUFFIXES)}")
-    if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
-        raise DemoError(f"{path}: its weights file {path.with_suffix('.bin').name} is missing beside it")
+    weights = path.with_suffix(".bin")
+    if path.suffix.lower() == ".xml" and (kind := special_kind(weights)):
+        raise DemoError(f"{path}: its weights file {weights.name} is {kind}, not a file of weights")
+    if path.suffix.lower() == ".xml" and not weights.is_file():
+        raise DemoError(f"{path}: its weights file {weights.name} is missing beside it")
     # The frontends that try a file in turn print their parse errors (TensorFlow's absl log) to
     # file descriptor 2; the reason worth one line is in the exception.
     try:

@@ -1,11 +1,11 @@
 """Where frames come from: an image, a folder of images, an image sequence, a video, a camera or a stream."""
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import stat
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from typing import Literal, Self
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from demo import files
 from demo.errors import DemoError, native_stderr_captured
@@ -23,6 +24,11 @@ from demo.live import STREAM_SCHEMES, Capture, LiveReader, LiveSettings, is_stre
 logger = logging.getLogger(__name__)
 
 MAX_CAMERA_INDEX = 2**31 - 1  # what OpenCV takes as a camera index (a C int)
+# Pixels an image may have, checked from its header before decoding: 8K frames (33 million) and
+# the largest usual photos (108 million) pass, while a 16000x16000 picture, a few MB as a PNG,
+# would take gigabytes. --max_image_pixels changes it, up to OpenCV's own limit of 2^30.
+DEFAULT_MAX_IMAGE_PIXELS = 2**27
+_max_image_pixels = DEFAULT_MAX_IMAGE_PIXELS
 
 SourceKind = Literal["image", "folder", "sequence", "video", "camera", "stream"]
 
@@ -109,24 +115,37 @@ class _FileSource(FrameSource):
 
 
 class _StillImage(_FileSource):
+    """One image, decoded when first taken rather than when opened: many images opened at once
+    (``-i @list``) then hold one decoded picture each only while it is in use."""
+
     kind = "image"
     frame_count = 1
 
-    def __init__(self, image: np.ndarray, name: str, loop: bool) -> None:
+    def __init__(self, path: Path, loop: bool) -> None:
         super().__init__(loop)
-        self._image = image
-        self._name = name
+        self._path = path
+        self._image: np.ndarray | None = None  # kept between passes when looping
 
     def _one_pass(self) -> Iterator[tuple[np.ndarray, str]]:
-        # When looping, each pass gets its own copy because the caller may draw on its frame.
-        yield (self._image.copy() if self._loop else self._image), self._name
+        image = self._image
+        if image is None:
+            try:
+                image = _read_image(self._path)
+            except UnreadableImage as error:
+                raise DemoError(f"input '{shown(self._path)}': {error}") from None
+        if self._loop:
+            self._image = image
+            image = image.copy()  # each pass its own copy, as the caller may draw on its frame
+        yield image, self._path.name
 
 
-class _ImageFolder(_FileSource):
-    kind = "folder"
+class _ImageFiles(_FileSource):
+    """Images decoded one at a time as they are taken, so that memory holds one whatever their number:
+    a folder's (each a frame of its own), or an image pattern's (frames of one sequence)."""
 
-    def __init__(self, paths: list[Path], loop: bool) -> None:
+    def __init__(self, kind: SourceKind, paths: list[Path], loop: bool) -> None:
         super().__init__(loop)
+        self.kind = kind
         self._paths = paths
         self.frame_count = len(paths)
 
@@ -137,7 +156,26 @@ class _ImageFolder(_FileSource):
             except UnreadableImage as error:
                 logger.warning("skipping '%s': %s", shown(path), error)
                 continue
-            yield image, path.name
+            yield image, path.name if self.kind == "folder" else ""
+
+
+class _ImageSequence(_ImageFiles):
+    """An image pattern's files that follow on from the first, read with the image reader (upright, within the
+    pixel limit); those after a gap in the numbers are counted, and reported as not read."""
+
+    def __init__(self, pattern: str, run: list[Path], named: int, loop: bool) -> None:
+        super().__init__("sequence", run, loop)
+        self.frame_count = named
+        self._pattern = pattern
+
+    def _one_pass(self) -> Iterator[tuple[np.ndarray, str]]:
+        frames_read = 0
+        for frame in super()._one_pass():
+            frames_read += 1
+            yield frame
+        if frames_read < self.frame_count:
+            logger.warning("sequence '%s' ended early: read %d of %d frames", shown(self._pattern), frames_read,
+                           self.frame_count)
 
 
 class _Capture(_FileSource):
@@ -351,7 +389,7 @@ def _open_folder(folder: Path, loop: bool) -> FrameSource:
         logger.warning("skipping '%s': %s", shown(path), why)
     if not images:
         raise DemoError(f"folder '{shown(folder)}' contains no images")
-    return _ImageFolder(images, loop)
+    return _ImageFiles("folder", images, loop)
 
 
 def folder_images(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -386,9 +424,8 @@ def _open_file(path: Path, loop: bool) -> FrameSource:
     if not os.access(path, os.R_OK):
         raise DemoError(f"input '{shown(path)}' is not readable (permission denied)")
     # Try the image reader first: FFmpeg would also open a single image, as a one-frame video.
-    if path.is_file() and _is_image(path):
-        with contextlib.suppress(UnreadableImage):
-            return _StillImage(_read_image(path), path.name, loop)
+    if path.is_file() and _is_image(path) and _reads_as_image(path):
+        return _StillImage(path, loop)
     name = files.opencv_name(path)
     opened = _open_capture(name)
     if opened is None:
@@ -396,22 +433,43 @@ def _open_file(path: Path, loop: bool) -> FrameSource:
     return _Capture("video", name, opened, loop)
 
 
+def _reads_as_image(path: Path) -> bool:
+    """Whether ``path`` starts as an image of at most the pixel limit (a DemoError if larger), read from its
+    header alone; one of a format Pillow does not know (OpenEXR, Radiance HDR) is decoded to tell."""
+    try:
+        return _check_pixels(path) or _decodes(path)
+    except UnreadableImage as error:
+        raise DemoError(f"input '{shown(path)}': {error}") from None
+
+
+def _decodes(path: Path) -> bool:
+    try:
+        _read_image(path)
+    except UnreadableImage:
+        return False
+    return True
+
+
 def _open_sequence(pattern: str, loop: bool) -> FrameSource:
-    folder, name = os.path.split(pattern)
-    if not files.opencv_takes(name):
-        raise DemoError(f"input pattern '{shown(pattern)}': FFmpeg cannot take this file name; "
-                        "give the folder of images instead")
-    target = os.path.join(files.opencv_name(Path(folder)), name) if folder else pattern
-    opened = _open_capture(target)
-    if opened is None:
+    run = _sequence_run(pattern)
+    if not run:
         raise DemoError(
-            f"no images match '{shown(pattern)}' (FFmpeg expects the first number to be 0-4, with no gaps)"
+            f"no images match '{shown(pattern)}' (the first number must be 0-4, and the numbers follow with no gaps)"
         )
-    source = _Capture("sequence", target, opened, loop)
-    # FFmpeg reads only up to the first gap in the numbers, and its count is a guess: the files
-    # are counted here, so that those after a gap are reported as not read.
-    source.frame_count = len(files.pattern_files(pattern))
-    return source
+    return _ImageSequence(pattern, run, len(files.pattern_files(pattern)), loop)
+
+
+def _sequence_run(pattern: str) -> list[Path]:
+    """The files an image pattern reads, as FFmpeg's image2 reader and so every OpenCV program takes them:
+    from the first number of 0 to 4 that exists, on while the next number exists."""
+    folder, name = os.path.split(pattern)
+    first = next((number for number in range(5) if Path(folder, name % number).is_file()), None)
+    if first is None:
+        return []
+    run: list[Path] = []
+    while (path := Path(folder, name % (first + len(run)))).is_file():
+        run.append(path)
+    return run
 
 
 def _open_capture(target: str | int, api: int = cv2.CAP_ANY, parameters: Sequence[int] = (),
@@ -443,25 +501,71 @@ class UnreadableImage(Exception):
     """Why a file could not be read as an image."""
 
 
+def limit_image_pixels(pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
+    """The most pixels an image may have (--max_image_pixels): the command line's, for the whole process.
+    Pillow, which reads the headers, keeps its own lower limit unless it is told the demo's replaces it."""
+    global _max_image_pixels
+    _max_image_pixels = pixels
+    Image.MAX_IMAGE_PIXELS = None
+
+
+def _check_pixels(path: Path) -> bool:
+    """Whether Pillow knows the image's format; UnreadableImage if its header gives more pixels than allowed
+    (read without decoding them, so the check costs nothing whatever the size)."""
+    try:
+        # The demo's limit replaces Pillow's warning, which a library user would otherwise see as well.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except UnidentifiedImageError:
+        return False
+    except Image.DecompressionBombError:  # from Python: Pillow's own limit holds (PIL.Image.MAX_IMAGE_PIXELS)
+        raise UnreadableImage(f"more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, Pillow's limit") from None
+    except OSError as error:
+        raise UnreadableImage(files.reason(error)) from None
+    if width * height > _max_image_pixels:
+        raise UnreadableImage(f"{width}x{height} is {width * height:,} pixels, more than the {_max_image_pixels:,} "
+                              "allowed (--max_image_pixels raises the limit)")
+    return True
+
+
 def _read_image(path: Path) -> np.ndarray:
-    """The image at ``path`` as 8-bit BGR; UnreadableImage if it is not a readable 8- or 16-bit image.
+    """The image at ``path`` as 8-bit BGR, upright as its EXIF orientation says; UnreadableImage if it has more
+    pixels than allowed or is not a readable 8- or 16-bit image.
 
     The bytes are read by Python and decoded from memory, so that any file name works and a
     read error says what it is.
     """
+    _check_pixels(path)
     try:
         data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
     except OSError as error:
         raise UnreadableImage(files.reason(error)) from None
+    # Any flags but IMREAD_UNCHANGED turn the picture upright; ANYDEPTH keeps 16 bits, COLOR makes it BGR.
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH) if data.size else None
     except cv2.error:
         image = None
+    if image is None:
+        image = _partly_decoded(path)
     if image is None:
         raise UnreadableImage("not a readable image")
     if image.dtype not in (np.uint8, np.uint16):
         raise UnreadableImage(f"{image.dtype} pixels; only 8- and 16-bit images are read")
     return _to_bgr8(image)
+
+
+def _partly_decoded(path: Path) -> np.ndarray | None:
+    """What FFmpeg decodes of an image that OpenCV's image reader refuses whole (a truncated JPEG: the top
+    part, the rest gray), with a warning naming the file; None if FFmpeg cannot read it either."""
+    opened = _open_capture(files.opencv_name(path))
+    if opened is None:
+        return None
+    capture, image = opened
+    capture.release()
+    logger.warning("image '%s' is damaged or truncated: only what could be decoded of it is used", shown(path))
+    return image
 
 
 def as_bgr(frame: np.ndarray) -> np.ndarray:

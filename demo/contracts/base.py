@@ -35,7 +35,10 @@ class Detections:
         """Only the detections of these classes (a matte, which is the person, stays whole)."""
         if self.alpha:
             return self
-        keep = np.isin(self.class_ids, list(class_ids))
+        return self.only(np.isin(self.class_ids, list(class_ids)))
+
+    def only(self, keep: np.ndarray) -> Detections:
+        """The detections that ``keep`` (booleans or indices) selects."""
         return replace(self, class_ids=self.class_ids[keep], scores=self.scores[keep], boxes=self.boxes[keep],
                        heatmaps=self.heatmaps[keep])
 

@@ -4,8 +4,13 @@ Plain vectorised NumPy/OpenCV over the candidates that passed the score threshol
 """
 from __future__ import annotations
 
+import functools
+import logging
+
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 # Anchors cover the whole input, so a model with boxes in input pixels has centres far
 # beyond 1; normalised centres stay near the unit square, even for boxes over its edge.
@@ -18,7 +23,9 @@ def box_scale(positions: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
     normalised boxes, else ones. ``positions`` is every row's [2, A] (x, y): the anchors'
     centres, or the far corners of an end-to-end head's detections."""
     width, height = input_size
-    normalised = positions.size > 0 and float(np.max(positions)) <= NORMALISED_CENTRE_LIMIT
+    # NaN or infinity in a few rows (dropped later) must not decide it for all.
+    largest = np.max(positions, where=np.isfinite(positions), initial=-np.inf)
+    normalised = positions.size > 0 and float(largest) <= NORMALISED_CENTRE_LIMIT
     return np.array([width, height, width, height] if normalised else [1, 1, 1, 1], dtype=np.float32)
 
 
@@ -65,17 +72,36 @@ def mask_heatmaps(coefficients: np.ndarray, prototypes: np.ndarray, channels_las
     return np.ascontiguousarray(heatmaps.reshape(len(coefficients), height, width), dtype=np.float32)
 
 
+def finite_rows(*columns: np.ndarray) -> np.ndarray:
+    """Whether each candidate's values are all finite in every one of ``columns`` (arrays of one row per
+    candidate). A model that gives NaN or infinity has gone wrong there: such a row would become a class
+    id of -2^63, a box nowhere or an empty mask, so it is dropped, and the run warned once."""
+    finite = np.ones(len(columns[0]), dtype=bool)
+    for column in columns:
+        finite &= np.isfinite(column).all(axis=tuple(range(1, column.ndim)))
+    if not finite.all():
+        _warn_non_finite()
+    return finite
+
+
+@functools.cache
+def _warn_non_finite() -> None:
+    log.warning("the model gave NaN or infinite values: the detections holding them are dropped "
+                "(said once per run)")
+
+
 def keep_best(scores: np.ndarray, threshold: float, max_det: int) -> np.ndarray:
-    """Indices of the best ``max_det`` scores at or above the threshold, best first."""
-    # NaN scores compare False, so they are dropped here with everything below threshold.
-    keep = np.flatnonzero(scores >= threshold)
+    """Indices of the best ``max_det`` scores at or above the threshold, best first; NaN and infinite
+    scores are dropped (see :func:`finite_rows`)."""
+    keep = np.flatnonzero(finite_rows(scores) & (scores >= threshold))
     return keep[np.argsort(-scores[keep], kind="stable")[:max_det]]
 
 
 def best_per_class(scores: np.ndarray, threshold: float, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (row, class, score) of every entry of [N, C] ``scores`` at or above the threshold, at most
-    the ``limit`` best rows of each class. A row with a NaN score is dropped whole."""
-    live = np.flatnonzero(scores.max(axis=1) >= threshold)
+    the ``limit`` best rows of each class. A row with a NaN or infinite score is dropped whole."""
+    row_best = scores.max(axis=1)  # NaN if any is
+    live = np.flatnonzero(finite_rows(row_best) & (row_best >= threshold))
     candidates = scores[live]
     if len(live) > limit:
         rows = np.argpartition(-candidates, limit - 1, axis=0)[:limit]  # [limit, C]: each class's best rows

@@ -8,7 +8,7 @@ import numpy as np
 import openvino as ov
 
 from .base import DecodeLimits, Detections, Misfit, Preprocessing
-from .decoding import keep_best
+from .decoding import finite_rows, keep_best
 from .ports import dims_of, expect_image, expect_outputs, is_integer, last_dim, only, rank_of, same_rows
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class MaskRCNNContract:
 
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         boxes = outputs[self.boxes]
-        keep = keep_best(boxes[:, 4], limits.threshold, limits.max_det)
+        keep = keep_best(boxes[:, 4], limits.threshold, len(boxes))
+        keep = keep[finite_rows(boxes[keep], outputs[self.labels][keep], outputs[self.masks][keep])][:limits.max_det]
         return Detections(outputs[self.labels][keep].astype(np.int64), boxes[keep, 4].astype(np.float32),
                           boxes[keep, :4].astype(np.float32), outputs[self.masks][keep].astype(np.float32))

@@ -8,7 +8,7 @@ import numpy as np
 import openvino as ov
 
 from .base import DecodeLimits, Detections, Misfit, Preprocessing
-from .decoding import keep_best
+from .decoding import finite_rows, keep_best
 from .ports import dims_of, expect_image, expect_outputs, is_integer, last_dim, only, port_name, rank_of, same_rows, shape_text
 
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ class TwoInputContract:
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         scores = outputs[self.scores]
         keep = keep_best(scores, limits.threshold, len(scores))
+        keep = keep[finite_rows(outputs[self.classes][keep], outputs[self.boxes][keep])]
         keep = keep[outputs[self.classes][keep] > 0][:limits.max_det]  # class 0 is the background
         class_ids = outputs[self.classes][keep].astype(np.int64)
         heatmaps = outputs[self.raw_masks][keep, class_ids]
-        return Detections(class_ids - 1, scores[keep].astype(np.float32),
-                          outputs[self.boxes][keep].astype(np.float32), heatmaps.astype(np.float32))
+        return Detections(class_ids - 1, scores[keep].astype(np.float32), outputs[self.boxes][keep].astype(np.float32),
+                          heatmaps.astype(np.float32)).only(finite_rows(heatmaps))

@@ -9,7 +9,7 @@ import openvino as ov
 
 from ..geometry import ResizePolicy
 from .base import DecodeLimits, Detections, Misfit, Preprocessing
-from .decoding import best_per_class, class_aware_nms, mask_heatmaps
+from .decoding import best_per_class, class_aware_nms, finite_rows, mask_heatmaps
 from .ports import PrototypePlane, dims_of, expect_class_count, expect_image, expect_outputs, last_dim, pick, rank_of, same_rows, shape_text
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ class YolactContract:
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         rows, classes, scores = best_per_class(outputs[self.conf][0][:, 1:], limits.threshold,
                                                self.candidates_per_class)
+        finite = finite_rows(outputs[self.boxes][0][rows], outputs[self.coefficients][0][rows])
+        rows, classes, scores = rows[finite], classes[finite], scores[finite]
         scores = scores.astype(np.float32)
         width, height = self.input_size
         boxes = outputs[self.boxes][0][rows].astype(np.float32) * np.float32([width, height, width, height])
@@ -89,4 +91,4 @@ class YolactContract:
         heatmaps = mask_heatmaps(outputs[self.coefficients][0][rows[chosen]], outputs[self.prototypes][0],
                                       self.prototypes_channels_last)
         return Detections(classes[chosen].astype(np.int64), scores[chosen], boxes[chosen], heatmaps,
-                          self.plane_stride)
+                          self.plane_stride).only(finite_rows(heatmaps))

@@ -10,7 +10,7 @@ import openvino as ov
 
 from ..geometry import ResizePolicy
 from .base import DecodeLimits, Detections, Misfit, Preprocessing
-from .decoding import box_scale, class_aware_nms, corner_boxes, keep_best, mask_heatmaps
+from .decoding import box_scale, class_aware_nms, corner_boxes, finite_rows, keep_best, mask_heatmaps
 from .ports import PrototypePlane, dims_of, expect_class_count, expect_image, expect_outputs, only, rank_of, shape_text
 
 if TYPE_CHECKING:
@@ -106,6 +106,8 @@ class YoloSegContract:
         best = table[4:coefficients_from].max(axis=0)
         keep = keep_best(best, limits.threshold, len(best))
         kept = table[:, keep]  # only these anchors are copied out
+        finite = finite_rows(kept.T)
+        keep, kept = keep[finite], kept[:, finite]
         scores, class_ids = best[keep].astype(np.float32), kept[4:coefficients_from].argmax(axis=0)
         boxes = corner_boxes(kept[:4].T, box_scale(table[:2], self.input_size))
         chosen = class_aware_nms(boxes, scores, class_ids, limits.iou(YOLO_IOU_THRESHOLD),
@@ -113,7 +115,7 @@ class YoloSegContract:
         heatmaps = mask_heatmaps(kept[coefficients_from:, chosen].T, outputs[self.prototypes][0],
                                       self.prototypes_channels_last)
         return Detections(class_ids[chosen].astype(np.int64), scores[chosen], boxes[chosen], heatmaps,
-                          self.plane_stride)
+                          self.plane_stride).only(finite_rows(heatmaps))
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,10 @@ class YoloEnd2EndContract:
 
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         rows = outputs[self.detections][0]  # [D, 6+P]
-        kept = rows[keep_best(rows[:, 4], limits.threshold, limits.max_det)]
+        keep = keep_best(rows[:, 4], limits.threshold, len(rows))
+        kept = rows[keep[finite_rows(rows[keep])][:limits.max_det]]
         boxes = kept[:, :4].astype(np.float32) * box_scale(rows[:, 2:4].T, self.input_size)
         heatmaps = mask_heatmaps(kept[:, END2END_FIELDS:], outputs[self.prototypes][0],
                                       self.prototypes_channels_last)
         return Detections(kept[:, 5].astype(np.int64), kept[:, 4].astype(np.float32), boxes, heatmaps,
-                          self.plane_stride)
+                          self.plane_stride).only(finite_rows(heatmaps))
