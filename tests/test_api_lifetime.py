@@ -26,7 +26,7 @@ RSS_GROWTH_LIMIT_MB = 48
 # every closed one, and prints what the process holds after each as one JSON line. It gives up early on a leak,
 # so that a regression cannot take the machine's memory.
 LIFETIME_SCRIPT = r"""
-import contextlib, ctypes, gc, json, os, sys
+import contextlib, ctypes, gc, json, os, sys, threading
 import numpy as np
 import demo
 
@@ -36,6 +36,9 @@ frame[40:140, 60:200] = (0, 0, 255)
 trim = ctypes.CDLL(None).malloc_trim  # freed memory back to the system, so that RSS counts what is held
 
 def holding():
+    for thread in threading.enumerate():  # a stream's producer may still be on its way out on a loaded machine
+        if thread.name == "decode-submit":
+            thread.join(30)
     files = []
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
