@@ -1,9 +1,11 @@
 """OpenVINO instance segmentation: open a model, segment a frame, stream frames.
 
     import demo
-    segmenter = demo.open("instance-segmentation-person-0007")  # or a model file's path
-    result = segmenter(frame)                                    # a BGR frame of any size
+    with demo.open("instance-segmentation-person-0007") as segmenter:  # or a model file's path
+        result = segmenter(frame)                                      # a BGR frame of any size
     picture = demo.draw(result)
+
+The ``with`` block (or ``segmenter.close()``) releases the compiled model, its requests and their threads.
 
 See :mod:`demo.segmenter`. Importing the package changes nothing global: logging, signal handlers
 and environment variables are the command line's (``python -m demo``).

@@ -95,6 +95,7 @@ def run_instances(args: argparse.Namespace) -> None:
             if composer:
                 composer.close()
             source.close()
+            segmenter.close()
             if metrics.frames:
                 print(metrics.summary(live=source.live), file=sys.stderr)
 
@@ -185,6 +186,7 @@ def run_several(args: argparse.Namespace, inputs: list[str]) -> None:
             for composer in composers:
                 composer.close()
             opened.close()
+            segmenter.close()
             if metrics.frames:
                 print(many.summary(lanes, {name: source.live for name, source in opened.sources.items()}, metrics),
                       file=sys.stderr)

@@ -51,6 +51,10 @@ class Engine(Protocol):
     def config(self) -> dict[str, str]:
         """What the engine says about how it runs the model, for the benchmark's report."""
 
+    def close(self) -> None:
+        """Let go of what the engine holds (a compiled model, connections); once closed it is not used again.
+        Closing again does nothing."""
+
 
 class LocalQueue:
     """OpenVINO's AsyncInferQueue over a compiled model."""
@@ -93,6 +97,12 @@ class LocalEngine:
             self._request = self.compiled.create_infer_request()
         self._request.infer(inputs, share_inputs=True)
         return [tensor.data for tensor in self._request.output_tensors]
+
+    def close(self) -> None:
+        # The compiled model's memory, weights file and device threads go with the last reference to it; a queue
+        # still running a stream holds one until that stream ends.
+        self.compiled = None  # type: ignore[assignment]
+        self._request = None
 
     def config(self) -> dict[str, str]:
         """The properties the device reports for the compiled model; those it does not know are left out."""

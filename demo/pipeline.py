@@ -14,10 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
-from .contracts import DecodeLimits, Detections
+from .contracts import Contract, DecodeLimits, Detections
 from .metrics import StageClock
 from .model import LoadedModel
 from .sources import Frame
@@ -71,7 +72,9 @@ class AsyncPipeline:
         # A recurrent model's states live in its request: one request, so that each frame follows the last.
         self.requests = model.engine.requests(1 if model.recurrent else nireq)
         self._chain_size: tuple[int, ...] | None = None  # the frame size the recurrent states were made on
-        self.requests.set_callback(self._on_done)
+        # Not a method of this pipeline: OpenVINO's queue would hold it, a cycle that Python's garbage collector
+        # cannot see into, and the compiled model, its requests and their threads would outlive every owner.
+        self.requests.set_callback(partial(_decoded, model.contract))
 
     @property
     def nireq(self) -> int:
@@ -159,12 +162,14 @@ class AsyncPipeline:
             self.requests.reset_state()  # idle: the producer waited for it
         self._chain_size = frame.image.shape
 
-    def _on_done(self, outputs: list[np.ndarray] | BaseException, job: _Submitted) -> None:
-        try:
-            if isinstance(outputs, BaseException):  # the request failed: a server error or a lost connection
-                raise outputs
-            detections = self.model.contract.decode(outputs, job.run.limits)
-            job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
-            job.run.results.put((job.sequence, InferredFrame(job.frame, detections, job.timings_ms, job.cpu_ms)))
-        except BaseException as error:  # noqa: BLE001 - an exception must not die in the engine's thread
-            job.run.results.put(error)
+
+def _decoded(contract: Contract, outputs: list[np.ndarray] | BaseException, job: _Submitted) -> None:
+    """A request's callback: its outputs decoded and handed to the run that submitted it."""
+    try:
+        if isinstance(outputs, BaseException):  # the request failed: a server error or a lost connection
+            raise outputs
+        detections = contract.decode(outputs, job.run.limits)
+        job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
+        job.run.results.put((job.sequence, InferredFrame(job.frame, detections, job.timings_ms, job.cpu_ms)))
+    except BaseException as error:  # noqa: BLE001 - an exception must not die in the engine's thread
+        job.run.results.put(error)

@@ -1,12 +1,13 @@
 """The Python API: open a model, segment a frame, stream frames.
 
     import demo
-    segmenter = demo.open("yolo11n-seg.xml")           # or a name from models.lst
-    result = segmenter(frame)                          # one BGR frame of any size
-    for instance in result.instances:
-        print(instance.name, instance.score, instance.box, instance.mask.area)
-    for result in segmenter.stream(frames):            # the asynchronous, ordered pipeline
-        ...
+    with demo.open("yolo11n-seg.xml") as segmenter:    # or a name from models.lst
+        result = segmenter(frame)                      # one BGR frame of any size
+        for instance in result.instances:
+            print(instance.name, instance.score, instance.box, instance.mask.area)
+        for result in segmenter.stream(frames):        # the asynchronous, ordered pipeline
+            ...
+                                                       # here the model, its requests and threads are freed
 
 The command line, ``eval`` and ``--benchmark`` are loops over :meth:`Segmenter.stream`.
 """
@@ -23,7 +24,7 @@ import openvino as ov
 from .catalogue import DEFAULT_PRECISION, ResolvedModel
 from .contracts import DecodeLimits, Detections
 from .download import Fetcher, default_models_dir, resolve_model
-from .errors import UsageError
+from .errors import DemoError, UsageError
 from .geometry import Geometry, ResizePolicy
 from .instances import FrameResult
 from .labels import COCO_LABELS, load_labels
@@ -92,7 +93,11 @@ def open(model: str | Path | None = None, device: str = "CPU", **settings: objec
 
 
 class Segmenter:
-    """A loaded model that turns BGR frames into :class:`~demo.instances.FrameResult` objects."""
+    """A loaded model that turns BGR frames into :class:`~demo.instances.FrameResult` objects.
+
+    It holds the compiled model, its infer requests and the device's threads for them (a served model: its
+    connections) until :meth:`close`, or the end of a ``with`` block.
+    """
 
     def __init__(self, model: LoadedModel, labels: list[str], limits: DecodeLimits, requests: int = 0,
                  classes: frozenset[int] | None = None):
@@ -100,7 +105,7 @@ class Segmenter:
         self.labels = labels
         self.limits = limits
         self.classes = classes
-        self._pipeline = AsyncPipeline(model, requests)
+        self._pipeline: AsyncPipeline | None = AsyncPipeline(model, requests)  # None once closed
         self._request_lock = threading.Lock()
 
     @classmethod
@@ -120,11 +125,25 @@ class Segmenter:
     @property
     def requests(self) -> int:
         """Infer requests the stream keeps in flight."""
-        return self._pipeline.nireq
+        return self._running_pipeline().nireq
 
     def read_ahead(self, live: bool = False) -> int:
         """Frames a stream takes from its input before the first result comes out."""
-        return self._pipeline.capacity(live)
+        return self._running_pipeline().capacity(live)
+
+    def close(self) -> None:
+        """Release the model and everything it runs on. A stream already running keeps what it uses until it
+        ends; any other use afterwards is a DemoError. Closing again does nothing."""
+        with self._request_lock:  # not in the middle of a call from another thread
+            if self._pipeline is not None:
+                self._pipeline = None
+                self.model.engine.close()
+
+    def __enter__(self) -> Segmenter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __call__(self, frame: np.ndarray, **limits: float | None) -> FrameResult:
         """One frame, synchronously: its instances in frame pixels. ``limits`` override threshold,
@@ -132,6 +151,7 @@ class Segmenter:
         image = as_bgr(frame)
         chosen = self._limits(limits)
         with self._request_lock:  # one request of its own, so calls from several threads take turns
+            self._running_pipeline()  # a closed segmenter has no model left to infer with
             detections = self.model.contract.decode(self.model.engine.infer(self.model.inputs(image)), chosen)
         return FrameResult(0, image, self._instances(detections, image))
 
@@ -144,7 +164,7 @@ class Segmenter:
         while no result has come for a moment; when it returns True the stream ends. Closing the
         iterator stops the pipeline cleanly.
         """
-        inferred = self._pipeline.run(as_frames(frames), self._limits(limits), live, idle)
+        inferred = self._running_pipeline().run(as_frames(frames), self._limits(limits), live, idle)
         try:
             for item in inferred:
                 clock = StageClock(item.timings_ms, item.cpu_ms)
@@ -163,6 +183,7 @@ class Segmenter:
         keeps only its newest frame unless ``newest_only`` says otherwise; ``on_end`` is told when a source
         ends or fails, while the others go on. A recurrent model, whose states follow one video, takes one.
         """
+        self._running_pipeline()  # before any source's reader starts
         if self.model.recurrent:
             raise UsageError(f"{self.name} is a recurrent model, whose states follow one video: give it one "
                              "source, not several")
@@ -186,11 +207,16 @@ class Segmenter:
     def detections(self, frames: Iterable[Frame | np.ndarray]) -> Iterator[InferredFrame]:
         """What :meth:`stream` infers, before any host stage: each frame's decoded outputs, in order, through
         the same requests. ``--benchmark`` measures this as the model alone."""
-        return self._pipeline.run(as_frames(frames), self.limits)
+        return self._running_pipeline().run(as_frames(frames), self.limits)
 
     def geometry(self, frame: np.ndarray) -> Geometry:
         """Where a frame of this size lands in the model input."""
         return self.model.geometry(frame)
+
+    def _running_pipeline(self) -> AsyncPipeline:
+        if self._pipeline is None:
+            raise DemoError(f"{self.name}: this segmenter is closed; open the model again with demo.open()")
+        return self._pipeline
 
     def _limits(self, overrides: dict[str, float | None]) -> DecodeLimits:
         unknown = set(overrides) - {"threshold", "iou_threshold", "max_det"}
