@@ -208,16 +208,17 @@ def run(settings: EvalSettings) -> Scores:
     refuse_overlaps(inputs, outputs)
     for output in outputs:
         require_writable_folder(output.path)
-    segmenter = Segmenter.load(resolved, settings.device, settings.model_settings)
-    categories = map_categories(coco, segmenter.labels)
-    if categories.unknown:
-        log.warning("%d annotation categories are not among the model's classes and are left out of the scores: "
-                    "%s", len(categories.unknown), first_names(categories.unknown))
-    log.info("model %s on %s, resize %s, %d infer requests, %d images", segmenter.name, settings.device,
-             segmenter.model.policy.value, segmenter.requests, len(images))
-    detections: list[CocoDetection] = []
-    for result in tqdm(segmenter.stream(read_frames(images)), total=len(images), unit="image", desc="evaluating"):
-        detections += to_coco(result.instances, images[result.index].image_id, categories)
+    with Segmenter.load(resolved, settings.device, settings.model_settings) as segmenter:
+        categories = map_categories(coco, segmenter.labels)
+        if categories.unknown:
+            log.warning("%d annotation categories are not among the model's classes and are left out of the scores: "
+                        "%s", len(categories.unknown), first_names(categories.unknown))
+        log.info("model %s on %s, resize %s, %d infer requests, %d images", segmenter.name, settings.device,
+                 segmenter.model.policy.value, segmenter.requests, len(images))
+        detections: list[CocoDetection] = []
+        results = segmenter.stream(read_frames(images))
+        for result in tqdm(results, total=len(images), unit="image", desc="evaluating"):
+            detections += to_coco(result.instances, images[result.index].image_id, categories)
     if settings.results:
         write_json(settings.results, [d.as_coco() for d in detections], "results")
     scores = score(coco, detections, [image.image_id for image in images], sorted(categories.ids_by_name.values()))
