@@ -51,6 +51,9 @@ class Engine(Protocol):
     def config(self) -> dict[str, str]:
         """What the engine says about how it runs the model, for the benchmark's report."""
 
+    def close(self) -> None:
+        """Release the engine's connections and worker threads; a second call does nothing."""
+
 
 class LocalQueue:
     """OpenVINO's AsyncInferQueue over a compiled model."""
