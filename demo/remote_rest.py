@@ -36,9 +36,8 @@ class AnswerTooLarge(Exception):
     """The answer is larger than the ceiling it was read with."""
 
     def __init__(self, size: int | None, ceiling: int):
-        said = f"{size} bytes" if size is not None else "more"
-        super().__init__(f"the server answered with {said}, more than the {ceiling} bytes the model's outputs "
-                         "can take")
+        said = f"with {size} bytes, more than" if size is not None else "past"
+        super().__init__(f"the server answered {said} the {ceiling} bytes the model's outputs can take")
 
 
 @dataclass(frozen=True)
