@@ -21,7 +21,9 @@ the server had the request.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from concurrent import futures
@@ -116,6 +118,9 @@ class MisbehavingServer:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+            for connection in list(self._http.connections):  # as a server that goes down drops them
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
             self._http = None
         if self._grpc is not None:
             self._grpc.stop(0).wait()
@@ -136,6 +141,10 @@ class _RestServer(ThreadingHTTPServer):
     allow_reuse_address = True
     owner: MisbehavingServer
 
+    def __init__(self, *args: object):
+        super().__init__(*args)
+        self.connections: set[socket.socket] = set()
+
 
 class _RestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # kept-alive connections, as KServe servers keep them
@@ -143,6 +152,14 @@ class _RestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:  # quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.server.connections.discard(self.connection)
+        super().finish()
 
     def do_GET(self) -> None:  # noqa: N802 - the standard library's name
         owner = self.server.owner
