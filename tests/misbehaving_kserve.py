@@ -260,12 +260,17 @@ def _grpc_server(owner: MisbehavingServer, port: int) -> tuple[object, int]:
     from tritonclient.grpc import service_pb2 as messages
     from tritonclient.grpc import service_pb2_grpc as service
 
+    def silent(context: grpc.ServicerContext) -> None:
+        """No answer while the client waits for one; the thread is the pool's again once it has gone."""
+        while context.is_active() and not owner.stopping.wait(0.1):
+            pass
+        context.abort(grpc.StatusCode.UNAVAILABLE, "stopping")
+
     class Servicer(service.GRPCInferenceServiceServicer):
         def ModelMetadata(self, request: object, context: grpc.ServicerContext) -> object:  # noqa: N802
             owner.arrived()
             if owner.fault == "metadata_silent":
-                owner.stopping.wait()
-                context.abort(grpc.StatusCode.UNAVAILABLE, "stopping")
+                silent(context)
             found = owner.model.metadata(None)
             tensors = lambda entries: [messages.ModelMetadataResponse.TensorMetadata(**e) for e in entries]  # noqa: E731
             return messages.ModelMetadataResponse(name=found["name"], versions=found["versions"],
@@ -276,8 +281,7 @@ def _grpc_server(owner: MisbehavingServer, port: int) -> tuple[object, int]:
             owner.arrived()
             fault = owner.fault
             if fault == "silent":
-                owner.stopping.wait()
-                context.abort(grpc.StatusCode.UNAVAILABLE, "stopping")
+                silent(context)
             if fault == "close":
                 context.abort(grpc.StatusCode.UNAVAILABLE, "the connection was lost")
             arrays = [np.frombuffer(raw, NUMPY[given.datatype]).reshape(list(given.shape))
