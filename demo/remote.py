@@ -23,7 +23,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -363,7 +363,7 @@ class _GrpcClient:
             check_answer(e, outputs, _grpc_outputs(result.get_response()))
             return [result.as_numpy(t.name) for t in outputs]
 
-    def _call(self, start: object) -> object:
+    def _call(self, start: Callable[[Callable[[object, BaseException | None], None]], object]) -> object:
         """An asynchronous call waited for in slices: cut by :meth:`cancel`, and never longer than its deadline."""
         finished = threading.Event()
         outcome: list = []

@@ -86,11 +86,13 @@ class RestConnection:
                   ceiling: int) -> Answer:
         if self._cancelled.is_set():
             raise Cancelled
-        timed_out = threading.Event()
+        timed_out, over = threading.Event(), threading.Event()
 
         def on_deadline() -> None:
-            timed_out.set()
-            self._cut()
+            with self._cut_lock:
+                if not over.is_set():  # never the next exchange's socket
+                    timed_out.set()
+                    self._shut_down()
 
         timer = threading.Timer(seconds, on_deadline)
         timer.daemon = True
@@ -100,9 +102,6 @@ class RestConnection:
             connection.request(method, quote(path), body, {**self._headers, **headers})
             response = connection.getresponse()
             answer = Answer(response.status, response.headers, _read(response, ceiling))
-            if response.will_close:
-                self._drop()
-            return answer
         except BaseException as error:
             self._drop()  # a connection left mid-exchange cannot carry another request
             if self._cancelled.is_set() and not isinstance(error, KeyboardInterrupt):
@@ -111,7 +110,12 @@ class RestConnection:
                 raise TimeoutError from None
             raise
         finally:
+            with self._cut_lock:
+                over.set()
             timer.cancel()
+        if response.will_close or timed_out.is_set():  # a deadline just as the answer ended cut the socket
+            self._drop()
+        return answer
 
     def _connected(self, seconds: float) -> http.client.HTTPConnection:
         with self._cut_lock:
@@ -129,16 +133,20 @@ class RestConnection:
         return connection
 
     def _cut(self) -> None:
-        """Shut the socket down: a read or write blocked in it returns at once, in whichever thread."""
         with self._cut_lock:
-            sock = self._connection.sock if self._connection is not None else None
-            if sock is not None:
-                try:
-                    # The plain socket's own shutdown: an SSL socket's would touch the TLS state
-                    # another thread is reading with.
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass  # already closed or never connected
+            self._shut_down()
+
+    def _shut_down(self) -> None:
+        """Shut the socket down (the cut lock held): a read or write blocked in it returns at once, in
+        whichever thread."""
+        sock = self._connection.sock if self._connection is not None else None
+        if sock is not None:
+            try:
+                # The plain socket's own shutdown: an SSL socket's would touch the TLS state another
+                # thread is reading with.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed or never connected
 
     def _drop(self) -> None:
         with self._cut_lock:
