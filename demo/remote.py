@@ -284,11 +284,7 @@ class _RestClient:
 
     def infer(self, inputs: list[tuple[Tensor, np.ndarray]], outputs: tuple[Tensor, ...]) -> list[np.ndarray]:
         import tritonclient.http as client
-        sent = []
-        for tensor, array in inputs:
-            given = client.InferInput(tensor.name, list(array.shape), tensor.datatype)
-            given.set_data_from_numpy(np.ascontiguousarray(array), binary_data=True)
-            sent.append(given)
+        sent = _infer_inputs(client, inputs, binary_data=True)
         wanted = [client.InferRequestedOutput(t.name, binary_data=True) for t in outputs]
         body, json_size = client.InferenceServerClient.generate_request_body(sent, wanted)
         with failures(self.endpoint, "inference"):
@@ -307,6 +303,16 @@ class _RestClient:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def _infer_inputs(client: object, inputs: list[tuple[Tensor, np.ndarray]], **binary: bool) -> list:
+    """The inputs as tritonclient's InferInput of ``client`` (its http or grpc module)."""
+    sent = []
+    for tensor, array in inputs:
+        given = client.InferInput(tensor.name, list(array.shape), tensor.datatype)
+        given.set_data_from_numpy(np.ascontiguousarray(array), **binary)
+        sent.append(given)
+    return sent
 
 
 def _refused(answer: Answer) -> None:
@@ -349,11 +355,7 @@ class _GrpcClient:
     def infer(self, inputs: list[tuple[Tensor, np.ndarray]], outputs: tuple[Tensor, ...]) -> list[np.ndarray]:
         import tritonclient.grpc as client
         e = self.endpoint
-        sent = []
-        for tensor, array in inputs:
-            given = client.InferInput(tensor.name, list(array.shape), tensor.datatype)
-            given.set_data_from_numpy(np.ascontiguousarray(array))
-            sent.append(given)
+        sent = _infer_inputs(client, inputs)  # gRPC tensors are always binary
         wanted = [client.InferRequestedOutput(t.name) for t in outputs]
         with failures(e, "inference"):
             result = self._call(lambda done: self._client.async_infer(
