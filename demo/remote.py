@@ -384,7 +384,7 @@ class _GrpcClient:
                 call.cancel()
         result, error = outcome
         if error is not None:
-            raise error
+            raise Cancelled if self._cancelled.is_set() else error  # a cancel also ends the call with an error
         return result
 
     def cancel(self) -> None:

@@ -9,20 +9,24 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import pytest
 
+import demo
 import synthetic
 from conftest import ROOT, one_error_line, start_demo, wait_until
 from misbehaving_kserve import MisbehavingServer
 from stream_servers import RawReader, rtsp_server, write_numbered_jpegs
 from test_yolo import write_scene
 
+from demo.errors import DemoError
 from demo.stopping import INTERRUPTED, INTERRUPTED_LINE
 
 DEMO_FLAGS = ("--no_show", "--no_cache")
@@ -205,3 +209,38 @@ def test_a_live_run_goes_on_through_restarts_and_garbage_answers(tmp_path, serve
     assert sum("reconnecting" in line for line in reader.stderr) == 3, reader.stderr
     assert [index for index, _, _ in reader.frames] == list(range(len(reader.frames)))
     assert all(number is not None for _, number, _ in reader.frames)
+
+
+def kserve_workers() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("kserve-")]
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_closing_a_served_engine_ends_its_workers_and_cuts_a_stalled_request(server, scene, protocol):
+    segmenter = demo.open(server.url(protocol), requests=2)
+    frame = cv2.imread(str(scene))
+    assert len(list(segmenter.stream([frame, frame]))) == 2
+    assert len(kserve_workers()) == 2
+    server.fault = "silent"
+    engine = segmenter.model.engine
+    ended: list[BaseException] = []
+
+    def stream_one() -> None:
+        try:
+            list(segmenter.stream([frame]))
+        except DemoError as error:
+            ended.append(error)
+
+    stalled = threading.Thread(target=stream_one, daemon=True)
+    try:
+        before = len(server.arrivals)
+        stalled.start()
+        assert wait_until(lambda: len(server.arrivals) > before, timeout=30)
+        engine.close()
+        stalled.join(STOP_WITHIN_S)  # not the 30 s request time-out
+        assert not stalled.is_alive()
+        assert "the inference request was cancelled" in str(ended[0])
+        assert wait_until(lambda: not kserve_workers(), timeout=STOP_WITHIN_S)
+        engine.close()  # again: nothing left to do, nothing raised
+    finally:
+        server.fault = None
