@@ -1,7 +1,8 @@
 """A served model that misbehaves (tests/misbehaving_kserve.py on 127.0.0.1): for each way, over REST and
 gRPC, the exit code, the one line, the time to fail (the deadline plus a second, with room for a loaded
 machine), the memory the demo took, and a stop by signal within a second; and a live run that goes on
-through a server restarted twice and a spell of garbage answers, its frames numbered without gaps."""
+through a server restarted twice and a spell of garbage answers (REST and gRPC), its frames numbered
+without gaps; and an engine's close()."""
 from __future__ import annotations
 
 import os
@@ -190,14 +191,15 @@ def outage(reader: RawReader, begin: Callable[[], None], end: Callable[[], None]
 
 
 @pytest.mark.slow
-def test_a_live_run_goes_on_through_restarts_and_garbage_answers(tmp_path, server):
+@pytest.mark.parametrize("protocol, spoilt", [("http", "malformed"), ("grpc", "wrong_shape")])
+def test_a_live_run_goes_on_through_restarts_and_garbage_answers(tmp_path, server, protocol, spoilt):
     def garbage() -> None:
-        server.fault = "malformed"
+        server.fault = spoilt
 
     def sane() -> None:
         server.fault = None
 
-    with live_run(tmp_path, server, "http") as reader:
+    with live_run(tmp_path, server, protocol) as reader:
         outage(reader, server.stop, server.start, 1)  # the same ports again
         outage(reader, server.stop, server.start, 2)
         outage(reader, garbage, sane, 3)
