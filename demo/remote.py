@@ -60,6 +60,7 @@ CONNECT_TIMEOUT_VARIABLE, REQUEST_TIMEOUT_VARIABLE = "DEMO_KSERVE_CONNECT_TIMEOU
 DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S = 10.0, 30.0
 # How often a wait looks whether a stop came: well inside the second a stop may take.
 STOP_SLICE_S = 0.1
+STOP_GRACE_S = 0.5  # what a stop waits for the cut requests to end
 DATATYPES = {"BOOL": ov.Type.boolean, "UINT8": ov.Type.u8, "INT8": ov.Type.i8, "UINT16": ov.Type.u16,
              "INT16": ov.Type.i16, "UINT32": ov.Type.u32, "INT32": ov.Type.i32, "UINT64": ov.Type.u64,
              "INT64": ov.Type.i64, "FP16": ov.Type.f16, "FP32": ov.Type.f32, "FP64": ov.Type.f64}
@@ -702,11 +703,15 @@ class RemoteQueue:
 
     def wait_all(self) -> None:
         self._giving_up.set()
+        cut_at: float | None = None
         try:
             with self._changed:
                 while self._busy:
-                    if STOP.signal is not None:
+                    if STOP.signal is not None and cut_at is None:
                         self._cut()
+                        cut_at = time.monotonic()
+                    elif cut_at is not None and time.monotonic() - cut_at > STOP_GRACE_S:
+                        break  # a connect still under way, which no cut reaches: a stopping process leaves it
                     self._changed.wait(STOP_SLICE_S)
         finally:
             self._giving_up.clear()
