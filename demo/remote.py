@@ -6,8 +6,11 @@ through the same recognition as a local file. A served model that takes u8 NHWC 
 (``python -m demo export``; its rt_info says ``embedded_processing``) gets the frame as it is; one
 with the raw network input gets the frame prepared here by a small local OpenVINO model made of the
 demo's own pre-processing steps (:func:`demo.model.embed_preprocessing`), so the geometry is the same
-code as the in-graph path. Requests go through ``tritonclient`` with binary tensors, each worker
-thread of a :class:`RemoteQueue` with its own client, ``-nireq`` of them in flight.
+code as the in-graph path. Requests carry binary tensors, each worker thread of a :class:`RemoteQueue`
+with its own client, ``-nireq`` of them in flight: over gRPC through ``tritonclient``, over REST on the
+demo's own transport (:mod:`demo.remote_rest`) with ``tritonclient``'s bodies. Every wait has a
+deadline on the whole of it and yields to a stop; every answer is checked against the metadata, and
+against a byte ceiling derived from it, before it is decoded.
 
 Credentials and certificates come from the environment, never from a flag that ``ps`` shows.
 """
