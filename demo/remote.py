@@ -295,10 +295,13 @@ class _RestClient:
             answer = self._connection.post(f"{self._path}/infer", body, json_size, self.access.request_timeout,
                                            self.ceiling)
             _refused(answer)
+        if answer.headers.get("Content-Encoding", "identity") != "identity":
+            # Not asked for (no Accept-Encoding), and it would unpack past the ceiling the body was read with.
+            raise ServerFailure(f"{self.endpoint}: the server sent a compressed answer, which was not asked for",
+                                True)
         with malformed(self.endpoint):
             length = answer.headers.get("Inference-Header-Content-Length")
-            result = client.InferResult.from_response_body(answer.body, header_length=int(length) if length else None,
-                                                          content_encoding=answer.headers.get("Content-Encoding"))
+            result = client.InferResult.from_response_body(answer.body, header_length=int(length) if length else None)
             check_answer(self.endpoint, outputs, _rest_outputs(result.get_response()))
             return [result.as_numpy(t.name) for t in outputs]
 
