@@ -21,7 +21,6 @@ from typing import Protocol
 import numpy as np
 
 from .errors import DemoError
-from .names import redact  # noqa: F401 - remote.py takes it from here
 
 logger = logging.getLogger(__name__)
 

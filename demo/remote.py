@@ -6,14 +6,19 @@ through the same recognition as a local file. A served model that takes u8 NHWC 
 (``python -m demo export``; its rt_info says ``embedded_processing``) gets the frame as it is; one
 with the raw network input gets the frame prepared here by a small local OpenVINO model made of the
 demo's own pre-processing steps (:func:`demo.model.embed_preprocessing`), so the geometry is the same
-code as the in-graph path. Requests go through ``tritonclient`` with binary tensors, each worker
-thread of a :class:`RemoteQueue` with its own client, ``-nireq`` of them in flight.
+code as the in-graph path. Requests carry binary tensors, each worker thread of a :class:`RemoteQueue`
+with its own client, ``-nireq`` of them in flight: over gRPC through ``tritonclient``, over REST on the
+demo's own transport (:mod:`demo.remote_rest`) with ``tritonclient``'s bodies. Every wait has a
+deadline on the whole of it and yields to a stop; every answer is checked against the metadata, and
+against a byte ceiling derived from it, before it is decoded.
 
 Credentials and certificates come from the environment, never from a flag that ``ps`` shows.
 """
 from __future__ import annotations
 
 import base64
+import http.client
+import json
 import logging
 import os
 import queue
@@ -21,7 +26,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,9 +41,12 @@ from .errors import DemoError, UsageError
 from .extras import require_extra
 from .geometry import ResizePolicy
 from .inference import Callback, Inputs
-from .live import BACKOFF_FIRST_S, BACKOFF_MAX_S, redact
+from .live import BACKOFF_FIRST_S, BACKOFF_MAX_S
 from .model import LoadedModel, LoadOptions, embed_preprocessing, first_stated, recognised
 from .model_info import SECTION, ModelInfo, model_info_of
+from .names import redact
+from .remote_rest import Answer, AnswerTooLarge, Cancelled, RestConnection
+from .stopping import STOP
 
 log = logging.getLogger("demo")
 
@@ -55,12 +63,16 @@ USER_VARIABLE, PASSWORD_VARIABLE = "DEMO_KSERVE_USER", "DEMO_KSERVE_PASSWORD"  #
 CA_VARIABLE = "DEMO_KSERVE_CA_FILE"  # a PEM file of the CAs to trust for https/grpcs; else the system's
 CONNECT_TIMEOUT_VARIABLE, REQUEST_TIMEOUT_VARIABLE = "DEMO_KSERVE_CONNECT_TIMEOUT", "DEMO_KSERVE_REQUEST_TIMEOUT"
 DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S = 10.0, 30.0
+# How often a wait looks whether a stop came: well inside the second a stop may take.
+STOP_SLICE_S = 0.1
+STOP_GRACE_S = 0.5  # what a stop waits for the cut requests to end
 DATATYPES = {"BOOL": ov.Type.boolean, "UINT8": ov.Type.u8, "INT8": ov.Type.i8, "UINT16": ov.Type.u16,
              "INT16": ov.Type.i16, "UINT32": ov.Type.u32, "INT32": ov.Type.i32, "UINT64": ov.Type.u64,
              "INT64": ov.Type.i64, "FP16": ov.Type.f16, "FP32": ov.Type.f32, "FP64": ov.Type.f64}
-# HTTP statuses and gRPC codes that a restarting server gives: a live run waits them out.
+# HTTP statuses and gRPC codes that a restarting or overloaded server gives (and an answer too large,
+# which a server answering garbage gives): a live run waits them out.
 PASSING_FAILURES = {"404", "502", "503", "504", "StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED",
-                    "StatusCode.NOT_FOUND"}
+                    "StatusCode.NOT_FOUND", "StatusCode.CANCELLED", "StatusCode.RESOURCE_EXHAUSTED"}
 
 
 def is_remote(spec: object) -> bool:
@@ -172,65 +184,248 @@ class Metadata:
     rt_info: dict = field(default_factory=dict)  # OVMS's, over REST only: gRPC's metadata has no field for it
 
 
-def _tensors(entries: list[dict]) -> tuple[Tensor, ...]:
-    return tuple(Tensor(e["name"], e["datatype"], tuple(int(d) for d in e.get("shape", []))) for e in entries)
+def _tensors(entries: object, endpoint: Endpoint, side: str) -> tuple[Tensor, ...]:
+    """The metadata's inputs or outputs, each checked to be what KServe v2 says it is."""
+    try:
+        tensors = tuple(Tensor(_text(e["name"]), _text(e["datatype"]), tuple(_dimension(d) for d in e.get("shape", [])))
+                        for e in entries or [])
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise DemoError(f"{endpoint}: the server's metadata is malformed: its {side} are not a list of "
+                        f"{{name, datatype, shape}} ({type(error).__name__}: {_one_line(str(error))})") from None
+    return tensors
 
 
-class _Client:
-    """One tritonclient client (not shared between threads: the HTTP one is not thread-safe)."""
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not a string")
+    return value
 
-    def __init__(self, endpoint: Endpoint, access: Access):
-        self.endpoint, self.access = endpoint, access
-        if endpoint.grpc:
-            client = require_extra("tritonclient.grpc", "remote inference", "remote")
-            certificates = str(access.ca_file) if access.ca_file else None
-            self._client = client.InferenceServerClient(endpoint.address, ssl=endpoint.tls,
-                                                        root_certificates=certificates)
+
+def _dimension(value: object) -> int:
+    """A dimension as KServe gives it: a number, or (gRPC's JSON) a number in a string; -1 where dynamic."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"the dimension {value!r} is not an integer")
+    number = int(value)
+    if number < -1:
+        raise ValueError(f"the dimension {number} is negative")
+    return number
+
+
+def metadata_of(found: object, endpoint: Endpoint) -> Metadata:
+    if not isinstance(found, dict):
+        raise DemoError(f"{endpoint}: the server's metadata is malformed: not a JSON object")
+    rt_info = found.get("rt_info") or {}
+    return Metadata(_tensors(found.get("inputs"), endpoint, "inputs"),
+                    _tensors(found.get("outputs"), endpoint, "outputs"), rt_info if isinstance(rt_info, dict) else {})
+
+
+# The byte ceiling of an answer: a dynamic dimension counts as this many (instances, most often: more
+# than any segmentation model keeps per frame), the JSON part and framing as HEADER_ALLOWANCE.
+DYNAMIC_DIMENSION_ALLOWANCE = 1000
+HEADER_ALLOWANCE = 1 << 20
+METADATA_CEILING = 16 << 20  # a model's metadata with its rt_info is kilobytes
+
+
+def answer_ceiling(outputs: tuple[Tensor, ...]) -> int:
+    """The most bytes an answer of these outputs can take: a larger one is refused before it is read."""
+    return HEADER_ALLOWANCE + sum(
+        _itemsize(t.datatype) * int(np.prod([d if d >= 0 else DYNAMIC_DIMENSION_ALLOWANCE for d in t.shape]))
+        for t in outputs)
+
+
+def _itemsize(datatype: str) -> int:
+    from tritonclient.utils import triton_to_np_dtype
+    return np.dtype(triton_to_np_dtype(datatype)).itemsize
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What an answer says of one output, before anything is decoded."""
+
+    datatype: str
+    shape: tuple[int, ...]
+    size: int | None  # its bytes; None: not sent as binary data
+
+
+def check_answer(endpoint: Endpoint, outputs: tuple[Tensor, ...], answered: dict[str, Answered]) -> None:
+    """Refuses, with one line naming the output and what differed, an answer the metadata does not allow."""
+    for tensor in outputs:
+        got = answered.get(tensor.name)
+        if got is None:
+            problem = "is missing"
+        elif got.datatype != tensor.datatype:
+            problem = f"is {got.datatype}, the metadata says {tensor.datatype}"
+        elif len(got.shape) != len(tensor.shape) or any(
+                g < 0 or (want >= 0 and g != want) for g, want in zip(got.shape, tensor.shape)):
+            problem = f"has the shape {list(got.shape)}, the metadata says {list(tensor.shape)}"
+        elif got.size is None:
+            problem = "is not binary data"
+        elif got.size != _itemsize(got.datatype) * int(np.prod(got.shape)):
+            problem = f"has {got.size} bytes for the shape {list(got.shape)} of {got.datatype}"
         else:
-            client = require_extra("tritonclient.http", "remote inference", "remote")
-            context = (lambda: ssl.create_default_context(cafile=access.ca_file)) if endpoint.tls else None
-            self._client = client.InferenceServerClient(
-                endpoint.address, connection_timeout=access.connect_timeout, network_timeout=access.request_timeout,
-                ssl=endpoint.tls, ssl_context_factory=context)
-        self._module = client
+            continue
+        raise ServerFailure(f"{endpoint}: the answer does not match the metadata: output {tensor.name} {problem}",
+                            True)
+
+
+class _RestClient:
+    """KServe v2 over REST: tritonclient's bodies on the demo's own transport (:mod:`demo.remote_rest`)."""
+
+    def __init__(self, endpoint: Endpoint, access: Access, ceiling: int):
+        context = ssl.create_default_context(cafile=access.ca_file) if endpoint.tls else None
+        self.endpoint, self.access, self.ceiling = endpoint, access, ceiling
+        self._connection = RestConnection(endpoint.host, endpoint.port, context, access.headers)
+        version = f"/versions/{endpoint.version}" if endpoint.version else ""
+        self._path = f"/v2/models/{endpoint.name}{version}"
+
+    def metadata(self) -> Metadata:
+        with failures(self.endpoint, "metadata"):
+            answer = self._connection.get(self._path, self.access.connect_timeout, METADATA_CEILING)
+            _refused(answer)
+        try:
+            found = json.loads(answer.body)
+        except ValueError as error:
+            raise DemoError(f"{self.endpoint}: the server's metadata is not JSON ({_one_line(str(error))})") from None
+        return metadata_of(found, self.endpoint)
+
+    def infer(self, inputs: list[tuple[Tensor, np.ndarray]], outputs: tuple[Tensor, ...]) -> list[np.ndarray]:
+        import tritonclient.http as client
+        sent = _infer_inputs(client, inputs, binary_data=True)
+        wanted = [client.InferRequestedOutput(t.name, binary_data=True) for t in outputs]
+        body, json_size = client.InferenceServerClient.generate_request_body(sent, wanted)
+        with failures(self.endpoint, "inference"):
+            answer = self._connection.post(f"{self._path}/infer", body, json_size, self.access.request_timeout,
+                                           self.ceiling)
+            _refused(answer)
+        if answer.headers.get("Content-Encoding", "identity") != "identity":
+            # Not asked for (no Accept-Encoding), and it would unpack past the ceiling the body was read with.
+            raise ServerFailure(f"{self.endpoint}: the server sent a compressed answer, which was not asked for",
+                                True)
+        with malformed(self.endpoint):
+            length = answer.headers.get("Inference-Header-Content-Length")
+            result = client.InferResult.from_response_body(answer.body, header_length=int(length) if length else None)
+            check_answer(self.endpoint, outputs, _rest_outputs(result.get_response()))
+            return [result.as_numpy(t.name) for t in outputs]
+
+    def cancel(self) -> None:
+        self._connection.cancel()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _infer_inputs(client: object, inputs: list[tuple[Tensor, np.ndarray]], **binary: bool) -> list:
+    """The inputs as tritonclient's InferInput of ``client`` (its http or grpc module)."""
+    sent = []
+    for tensor, array in inputs:
+        given = client.InferInput(tensor.name, list(array.shape), tensor.datatype)
+        given.set_data_from_numpy(np.ascontiguousarray(array), **binary)
+        sent.append(given)
+    return sent
+
+
+def _refused(answer: Answer) -> None:
+    """A refusal (401, 404, 503, …) as tritonclient's own exception, which :func:`failures` words."""
+    from tritonclient.utils import InferenceServerException
+    if answer.status != 200:
+        raise InferenceServerException(answer.error_message(), status=str(answer.status))
+
+
+def _rest_outputs(response: object) -> dict[str, Answered]:
+    answered = {}
+    for output in response["outputs"]:
+        size = (output.get("parameters") or {}).get("binary_data_size")
+        answered[_text(output["name"])] = Answered(_text(output["datatype"]), tuple(map(_dimension, output["shape"])),
+                                                   size if isinstance(size, int) else None)
+    return answered
+
+
+class _GrpcClient:
+    """KServe v2 over gRPC: tritonclient's client; its calls have whole deadlines and a receive ceiling of
+    their own, and each request is waited for in slices so that :meth:`cancel` ends it at once."""
+
+    def __init__(self, endpoint: Endpoint, access: Access, ceiling: int):
+        import tritonclient.grpc as client
+        certificates = str(access.ca_file) if access.ca_file else None
+        self.endpoint, self.access = endpoint, access
+        self._client = client.InferenceServerClient(
+            endpoint.address, ssl=endpoint.tls, root_certificates=certificates,
+            channel_args=[("grpc.max_receive_message_length", ceiling)])
+        self._cancelled = threading.Event()
+        self._calls: set = set()
 
     def metadata(self) -> Metadata:
         e = self.endpoint
-        timeout = {"as_json": True, "client_timeout": self.access.connect_timeout} if e.grpc else {}
         with failures(e, "metadata"):
-            found = self._client.get_model_metadata(e.name, e.version, headers=self.access.headers, **timeout)
-        return Metadata(_tensors(found.get("inputs", [])), _tensors(found.get("outputs", [])),
-                        found.get("rt_info") or {})
+            found = self._client.get_model_metadata(e.name, e.version, headers=self.access.headers, as_json=True,
+                                                    client_timeout=self.access.connect_timeout)
+        return metadata_of(found, e)
 
     def infer(self, inputs: list[tuple[Tensor, np.ndarray]], outputs: tuple[Tensor, ...]) -> list[np.ndarray]:
+        import tritonclient.grpc as client
         e = self.endpoint
-        binary = {} if e.grpc else {"binary_data": True}  # gRPC tensors are always binary
-        sent = []
-        for tensor, array in inputs:
-            given = self._module.InferInput(tensor.name, list(array.shape), tensor.datatype)
-            given.set_data_from_numpy(np.ascontiguousarray(array), **binary)
-            sent.append(given)
-        wanted = [self._module.InferRequestedOutput(t.name, **binary) for t in outputs]
-        timeout = {"client_timeout": self.access.request_timeout} if e.grpc else {}
+        sent = _infer_inputs(client, inputs)  # gRPC tensors are always binary
+        wanted = [client.InferRequestedOutput(t.name) for t in outputs]
         with failures(e, "inference"):
-            result = self._client.infer(e.name, sent, e.version, wanted, headers=self.access.headers, **timeout)
-        return [result.as_numpy(t.name) for t in outputs]
+            result = self._call(lambda done: self._client.async_infer(
+                e.name, sent, done, e.version, wanted, headers=self.access.headers,
+                client_timeout=self.access.request_timeout))
+        with malformed(e):
+            check_answer(e, outputs, _grpc_outputs(result.get_response()))
+            return [result.as_numpy(t.name) for t in outputs]
+
+    def _call(self, start: Callable[[Callable[[object, BaseException | None], None]], object]) -> object:
+        """An asynchronous call waited for in slices: cut by :meth:`cancel`, and never longer than its deadline."""
+        finished = threading.Event()
+        outcome: list = []
+        call = start(lambda result, error: (outcome.extend((result, error)), finished.set()))
+        self._calls.add(call)
+        try:
+            deadline = time.monotonic() + self.access.request_timeout + 1  # gRPC's own deadline comes first
+            while not finished.wait(STOP_SLICE_S):
+                if self._cancelled.is_set():
+                    raise Cancelled
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+        finally:
+            self._calls.discard(call)
+            if not finished.is_set():
+                call.cancel()
+        result, error = outcome
+        if error is not None:
+            raise Cancelled if self._cancelled.is_set() else error  # a cancel also ends the call with an error
+        return result
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        for call in list(self._calls):
+            call.cancel()
 
     def close(self) -> None:
+        self.cancel()
         try:
             self._client.close()
         except Exception:  # noqa: BLE001 - a broken connection may not close cleanly; it is dropped anyway
             pass
 
 
+def _grpc_outputs(response: object) -> dict[str, Answered]:
+    contents = response.raw_output_contents
+    return {output.name: Answered(output.datatype, tuple(output.shape),
+                                  len(contents[index]) if index < len(contents) else None)
+            for index, output in enumerate(response.outputs)}
+
+
+def client_for(endpoint: Endpoint, access: Access, ceiling: int = METADATA_CEILING) -> _RestClient | _GrpcClient:
+    """One client of the endpoint's protocol (not shared between threads), refusing answers above ``ceiling``."""
+    require_extra(f"tritonclient.{'grpc' if endpoint.grpc else 'http'}", "remote inference", "remote")
+    return (_GrpcClient if endpoint.grpc else _RestClient)(endpoint, access, ceiling)
+
+
 @contextmanager
 def failures(endpoint: Endpoint, what: str) -> Iterator[None]:
-    """Whatever tritonclient, gevent or the socket raise, as one :class:`ServerFailure` line."""
+    """Whatever tritonclient, gRPC, the transport or the socket raise, as one :class:`ServerFailure` line."""
     from tritonclient.utils import InferenceServerException
-    try:
-        from gevent import Timeout as GeventTimeout
-    except ImportError:  # only the HTTP client brings gevent
-        GeventTimeout = TimeoutError  # noqa: N806
     try:
         yield
     except InferenceServerException as error:
@@ -242,14 +437,47 @@ def failures(endpoint: Endpoint, what: str) -> Iterator[None]:
             reason = "timed out waiting for the server"
         elif status == "StatusCode.UNAVAILABLE":
             reason = f"cannot reach the server ({message})"
+        elif status == "StatusCode.RESOURCE_EXHAUSTED":
+            reason = f"the answer is larger than the model's outputs can be ({message})"
+        elif status == "StatusCode.CANCELLED":  # by the server (this side's own cancel raises Cancelled)
+            reason = f"the server dropped the {what} request ({message})"
         else:
             reason = f"the server refused the {what} request ({status} {message})"
         raise ServerFailure(f"{endpoint}: {reason}", status in PASSING_FAILURES) from None
-    except (TimeoutError, GeventTimeout):
+    except Cancelled:
+        raise RequestCancelled(f"{endpoint}: the {what} request was cancelled", False) from None
+    except AnswerTooLarge as error:
+        raise ServerFailure(f"{endpoint}: {error}", True) from None
+    except TimeoutError:
         raise ServerFailure(f"{endpoint}: timed out waiting for the server", True) from None
-    except OSError as error:
-        raise ServerFailure(f"{endpoint}: cannot reach the server ({_one_line(str(error)) or type(error).__name__})",
+    except (OSError, http.client.HTTPException) as error:
+        reason = _one_line(str(error)) if isinstance(error, OSError) else ""
+        raise ServerFailure(f"{endpoint}: cannot reach the server ({reason or _connection_lost(error)})",
                             True) from None
+
+
+def _connection_lost(error: BaseException) -> str:
+    if isinstance(error, http.client.IncompleteRead):
+        return "the connection closed in the middle of the answer"
+    if isinstance(error, http.client.RemoteDisconnected):
+        return "the server closed the connection without answering"
+    return type(error).__name__
+
+
+@contextmanager
+def malformed(endpoint: Endpoint) -> Iterator[None]:
+    """An answer that cannot be parsed (not KServe v2's JSON or binary layout), as one line."""
+    try:
+        yield
+    except ServerFailure:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, UnicodeDecodeError) as error:
+        raise ServerFailure(f"{endpoint}: the server's answer is malformed ({type(error).__name__}: "
+                            f"{_one_line(str(error))[:200]})", True) from None
+
+
+class RequestCancelled(ServerFailure):
+    """A request cut short by a stop or by the engine closing: not a fault of the server."""
 
 
 def _one_line(text: str) -> str:
@@ -257,7 +485,7 @@ def _one_line(text: str) -> str:
 
 
 def read_metadata(endpoint: Endpoint, access: Access) -> Metadata:
-    client = _Client(endpoint, access)
+    client = client_for(endpoint, access)
     try:
         return client.metadata()
     finally:
@@ -335,11 +563,15 @@ class RemoteEngine:
         self.endpoint, self.access, self.metadata = endpoint, access, metadata
         self.prepare = prepare  # the client-side pre-processing, None when the served model does it
         self.reconnect = reconnect  # attempts to reach a lost server again (a live run); None: keep trying
+        self.ceiling = answer_ceiling(metadata.outputs)
         self._outage = _Outage(str(endpoint))
         self._link: _Link | None = None
+        self._queues: list[RemoteQueue] = []
 
     def requests(self, count: int) -> RemoteQueue:
-        return RemoteQueue(self, count or DEFAULT_REQUESTS)
+        made = RemoteQueue(self, count or DEFAULT_REQUESTS)
+        self._queues.append(made)
+        return made
 
     def infer(self, inputs: Inputs) -> list[np.ndarray]:
         if self._link is None:
@@ -351,9 +583,19 @@ class RemoteEngine:
                 "MODEL": self.endpoint.name, "VERSION": self.endpoint.version or "newest",
                 "PREPROCESSING": "on this machine (CPU)" if self.prepare else "in the served model"}
 
+    def close(self) -> None:
+        """Cut the requests in flight and release every connection and worker thread; again does nothing."""
+        for made in self._queues:
+            made.close()
+        self._queues.clear()
+        link, self._link = self._link, None
+        if link is not None:
+            link.client.close()
+
     def attempt(self, link: _Link, inputs: Inputs, giving_up: threading.Event) -> list[np.ndarray]:
         """One request's outputs; for a live run a lost server is waited for, with doubling waits,
-        until it answers or ``giving_up`` is set."""
+        until it answers or ``giving_up`` is set. A request is sent again until it is answered, so no
+        frame goes missing from the order; those sent again are counted."""
         delay, attempts = BACKOFF_FIRST_S, 0
         while True:
             try:
@@ -365,7 +607,7 @@ class RemoteEngine:
                     raise ServerFailure(f"{failure}, and it did not come back after {attempts} reconnection "
                                         "attempts", False) from None
                 attempts += 1
-                self._outage.began(failure)
+                self._outage.began(failure, first_retry=attempts == 1)
                 link.reconnect()
                 if giving_up.wait(delay):
                     raise
@@ -376,24 +618,28 @@ class RemoteEngine:
 
 
 class _Outage:
-    """Says once that the server is lost and once that it is back, however many requests notice."""
+    """Says once that the server is lost and once that it is back, however many requests notice,
+    with how many requests in flight were sent again."""
 
     def __init__(self, label: str):
         self.label = label
         self._since: float | None = None
+        self._resent = 0  # requests sent again in this outage
         self._lock = threading.Lock()
 
-    def began(self, failure: ServerFailure) -> None:
+    def began(self, failure: ServerFailure, first_retry: bool) -> None:
         with self._lock:
             if self._since is None:
                 self._since = time.perf_counter()
                 log.warning("%s; reconnecting", failure)
+            self._resent += first_retry
 
     def ended(self) -> None:
         with self._lock:
             if self._since is not None:
-                log.info("%s is back after %.1f s", self.label, time.perf_counter() - self._since)
-                self._since = None
+                log.info("%s is back after %.1f s; %d requests in flight were sent again, none lost", self.label,
+                         time.perf_counter() - self._since, self._resent)
+                self._since, self._resent = None, 0
 
 
 class _Link:
@@ -401,7 +647,7 @@ class _Link:
 
     def __init__(self, engine: RemoteEngine):
         self.engine = engine
-        self.client = _Client(engine.endpoint, engine.access)
+        self.client = client_for(engine.endpoint, engine.access, engine.ceiling)
         self.prepare = engine.prepare.create_infer_request() if engine.prepare else None
 
     def infer(self, inputs: Inputs) -> list[np.ndarray]:
@@ -414,7 +660,7 @@ class _Link:
     def reconnect(self) -> None:
         """A new client: a connection the server dropped is not reused."""
         self.client.close()
-        self.client = _Client(self.engine.endpoint, self.engine.access)
+        self.client = client_for(self.engine.endpoint, self.engine.access, self.engine.ceiling)
 
 
 class RemoteQueue:
@@ -422,7 +668,8 @@ class RemoteQueue:
 
     A failed request calls back with its :class:`ServerFailure`; without a callback the failure is
     raised by the next call. :meth:`wait_all` makes a live run's requests that wait for a lost server
-    give up, so that a run that stops is never held by a server that is away.
+    give up, so that a run that stops is never held by a server that is away; after a stop (Ctrl-C,
+    SIGTERM) it also cuts the requests in flight, so that the stop takes less than a second.
     """
 
     def __init__(self, engine: RemoteEngine, count: int):
@@ -435,6 +682,8 @@ class RemoteQueue:
         self._failure: BaseException | None = None
         self._giving_up = threading.Event()
         self._workers: list[threading.Thread] = []
+        self._links: list[_Link] = []
+        self._closed = False
 
     def __len__(self) -> int:
         return self._count
@@ -444,6 +693,8 @@ class RemoteQueue:
 
     def start_async(self, inputs: Inputs, userdata: object = None) -> None:
         self._raise_failure()
+        if self._closed:
+            raise DemoError(f"{self.engine.endpoint}: the engine is closed")
         if not self._workers:
             self._workers = [threading.Thread(target=self._work, name=f"kserve-{i}", daemon=True)
                              for i in range(self._count)]
@@ -461,15 +712,38 @@ class RemoteQueue:
 
     def wait_all(self) -> None:
         self._giving_up.set()
+        cut_at: float | None = None
         try:
             with self._changed:
-                self._changed.wait_for(lambda: self._busy == 0)
+                while self._busy:
+                    if STOP.signal is not None and cut_at is None:
+                        self._cut()
+                        cut_at = time.monotonic()
+                    elif cut_at is not None and time.monotonic() - cut_at > STOP_GRACE_S:
+                        break  # a connect still under way, which no cut reaches: a stopping process leaves it
+                    self._changed.wait(STOP_SLICE_S)
         finally:
             self._giving_up.clear()
         self._raise_failure()
 
     def reset_state(self) -> None:
         raise DemoError(f"{self.engine.endpoint}: a served model keeps no state between requests")
+
+    def close(self) -> None:
+        """Cut what is in flight, end the workers and close their connections; again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self._giving_up.set()
+        self._cut()
+        for _ in self._workers:
+            self._jobs.put(None)
+        for worker in self._workers:
+            worker.join(STOP_SLICE_S)
+
+    def _cut(self) -> None:
+        for link in list(self._links):
+            link.client.cancel()
 
     def _raise_failure(self) -> None:
         failure, self._failure = self._failure, None
@@ -478,22 +752,34 @@ class RemoteQueue:
 
     def _work(self) -> None:
         link: _Link | None = None
-        while True:
-            inputs, userdata = self._jobs.get()
-            try:
-                link = link or _Link(self.engine)
-                outcome: list[np.ndarray] | BaseException = self.engine.attempt(link, inputs, self._giving_up)
-            except BaseException as error:  # noqa: BLE001 - handed to the callback, or to the next call
-                outcome = error
-            try:
-                if self._callback is not None:
-                    self._callback(outcome, userdata)
-                elif isinstance(outcome, BaseException):
-                    self._failure = outcome
-            finally:
-                with self._changed:
-                    self._busy -= 1
-                    self._changed.notify_all()
+        try:
+            while (job := self._jobs.get()) is not None:
+                inputs, userdata = job
+                try:
+                    link = link or self._new_link()
+                    outcome: list[np.ndarray] | BaseException = self.engine.attempt(link, inputs, self._giving_up)
+                except BaseException as error:  # noqa: BLE001 - handed to the callback, or to the next call
+                    outcome = error
+                self._finish(outcome, userdata)
+        finally:
+            if link is not None:
+                link.client.close()
+
+    def _new_link(self) -> _Link:
+        link = _Link(self.engine)
+        self._links.append(link)
+        return link
+
+    def _finish(self, outcome: list[np.ndarray] | BaseException, userdata: object) -> None:
+        try:
+            if self._callback is not None:
+                self._callback(outcome, userdata)
+            elif isinstance(outcome, BaseException):
+                self._failure = outcome
+        finally:
+            with self._changed:
+                self._busy -= 1
+                self._changed.notify_all()
 
 
 # Loading -------------------------------------------------------------------------------------------
