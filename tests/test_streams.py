@@ -19,7 +19,7 @@ import pytest
 import heavy_model
 import synthetic
 from conftest import count_frames, one_error_line, read_results, run_demo, start_demo
-from demo.live import redact
+from demo.names import redact
 from demo.metrics import LatencyHistogram
 from stream_servers import LOOP, RawReader, free_port, http_server, rtsp_server, write_numbered_jpegs
 
