@@ -587,6 +587,8 @@ class RemoteEngine:
         """Cut the requests in flight and release every connection and worker thread; again does nothing."""
         for made in self._queues:
             made.close()
+        if self._queues or self._link is not None:
+            self._outage.summarise()
         self._queues.clear()
         link, self._link = self._link, None
         if link is not None:
@@ -625,21 +627,36 @@ class _Outage:
         self.label = label
         self._since: float | None = None
         self._resent = 0  # requests sent again in this outage
+        self._outages = self._all_resent = 0  # over the run, for its summary
         self._lock = threading.Lock()
 
     def began(self, failure: ServerFailure, first_retry: bool) -> None:
         with self._lock:
             if self._since is None:
                 self._since = time.perf_counter()
+                self._outages += 1
                 log.warning("%s; reconnecting", failure)
             self._resent += first_retry
+            self._all_resent += first_retry
 
     def ended(self) -> None:
         with self._lock:
             if self._since is not None:
-                log.info("%s is back after %.1f s; %d requests in flight were sent again, none lost", self.label,
-                         time.perf_counter() - self._since, self._resent)
+                log.info("%s is back after %.1f s; %s in flight %s sent again, none lost", self.label,
+                         time.perf_counter() - self._since, counted(self._resent, "request"),
+                         "was" if self._resent == 1 else "were")
                 self._since, self._resent = None, 0
+
+    def summarise(self) -> None:
+        """The run's outages and the requests they made the demo send again, once, when the engine closes."""
+        with self._lock:
+            if self._outages:
+                log.info("%s was lost %s during the run; %s sent again, none lost", self.label,
+                         counted(self._outages, "time"), counted(self._all_resent, "request"))
+
+
+def counted(number: int, thing: str) -> str:
+    return f"{number} {thing}" + ("" if number == 1 else "s")
 
 
 class _Link:

@@ -6,6 +6,7 @@ without gaps; and an engine's close()."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -207,8 +208,11 @@ def test_a_live_run_goes_on_through_restarts_and_garbage_answers(tmp_path, serve
         reader.process.send_signal(signal.SIGINT)
         assert reader.finish() == INTERRUPTED, reader.stderr
     back = [line for line in reader.stderr if "is back" in line]
-    assert len(back) == 3 and all("were sent again, none lost" in line for line in back), reader.stderr
+    assert len(back) == 3 and all("sent again, none lost" in line for line in back), reader.stderr
     assert sum("reconnecting" in line for line in reader.stderr) == 3, reader.stderr
+    resent = sum(int(re.search(r"; (\d+) requests? in flight", line).group(1)) for line in back)
+    assert any(line.endswith(f"was lost 3 times during the run; {resent} request{'' if resent == 1 else 's'} sent again, none lost")
+               for line in reader.stderr), reader.stderr
     assert [index for index, _, _ in reader.frames] == list(range(len(reader.frames)))
     assert all(number is not None for _, number, _ in reader.frames)
 
