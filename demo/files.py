@@ -194,9 +194,12 @@ class WriteAside:
         except OSError as error:
             raise DemoError(f"cannot write {what} '{shown(target)}': {_folder_problem(self.target.parent, error)}"
                             ) from None
-        # A replaced file keeps its mode; a file system without modes (FAT) keeps its own.
+        # A replaced file keeps its mode (a replaced link does not give its own 0777); a file system
+        # without modes (FAT) keeps its own.
         with contextlib.suppress(OSError):
-            os.chmod(self.path, stat.S_IMODE(self.target.stat(follow_symlinks=follow).st_mode))
+            replaced = self.target.stat(follow_symlinks=False)
+            if stat.S_ISREG(replaced.st_mode):
+                os.chmod(self.path, stat.S_IMODE(replaced.st_mode))
 
     def open(self) -> BinaryIO:
         if self._held is not None:
