@@ -212,6 +212,13 @@ class WriteAside:
     def free_bytes(self) -> int:
         return free_bytes(self.path.parent)
 
+    def cause(self, error: OSError | str) -> str:
+        """Why writing or checking the hidden file failed; a folder removed mid-run is said so,
+        whatever error its loss gave."""
+        if not self.in_place and not self.path.parent.is_dir():
+            return f"folder '{shown(self.path.parent)}' was removed during the run"
+        return error if isinstance(error, str) else reason(error)
+
     def commit(self, written: str | None = None) -> None:
         """Put the finished file in place; on failure remove it and raise the one-line error."""
         if self.in_place:
@@ -222,7 +229,7 @@ class WriteAside:
             os.replace(self.path, self.target)
         except OSError as error:
             self.discard()
-            raise failed_write(self.what, self.named, _vanished_or(error, self.path), written) from None
+            raise failed_write(self.what, self.named, self.cause(error), written) from None
         # The rename is done; a file system that cannot sync folders only loses the crash guarantee.
         with contextlib.suppress(OSError):
             _sync(self.target.parent)
@@ -272,13 +279,6 @@ def _open_special(target: Path, what: str) -> int:
             continue
         os.set_blocking(descriptor, True)
         return descriptor
-
-
-def _vanished_or(error: OSError, path: Path) -> str:
-    """The cause of a failed write: a hidden file that is gone is said so (its folder removed mid-run)."""
-    if error.errno == errno.ENOENT and not path.parent.is_dir():
-        return f"folder '{shown(path.parent)}' was removed during the run"
-    return reason(error)
 
 
 def _short(name: str) -> str:
