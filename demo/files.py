@@ -273,8 +273,9 @@ def _open_special(target: Path, what: str) -> int:
             if error.errno != errno.ENXIO:  # ENXIO: a pipe that no program reads yet
                 raise failed_write(what, target, reason(error)) from None
             if STOP.signal is not None or time.monotonic() > deadline:
-                raise failed_write(what, target, f"no program read the pipe within {READER_WAIT_SECONDS:g} s"
-                                   if STOP.signal is None else "stopped while no program read the pipe") from None
+                waited = "stopped" if STOP.signal is not None else f"waited {READER_WAIT_SECONDS:g} s"
+                raise DemoError(f"cannot write {what} '{shown(target)}': no program reads the pipe ({waited})"
+                                ) from None
             time.sleep(0.1)
             continue
         os.set_blocking(descriptor, True)
