@@ -103,3 +103,23 @@ def test_a_stamp_link_planted_in_a_shared_models_folder_is_replaced_not_followed
     assert target.read_bytes() == PREVIOUS
     assert stat.S_ISREG(stamp.lstat().st_mode)  # the link was replaced by the stamp
     assert stamp.read_text().startswith("sha384 ")
+
+
+@pytest.mark.parametrize("owner, mode, reason", [(0, 0o1777, "every user can write in it"),
+                                                 (NOBODY, 0o755, f"it belongs to uid {NOBODY}")])
+def test_a_compiled_model_cache_others_can_write_in_is_not_used(models, tmp_path, owner, mode, reason):
+    """OpenVINO writes its blobs by name: a link planted at one would be followed."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    os.chown(cache, owner, owner)
+    os.chmod(cache, mode)
+    results = tmp_path / "results.jsonl"
+
+    run = run_demo("-m", models["person-0007"].xml, "-i", CLIP, "--no_show", "--cache_dir", cache,
+                   "--results", results, timeout=300)
+
+    assert run.returncode == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("[WARNING]")]
+    assert warnings == [f"[WARNING] compiled-model cache {cache} is unusable ({reason}): running without it"]
+    assert list(cache.iterdir()) == []
+    assert len(results.read_text().splitlines()) == 30
