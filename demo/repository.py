@@ -76,9 +76,11 @@ def served_name(request: RepositoryRequest, model_path: Path) -> str:
 
 
 def refuse_replacing(repository: Repository) -> None:
-    """Nothing the user owns is replaced: DIR is a folder or new, and the version folder and config.json
-    are not there yet (a planted link at one of the names counts as there)."""
+    """Nothing the user owns is replaced: DIR is a folder or new, neither it nor DIR/NAME is a link another
+    user planted, and the version folder and config.json are not there yet (a link at one counts as there)."""
     folder = repository.folder
+    for path in (folder, folder / repository.name):  # the folders the export writes into
+        files.refuse_planted_link(path, "export")
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"export: '{files.shown(folder)}' is a file; give a new or empty folder")
     existing = [path for path in (repository.model.parent, folder / CONFIG_FILE) if path.exists() or path.is_symlink()]

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, one_error_line, run_demo
+from conftest import ROOT, SHARED, one_error_line, run_demo
 from test_download import SECURITY, clip, server, settle, world  # noqa: F401 - the fixtures the download test uses
 
 CLIP = ROOT / "assets" / "sample_clip.avi"  # 30 frames
+YOLO11 = SHARED / "models" / "yolo11n-seg_int8_openvino_model" / "yolo11n-seg.xml"
 NOBODY = 65534
 PREVIOUS = b"a file of the user's that no run may change\n"
 
@@ -123,3 +124,20 @@ def test_a_compiled_model_cache_others_can_write_in_is_not_used(models, tmp_path
     assert warnings == [f"[WARNING] compiled-model cache {cache} is unusable ({reason}): running without it"]
     assert list(cache.iterdir()) == []
     assert len(results.read_text().splitlines()) == 30
+
+
+def test_export_refuses_a_model_folder_link_planted_in_a_shared_folder(tmp_path):
+    """Else the version folder would be made inside the folder the link leads to, a folder of the user's."""
+    mine = tmp_path / "home" / "projects"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_bytes(PREVIOUS)
+    shared = shared_folder(tmp_path / "tmp", sticky=True)
+    link = plant(shared / "yolo11n-seg", mine)
+    before = entries(tmp_path)
+
+    run = run_demo("export", YOLO11, shared, timeout=120)
+
+    assert run.returncode == 1, run.stderr
+    assert one_error_line(run.stderr) == (f"error: export '{link}' is a symlink of another user (uid {NOBODY}) in a "
+                                          "shared folder; it is not followed: remove it or choose another name")
+    assert entries(tmp_path) == before
