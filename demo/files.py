@@ -184,11 +184,11 @@ class WriteAside:
             refuse_planted_link(target, what)
         self.in_place = follow and target.exists() and not target.is_file()
         self.target = target if self.in_place else _resolved(target, follow)
+        self._held: int | None = None  # the descriptor of a device or pipe written in place
         if self.in_place:
             self.path = target
-            self._held: int | None = _open_special(target, what)
+            self._held = _open_special(target, what)
             return
-        self._held = None
         try:
             self.path = new_hidden_file(self.target.parent, _short(self.target.name), self.target.suffix)
         except OSError as error:
@@ -207,7 +207,7 @@ class WriteAside:
         return open_hidden_file(self.path)
 
     def size(self) -> int:
-        return os.lstat(self.path).st_size
+        return self.path.stat().st_size
 
     def free_bytes(self) -> int:
         return free_bytes(self.path.parent)

@@ -213,13 +213,11 @@ def usable_cache(folder: Path) -> Path | None:
         with tempfile.TemporaryFile(dir=folder) as probe:
             probe.write(bytes(CACHE_PROBE_BYTES))
             probe.flush()
-        shared = _others_write_in(folder)
+        unusable = _others_write_in(folder)
     except OSError as error:
-        log.warning("compiled-model cache %s is unusable (%s): running without it", folder,
-                    error.strerror or error)
-        return None
-    if shared:
-        log.warning("compiled-model cache %s is unusable (%s): running without it", folder, shared)
+        unusable = error.strerror or str(error)
+    if unusable:
+        log.warning("compiled-model cache %s is unusable (%s): running without it", folder, unusable)
         return None
     return folder
 

@@ -129,25 +129,16 @@ def export(request: RepositoryRequest) -> Repository:
 
 
 def write_repository(repository: Repository, model: ov.Model) -> None:
-    """The repository is written whole in a hidden folder inside DIR (.NAME.XXXXXXXX.export), then put in
-    place by two renames that a stop cannot come between: the model's folder, then config.json. A full
-    disk, a failure or Ctrl-C before them leaves DIR as it was (but for DIR itself if the export made it,
-    then empty), so nothing blocks a retry."""
+    """Written aside, then put in place: a full disk, a failure or Ctrl-C leaves DIR as it was (a DIR
+    the export made is removed), so nothing blocks a retry."""
     made = _make_folder(repository.folder)
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{repository.name}.", suffix=".export", dir=repository.folder))
-    except OSError as error:
-        _remove_if_made(repository.folder, made)
-        raise DemoError(f"cannot write in {files.shown(repository.folder)}: {files.reason(error)}") from None
-    staged = Repository(staging, repository.name, staging / repository.name / VERSION / "model.xml")
-    try:
-        _write_whole(staged, model, repository)
-        with STOP.shielded():
-            _put_in_place(staged, repository)
+        _write_aside_and_put_in_place(repository, model)
     except BaseException:
-        _remove_if_made(repository.folder, made, staging)
+        if made:
+            with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
+                repository.folder.rmdir()
         raise
-    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _make_folder(folder: Path) -> bool:
@@ -161,12 +152,20 @@ def _make_folder(folder: Path) -> bool:
     return True
 
 
-def _remove_if_made(folder: Path, made: bool, staging: Path | None = None) -> None:
-    if staging is not None:
+def _write_aside_and_put_in_place(repository: Repository, model: ov.Model) -> None:
+    """The whole repository in a hidden DIR/.NAME.XXXXXXXX.export, then moved into DIR by two renames that
+    a stop cannot come between: it appears whole or not at all."""
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{repository.name}.", suffix=".export", dir=repository.folder))
+    except OSError as error:
+        raise DemoError(f"cannot write in {files.shown(repository.folder)}: {files.reason(error)}") from None
+    try:
+        staged = Repository(staging, repository.name, staging / repository.name / VERSION / "model.xml")
+        _write_whole(staged, model, repository)
+        with STOP.shielded():
+            _put_in_place(staged, repository)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if made:
-        with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
-            folder.rmdir()
 
 
 def _write_whole(staged: Repository, model: ov.Model, repository: Repository) -> None:
@@ -194,17 +193,18 @@ def _save_failure(model_file: Path) -> str:
 def _put_in_place(staged: Repository, repository: Repository) -> None:
     """The model's folder (NAME, or NAME/1 into an existing NAME), then config.json; undone if the second fails."""
     served = repository.folder / repository.name
-    moved = (served, staged.folder / repository.name) if not served.exists() and not served.is_symlink() \
-        else (repository.model.parent, staged.model.parent)
+    new_name = not served.exists() and not served.is_symlink()
+    placed, written = (served, staged.folder / repository.name) if new_name else \
+        (repository.model.parent, staged.model.parent)
     config = repository.folder / CONFIG_FILE
     try:
-        os.rename(moved[1], moved[0])
+        os.rename(written, placed)
     except OSError as error:
-        raise DemoError(f"cannot put {files.shown(moved[0])} in place: {files.reason(error)}") from None
+        raise DemoError(f"cannot put {files.shown(placed)} in place: {files.reason(error)}") from None
     try:
         if config.exists() or config.is_symlink():  # made meanwhile: it stays
             raise FileExistsError(errno.EEXIST, "it was made during the export")
         os.rename(staged.folder / CONFIG_FILE, config)
     except OSError as error:
-        os.rename(moved[0], moved[1])
+        os.rename(placed, written)
         raise DemoError(f"cannot put {files.shown(config)} in place: {files.reason(error)}") from None
