@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import DemoError, UsageError
 from .evaluate import CategoryMap, CocoDetection, name_key, to_coco
-from .files import Named, shown
+from .files import Named, refuse_planted_link, shown
 from .instances import FrameResult, Instance
 from .labels import COCO_LABELS, load_labels
 from .sinks import Sink, require_writable_folder, write_image, write_json, write_whole
@@ -122,6 +122,7 @@ class CocoResultsWriter(ClosesOnExit):
 
 def prepare_folder(flag: str, folder: Path) -> None:
     """``folder`` made if only it is missing; one line when it cannot be written."""
+    refuse_planted_link(folder, flag)  # else its files would be written in the folder the link leads to
     if folder.exists() and not folder.is_dir():
         raise DemoError(f"{flag} '{shown(folder)}' is a file, not a folder")
     if not folder.exists():

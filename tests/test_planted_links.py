@@ -141,3 +141,18 @@ def test_export_refuses_a_model_folder_link_planted_in_a_shared_folder(tmp_path)
     assert one_error_line(run.stderr) == (f"error: export '{link}' is a symlink of another user (uid {NOBODY}) in a "
                                           "shared folder; it is not followed: remove it or choose another name")
     assert entries(tmp_path) == before
+
+
+@pytest.mark.parametrize("flag", ["--save_masks", "--yolo_labels"])
+def test_an_export_folder_link_planted_in_a_sticky_shared_folder_is_refused(models, tmp_path, flag):
+    """Else the per-frame files would be written in the folder the link leads to, a folder of the user's."""
+    mine = victim(tmp_path).parent
+    link = plant(shared_folder(tmp_path / "tmp", sticky=True) / "labels", mine)
+    before = entries(tmp_path)
+
+    run = run_demo(*demo_args(models, flag, link), timeout=120)
+
+    assert run.returncode == 1, run.stderr
+    assert one_error_line(run.stderr) == (f"error: {flag} '{link}' is a symlink of another user (uid {NOBODY}) "
+                                          "in a shared folder; it is not followed: remove it or choose another name")
+    assert entries(tmp_path) == before
