@@ -161,6 +161,8 @@ def _write_stamp(stamp: Path, text: str) -> None:
 def fetch(file: RemoteFile, folder: Path, fetcher: Fetcher) -> Path:
     """``folder/file.name``, verified: downloaded unless a verified copy is already there."""
     target = folder / file.name
+    for made_here in (folder.parent, folder):  # NAME/PRECISION: a link another user planted would lead elsewhere
+        files.refuse_planted_link(made_here, "models folder")
     if verified_once(target, file):
         log.info("%s is present and verified", target)
         return target

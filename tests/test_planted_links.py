@@ -156,3 +156,20 @@ def test_an_export_folder_link_planted_in_a_sticky_shared_folder_is_refused(mode
     assert one_error_line(run.stderr) == (f"error: {flag} '{link}' is a symlink of another user (uid {NOBODY}) "
                                           "in a shared folder; it is not followed: remove it or choose another name")
     assert entries(tmp_path) == before
+
+
+def test_a_model_folder_link_planted_in_a_shared_models_folder_is_refused(world, tmp_path):  # noqa: F811
+    """Else the download would replace a file of the user's that has the model file's name."""
+    mine = victim(tmp_path).parent
+    (mine / f"{SECURITY}.bin").write_bytes(PREVIOUS)
+    out = shared_folder(tmp_path / "models", sticky=True)
+    link = plant(out / SECURITY, mine)
+    before = entries(tmp_path)
+
+    run = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env)
+
+    assert run.returncode == 1, run.stderr
+    assert one_error_line(run.stderr) == (f"error: models folder '{link}' is a symlink of another user (uid {NOBODY}) "
+                                          "in a shared folder; it is not followed: remove it or choose another name")
+    assert entries(tmp_path) == before
+    assert world.server.state.requests == []
