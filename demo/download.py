@@ -12,6 +12,7 @@ import http.client
 import logging
 import os
 import socket
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +33,7 @@ MODEL_ORIGIN = "https://storage.openvinotoolkit.org"
 MEDIA_ORIGIN = "https://raw.githubusercontent.com"
 CHUNK_BYTES = 1 << 16
 STAMP_MIN_AGE = 2.0  # seconds since a file last changed before its verification is remembered
+STAMP_MAX_BYTES = 4096  # a stamp is one short line; more is not a stamp
 log = logging.getLogger("demo")
 
 
@@ -117,7 +119,7 @@ def verified_once(path: Path, file: RemoteFile) -> bool:
     weights of security-0091 take a second to hash."""
     stamp = _stamp(path)
     with contextlib.suppress(OSError):
-        if stamp.read_text() == _fingerprint(path, file):
+        if _read_stamp(stamp) == _fingerprint(path, file):
             return True
     if not verified(path, file):
         with contextlib.suppress(OSError):  # a read-only cache keeps its stale stamp: it no longer matches
@@ -126,14 +128,41 @@ def verified_once(path: Path, file: RemoteFile) -> bool:
     # A file changed moments ago could change again within the file system's timestamp
     # granularity without its time moving, so only a settled file is stamped.
     if time.time() - path.stat().st_mtime > STAMP_MIN_AGE:
-        with contextlib.suppress(OSError):  # a read-only cache still works, hashing every time
-            stamp.write_text(_fingerprint(path, file))
+        with contextlib.suppress(DemoError):  # a read-only cache still works, hashing every time
+            _write_stamp(stamp, _fingerprint(path, file))
     return True
+
+
+def _read_stamp(stamp: Path) -> str | None:
+    """The stamp's text. Whatever else is at its name (a link, a pipe that would block the read, a
+    large file) is no stamp: it is never followed, waited on or read whole."""
+    with open(stamp, "rb", opener=_no_follow_no_wait) as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read(STAMP_MAX_BYTES).decode(errors="replace")
+
+
+def _no_follow_no_wait(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
+
+
+def _write_stamp(stamp: Path, text: str) -> None:
+    """Written aside and renamed over the stamp's name: a link planted there is replaced, never followed."""
+    aside = files.WriteAside(stamp, "stamp", follow=False)
+    with aside.finishing():
+        try:
+            with aside.open() as out:
+                out.write(text.encode())
+        except OSError as error:
+            raise files.failed_write("stamp", stamp, files.reason(error)) from None
+        aside.commit()
 
 
 def fetch(file: RemoteFile, folder: Path, fetcher: Fetcher) -> Path:
     """``folder/file.name``, verified: downloaded unless a verified copy is already there."""
     target = folder / file.name
+    for made_here in (folder.parent, folder):  # NAME/PRECISION: a link another user planted would lead elsewhere
+        files.refuse_planted_link(made_here, "models folder")
     if verified_once(target, file):
         log.info("%s is present and verified", target)
         return target
@@ -189,7 +218,7 @@ def _transfer(url: str, part: Path, size: int, timeout: float, bar: tqdm) -> Non
         length = response.headers.get("Content-Length")
         end = held + int(length) if length else size
         first = held
-        with part.open("ab" if held else "wb") as out:
+        with files.open_hidden_file(part, append=bool(held)) as out:
             while held <= size and (chunk := _read(response, timeout, f"{held} of {size} bytes", held == first)):
                 out.write(chunk)
                 held += len(chunk)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import DemoError
 from .evaluate import CategoryMap, CocoDetection, name_key, to_coco
-from .files import Output, Writes, shown
+from .files import Output, Writes, refuse_planted_link, shown
 from .instances import FrameResult, Instance
 from .labels import COCO_LABELS, load_labels
 from .sinks import Sink, require_writable_folder, write_image, write_json, write_whole
@@ -117,6 +117,7 @@ class CocoResultsWriter(ClosesOnExit):
 
 def prepare_folder(flag: str, folder: Path) -> None:
     """``folder`` made if only it is missing; one line when it cannot be written."""
+    refuse_planted_link(folder, flag)  # else its files would be written in the folder the link leads to
     if folder.exists() and not folder.is_dir():
         raise DemoError(f"{flag} '{shown(folder)}' is a file, not a folder")
     if not folder.exists():

@@ -5,12 +5,14 @@ Stage-neutral: the sources, the sinks and the command line use it alike.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -19,6 +21,7 @@ from typing import BinaryIO
 
 from demo.errors import DemoError, UsageError
 from demo.names import shown
+from demo.stopping import STOP
 
 # A printf integer field such as %d or %04d: the frame number in image-sequence file names.
 FRAME_NUMBER_FIELD = re.compile(r"%\d*d")
@@ -99,14 +102,45 @@ def opencv_name(path: Path) -> str:
 
 # --- Writing aside, putting in place --------------------------------------------------------
 
+# A new hidden file never follows a link planted at its name (O_EXCL alone refuses one too, but
+# O_NOFOLLOW says so), and reopening it by name never follows one swapped in since.
+NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+REOPEN_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+READER_WAIT_SECONDS = 10.0  # how long an output that is a pipe waits for a program to read it
+
+
 def new_hidden_file(folder: Path, name: str, suffix: str) -> Path:
     """A new, empty ``.NAME.XXXXXXXX<suffix>`` in ``folder``, with the mode the umask gives any new
     file (mkstemp's 0600 would keep it from the other users of a shared folder)."""
     while True:
         path = folder / f".{name}.{secrets.token_hex(4)}{suffix}"
         with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(os.open(path, NEW_FILE_FLAGS, 0o666))
             return path
+
+
+def open_hidden_file(path: Path, append: bool = False) -> BinaryIO:
+    """``path``, made by :func:`new_hidden_file`, opened for writing; a link put at its name is not followed."""
+    flags = REOPEN_FLAGS | (os.O_APPEND if append else os.O_TRUNC)
+    return os.fdopen(os.open(path, flags), "ab" if append else "wb")
+
+
+def may_follow(link: Path) -> bool:
+    """Whether the kernel's fs.protected_symlinks rule lets this user follow ``link``: anywhere but in
+    a sticky world-writable folder (/tmp), and there only a link of this user or of the folder's owner.
+    A link that another user planted there would make the demo overwrite a file of this user."""
+    folder = os.stat(link.parent)
+    shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
+    return not shared or os.lstat(link).st_uid in (os.geteuid(), folder.st_uid)
+
+
+def refuse_planted_link(path: Path, what: str) -> None:
+    """A DemoError when ``path`` is a link that :func:`may_follow` says must not be followed."""
+    with contextlib.suppress(OSError):  # no link there, or a folder that cannot be read: not a planted link
+        if path.is_symlink() and not may_follow(path):
+            owner = os.lstat(path).st_uid
+            raise DemoError(f"{what} '{shown(path)}' is a symlink of another user (uid {owner}) in a shared "
+                            "folder; it is not followed: remove it or choose another name")
 
 
 def reason(error: OSError) -> str:
@@ -131,33 +165,44 @@ class WriteAside:
 
     Beside it, on the same file system, so that the rename is atomic: whoever reads the target
     sees the previous file or the finished one, never a part. The name (.NAME.XXXXXXXX.EXT)
-    keeps the extension, from which OpenCV picks the container. A symlink at the target is
-    followed: the file it points to is replaced and the link stays. A target that is not a
-    regular file (/dev/null, a pipe, a terminal) cannot be replaced by renaming, so it is
-    written directly. A new file gets the mode the umask gives; a replaced one keeps its own.
+    keeps the extension, from which OpenCV picks the container. With ``follow``, a symlink at
+    the target is followed (the file it points to is replaced and the link stays) where
+    :func:`may_follow` allows it, else refused; without (a name the user never chose: a stamp, a
+    download), the rename replaces the link itself. A target that is not a regular file
+    (/dev/null, a pipe, a terminal) cannot be replaced by renaming, so it is written directly.
+    A new file gets the mode the umask gives; a replaced one keeps its own.
     """
 
-    def __init__(self, target: Path, what: str) -> None:
+    def __init__(self, target: Path, what: str, follow: bool = True) -> None:
         self.what = what
         self.named = target
         if target.is_dir():
             raise DemoError(f"cannot write {what} '{shown(target)}': it is a folder")
-        self.in_place = target.exists() and not target.is_file()
-        self.target = target if self.in_place else Path(os.path.realpath(target))
+        if follow:
+            refuse_planted_link(target, what)
+        self.in_place = follow and target.exists() and not target.is_file()
+        self.target = target if self.in_place else _resolved(target, follow)
+        self._held: int | None = None  # the descriptor of a device or pipe written in place
         if self.in_place:
             self.path = target
+            self._held = _open_special(target, what)
             return
         try:
             self.path = new_hidden_file(self.target.parent, _short(self.target.name), self.target.suffix)
         except OSError as error:
             raise DemoError(f"cannot write {what} '{shown(target)}': {_folder_problem(self.target.parent, error)}"
                             ) from None
-        # A replaced file keeps its mode; a file system without modes (FAT) keeps its own.
+        # A replaced file keeps its mode (a replaced link does not give its own 0777); a file system
+        # without modes (FAT) keeps its own.
         with contextlib.suppress(OSError):
-            os.chmod(self.path, stat.S_IMODE(self.target.stat().st_mode))
+            replaced = self.target.stat(follow_symlinks=False)
+            if stat.S_ISREG(replaced.st_mode):
+                os.chmod(self.path, stat.S_IMODE(replaced.st_mode))
 
     def open(self) -> BinaryIO:
-        return self.path.open("ab" if self.in_place else "wb")
+        if self._held is not None:
+            return os.fdopen(os.dup(self._held), "wb")
+        return open_hidden_file(self.path)
 
     def size(self) -> int:
         return self.path.stat().st_size
@@ -165,23 +210,37 @@ class WriteAside:
     def free_bytes(self) -> int:
         return free_bytes(self.path.parent)
 
+    def cause(self, error: OSError | str) -> str:
+        """Why writing or checking the hidden file failed; a folder removed mid-run is said so,
+        whatever error its loss gave."""
+        if not self.in_place and not self.path.parent.is_dir():
+            return f"folder '{shown(self.path.parent)}' was removed during the run"
+        return error if isinstance(error, str) else reason(error)
+
     def commit(self, written: str | None = None) -> None:
         """Put the finished file in place; on failure remove it and raise the one-line error."""
         if self.in_place:
+            self._let_go()
             return
         try:
             _sync(self.path)
             os.replace(self.path, self.target)
         except OSError as error:
             self.discard()
-            raise failed_write(self.what, self.named, reason(error), written) from None
+            raise failed_write(self.what, self.named, self.cause(error), written) from None
         # The rename is done; a file system that cannot sync folders only loses the crash guarantee.
         with contextlib.suppress(OSError):
             _sync(self.target.parent)
 
     def discard(self) -> None:
+        self._let_go()
         if not self.in_place:
             self.path.unlink(missing_ok=True)
+
+    def _let_go(self) -> None:
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
 
     @contextlib.contextmanager
     def finishing(self) -> Iterator[None]:
@@ -191,6 +250,34 @@ class WriteAside:
         except BaseException:
             self.discard()
             raise
+
+
+def _resolved(target: Path, follow: bool) -> Path:
+    """Where the aside file is renamed to: the file a link leads to, or, without ``follow``, the name itself."""
+    if follow:
+        return Path(os.path.realpath(target))
+    return Path(os.path.realpath(target.parent), target.name)
+
+
+def _open_special(target: Path, what: str) -> int:
+    """A descriptor of the device or pipe at ``target``, for writing. A pipe nobody reads would block
+    the open, deaf to Ctrl-C inside a shielded step, so it is opened without blocking, tried again
+    until a reader comes, a deadline passes or a stop is asked for; then writes block as usual."""
+    deadline = time.monotonic() + READER_WAIT_SECONDS
+    while True:
+        try:
+            descriptor = os.open(target, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as error:
+            if error.errno != errno.ENXIO:  # ENXIO: a pipe that no program reads yet
+                raise failed_write(what, target, reason(error)) from None
+            if STOP.signal is not None or time.monotonic() > deadline:
+                waited = "stopped" if STOP.signal is not None else f"waited {READER_WAIT_SECONDS:g} s"
+                raise DemoError(f"cannot write {what} '{shown(target)}': no program reads the pipe ({waited})"
+                                ) from None
+            time.sleep(0.1)
+            continue
+        os.set_blocking(descriptor, True)
+        return descriptor
 
 
 def _short(name: str) -> str:
@@ -343,6 +430,7 @@ def refuse_overlaps(inputs: Iterable[Named], outputs: Sequence[Output]) -> None:
             _refuse_folder_of_inputs(output, inputs)
             continue
         for target in _targets(output):
+            refuse_planted_link(target, output.flag)
             key = _identity(target)
             if key in read:
                 source = read[key]

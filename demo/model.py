@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -217,11 +219,24 @@ def usable_cache(folder: Path) -> Path | None:
         with tempfile.TemporaryFile(dir=folder) as probe:
             probe.write(bytes(CACHE_PROBE_BYTES))
             probe.flush()
+        unusable = _others_write_in(folder)
     except OSError as error:
-        log.warning("compiled-model cache %s is unusable (%s): running without it", files.shown(folder),
-                    error.strerror or error)
+        unusable = error.strerror or str(error)
+    if unusable:
+        log.warning("compiled-model cache %s is unusable (%s): running without it", files.shown(folder), unusable)
         return None
     return folder
+
+
+def _others_write_in(folder: Path) -> str | None:
+    """Why other users can put files in ``folder``, if they can. OpenVINO writes its blobs by name,
+    following a link: one planted at a blob's predictable name would overwrite a file of this user."""
+    info = folder.stat()
+    if info.st_uid != os.geteuid():
+        return f"it belongs to uid {info.st_uid}"
+    if info.st_mode & stat.S_IWOTH:
+        return "every user can write in it"
+    return None
 
 
 @dataclass(frozen=True)

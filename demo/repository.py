@@ -7,7 +7,12 @@ the model's metadata over REST. Beside it, OVMS's ``config.json``. Nothing alrea
 """
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from .model import embed_preprocessing, first_stated, fold_weight_decompression,
 from .model_info import RESIZE_TYPES, SECTION, read_model_info
 from .segmenter import Settings, resolve
 from .sinks import write_json
+from .stopping import STOP
 
 VERSION = "1"
 CONFIG_FILE = "config.json"
@@ -69,9 +75,15 @@ def served_name(request: RepositoryRequest, model_path: Path) -> str:
     return name
 
 
-def refuse_replacing(paths: list[Path]) -> None:
-    """Nothing the user owns is replaced: every file the export would write must not exist yet."""
-    existing = [path for path in paths if path.exists() or path.is_symlink()]
+def refuse_replacing(repository: Repository) -> None:
+    """Nothing the user owns is replaced: DIR is a folder or new, neither it nor DIR/NAME is a link another
+    user planted, and the version folder and config.json are not there yet (a link at one counts as there)."""
+    folder = repository.folder
+    for path in (folder, folder / repository.name):  # the folders the export writes into
+        files.refuse_planted_link(path, "export")
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"export: '{files.shown(folder)}' is a file; give a new or empty folder")
+    existing = [path for path in (repository.model.parent, folder / CONFIG_FILE) if path.exists() or path.is_symlink()]
     if existing:
         raise UsageError(f"{files.shown(existing[0])} already exists; export into a new or empty folder "
                          "(nothing there is replaced)")
@@ -84,7 +96,7 @@ def export(request: RepositoryRequest) -> Repository:
         raise UsageError("export: give a model file or name, not a served model's address")
     name = served_name(request, resolved.path)
     repository = Repository(request.folder, name, request.folder / name / VERSION / "model.xml")
-    refuse_replacing([repository.model, repository.model.with_suffix(".bin"), request.folder / CONFIG_FILE])
+    refuse_replacing(repository)
     model = read_model(ov.Core(), resolved.path)
     info = read_model_info(model, resolved.path)
     refuse_exported(model, resolved.path)
@@ -117,12 +129,82 @@ def export(request: RepositoryRequest) -> Repository:
 
 
 def write_repository(repository: Repository, model: ov.Model) -> None:
-    repository.model.parent.mkdir(parents=True, exist_ok=True)
+    """Written aside, then put in place: a full disk, a failure or Ctrl-C leaves DIR as it was (a DIR
+    the export made is removed), so nothing blocks a retry."""
+    made = _make_folder(repository.folder)
     try:
-        ov.save_model(model, repository.model, compress_to_fp16=False)
-    except RuntimeError as error:
-        raise DemoError(f"{files.shown(repository.model)}: cannot write the model ({error})") from None
+        _write_aside_and_put_in_place(repository, model)
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
+                repository.folder.rmdir()
+        raise
+
+
+def _make_folder(folder: Path) -> bool:
+    """Whether the export made ``folder`` (with any missing parents)."""
+    if folder.is_dir():
+        return False
+    try:
+        folder.mkdir(parents=True)
+    except OSError as error:
+        raise DemoError(f"cannot make the folder {files.shown(folder)}: {files.reason(error)}") from None
+    return True
+
+
+def _write_aside_and_put_in_place(repository: Repository, model: ov.Model) -> None:
+    """The whole repository in a hidden DIR/.NAME.XXXXXXXX.export, then moved into DIR by two renames that
+    a stop cannot come between: it appears whole or not at all."""
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{repository.name}.", suffix=".export", dir=repository.folder))
+    except OSError as error:
+        raise DemoError(f"cannot write in {files.shown(repository.folder)}: {files.reason(error)}") from None
+    try:
+        staged = Repository(staging, repository.name, staging / repository.name / VERSION / "model.xml")
+        _write_whole(staged, model, repository)
+        with STOP.shielded():
+            _put_in_place(staged, repository)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_whole(staged: Repository, model: ov.Model, repository: Repository) -> None:
+    try:
+        staged.model.parent.mkdir(parents=True)
+        ov.save_model(model, staged.model, compress_to_fp16=False)
+    except (OSError, RuntimeError) as error:
+        cause = files.reason(error) if isinstance(error, OSError) else _save_failure(staged.model)
+        raise DemoError(f"cannot write the model in {files.shown(repository.folder)}: {cause}; "
+                        "nothing was put there") from None
     # A path relative to config.json's folder: the same file serves OVMS in a container (DIR mounted
     # at /models) and the ovms binary run here.
     config = {"model_config_list": [{"config": {"name": repository.name, "base_path": repository.name}}]}
-    write_json(repository.folder / CONFIG_FILE, config, "the OVMS config", indent=2)
+    write_json(staged.folder / CONFIG_FILE, config, "the OVMS config", indent=2)
+
+
+def _save_failure(model_file: Path) -> str:
+    """OpenVINO's reason for a failed save is its stream's ("basic_ios::clear: iostream error"): a full
+    disk is said so."""
+    if files.free_bytes(model_file.parent) < files.FULL_DISK_BYTES:
+        return os.strerror(errno.ENOSPC)
+    return "OpenVINO could not save it"
+
+
+def _put_in_place(staged: Repository, repository: Repository) -> None:
+    """The model's folder (NAME, or NAME/1 into an existing NAME), then config.json; undone if the second fails."""
+    served = repository.folder / repository.name
+    new_name = not served.exists() and not served.is_symlink()
+    placed, written = (served, staged.folder / repository.name) if new_name else \
+        (repository.model.parent, staged.model.parent)
+    config = repository.folder / CONFIG_FILE
+    try:
+        os.rename(written, placed)
+    except OSError as error:
+        raise DemoError(f"cannot put {files.shown(placed)} in place: {files.reason(error)}") from None
+    try:
+        if config.exists() or config.is_symlink():  # made meanwhile: it stays
+            raise FileExistsError(errno.EEXIST, "it was made during the export")
+        os.rename(staged.folder / CONFIG_FILE, config)
+    except OSError as error:
+        os.rename(placed, written)
+        raise DemoError(f"cannot put {files.shown(config)} in place: {files.reason(error)}") from None

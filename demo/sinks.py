@@ -140,19 +140,23 @@ class VideoSink(ClosesOnExit):
         return OpenCVEncoder(name, self._codec, self._fps, size)
 
     def _check_growth(self) -> None:
-        grown = self._aside.size()
-        if grown == self._bytes_at_check and self._aside.free_bytes() < files.FULL_DISK_BYTES:
+        try:
+            grown = self._aside.size()
+            full = grown == self._bytes_at_check and self._aside.free_bytes() < files.FULL_DISK_BYTES
+        except OSError as error:
+            self._fail(error)
+        if full:
             self._fail(os.strerror(errno.ENOSPC))
         self._bytes_at_check = grown
 
-    def _fail(self, cause: str) -> NoReturn:
+    def _fail(self, cause: OSError | str) -> NoReturn:
         """Stop writing, remove the unfinished file and raise: a failed video never replaces the target."""
         if self._encoder is not None:
             self._encoder.abandon()
             self._encoder = None
         self._aside.discard()
         self._closed = True
-        raise files.failed_write("video", self.path, cause, _count(self._written, "frame"))
+        raise files.failed_write("video", self.path, self._aside.cause(cause), _count(self._written, "frame"))
 
     def close(self) -> None:
         if self._closed:
@@ -172,9 +176,16 @@ class VideoSink(ClosesOnExit):
             played = self._written if self._aside.in_place else frames_that_play(
                 files.opencv_name(self._aside.path), self._written, READER_BY_CODEC.get(self._codec, cv2.CAP_FFMPEG))
             if played < self._written:
-                full = self._aside.free_bytes() < files.FULL_DISK_BYTES
-                self._fail(os.strerror(errno.ENOSPC) if full else f"the finished file plays only {played} frames")
+                self._fail(self._shortfall(played))
             self._aside.commit(_count(self._written, "frame"))
+
+    def _shortfall(self, played: int) -> OSError | str:
+        """Why the finished file plays fewer frames than were written."""
+        try:
+            full = self._aside.free_bytes() < files.FULL_DISK_BYTES
+        except OSError as error:
+            return error
+        return os.strerror(errno.ENOSPC) if full else f"the finished file plays only {played} frames"
 
 
 class EncoderFailed(Exception):
@@ -395,7 +406,7 @@ def write_whole(path: Path, data: bytes, done: str, what: str) -> None:
             if not aside.in_place and aside.size() != len(data):
                 raise OSError(errno.EIO, f"the file on disk is shorter than the {what}")
         except OSError as error:
-            raise files.failed_write(what, path, files.reason(error), done) from None
+            raise files.failed_write(what, path, aside.cause(error), done) from None
         aside.commit(done)
 
 
@@ -437,17 +448,17 @@ class ResultsWriter(ClosesOnExit):
             self._file.write((json.dumps(record) + "\n").encode("ascii"))
             self._file.flush()
         except OSError as error:
-            self._fail(files.reason(error))
+            self._fail(error)
         self._lines += 1
 
-    def _fail(self, cause: str) -> NoReturn:
+    def _fail(self, cause: OSError | str) -> NoReturn:
         """Remove the unfinished file and raise: failed results never replace the target."""
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()  # its buffer may still hold what the disk refused
             self._file = None
         self._aside.discard()
-        raise files.failed_write("results", self.path, cause, _count(self._lines, "line"))
+        raise files.failed_write("results", self.path, self._aside.cause(cause), _count(self._lines, "line"))
 
     def close(self) -> None:
         if self._file is None:
@@ -455,14 +466,17 @@ class ResultsWriter(ClosesOnExit):
         try:
             self._file.close()
         except OSError as error:
-            self._fail(files.reason(error))
+            self._fail(error)
         self._file = None
         if not self._lines:
             self._aside.discard()  # nothing to show for the run: whatever was there stays
             return
         with self._aside.finishing():
             # More lines than counted are there when an interruption came between a write and its count.
-            whole = self._lines if self._aside.in_place else _json_lines(self._aside.path)
+            try:
+                whole = self._lines if self._aside.in_place else _json_lines(self._aside.path)
+            except OSError as error:
+                self._fail(error)
             if whole is None or whole < self._lines:
                 self._fail("the finished file does not read back as whole JSON lines")
             self._aside.commit(_count(self._lines, "line"))
@@ -512,7 +526,7 @@ def write_json(path: Path, content: object, what: str, indent: int | None = None
             if not aside.in_place:
                 json.loads(aside.path.read_bytes())
         except (OSError, ValueError) as error:
-            cause = files.reason(error) if isinstance(error, OSError) else "it does not read back as JSON"
+            cause = aside.cause(error) if isinstance(error, OSError) else "it does not read back as JSON"
             raise files.failed_write(what, path, cause) from None
         aside.commit()
 
