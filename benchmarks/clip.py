@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-
 from testkit import heavy_model, synthetic
 
 FULL_HD = (1920, 1080)

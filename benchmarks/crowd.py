@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
-
 from testkit import heavy_model
 
 FRAME_SIZE = (1920, 1080)

@@ -6,10 +6,10 @@ milliseconds per frame (median over the frames; one thread, so CPU time is not i
 load as wall time is):
 
 - paste: the Mask R-CNN detections (28x28 heatmaps, person-0007's 544x320 input) mapped to the
-  frame and pasted (:func:`demo.postprocess.to_instances`);
-- tracking: :class:`demo.tracker.MaskTracker`, and the same tracker scoring every pair (its
+  frame and pasted (:func:`demo.model.postprocess.to_instances`);
+- tracking: :class:`demo.results.tracker.MaskTracker`, and the same tracker scoring every pair (its
   box-overlap prefilter off), for comparison;
-- drawing: :class:`demo.render.InstanceRenderer` on the frame.
+- drawing: :class:`demo.picture.render.InstanceRenderer` on the frame.
 
 It prints the table, the cost per instance, and the growth from 10 to 100 instances as a ratio
 to linear growth (1.0: linear, 10: quadratic), with the tracker's goal (near-linear: < 2).
@@ -28,16 +28,16 @@ from unittest import mock
 # As `python -m demo` runs: NumPy's OpenBLAS with one thread (see demo/__main__.py), set before it loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import crowd  # noqa: E402
 import numpy as np  # noqa: E402
 
-import crowd  # noqa: E402
-import demo.tracker  # noqa: E402
-from demo.contracts import Detections  # noqa: E402
-from demo.geometry import ResizePolicy, geometry_for  # noqa: E402
-from demo.instances import FrameResult  # noqa: E402
-from demo.postprocess import to_instances  # noqa: E402
-from demo.render import InstanceRenderer  # noqa: E402
-from demo.tracker import MaskTracker  # noqa: E402
+import demo.results.tracker  # noqa: E402
+from demo.model.contracts import Detections  # noqa: E402
+from demo.model.geometry import ResizePolicy, geometry_for  # noqa: E402
+from demo.model.postprocess import to_instances  # noqa: E402
+from demo.picture.render import InstanceRenderer  # noqa: E402
+from demo.results.instances import FrameResult  # noqa: E402
+from demo.results.tracker import MaskTracker  # noqa: E402
 
 VELOCITY_PX = 4.0
 STAGES = ("paste", "tracking", "drawing")
@@ -72,7 +72,7 @@ def measure(count: int, frames: int) -> dict[str, float]:
         times["paste"].append(spent)
         spent, tracked = cpu_ms(lambda: tracker.update(instances))
         times["tracking"].append(spent)
-        with mock.patch.object(demo.tracker, "overlapping", every_pair):
+        with mock.patch.object(demo.results.tracker, "overlapping", every_pair):
             spent, same = cpu_ms(lambda: unfiltered.update(instances))
         times["tracking, every pair"].append(spent)
         if [i.track_id for i in same] != [i.track_id for i in tracked]:

@@ -1,6 +1,6 @@
 """Micro-benchmark: pasting 100 instances' 28x28 heatmaps into a 1080p frame.
 
-Runs :func:`demo.postprocess.to_instances` (box mapping, paste, clipping) on a fixed,
+Runs :func:`demo.model.postprocess.to_instances` (box mapping, paste, clipping) on a fixed,
 seeded set of detections and reports milliseconds per frame, CPU and wall.
 """
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-from demo.contracts import Detections  # noqa: E402
-from demo.geometry import ResizePolicy, geometry_for  # noqa: E402
-from demo.postprocess import to_instances  # noqa: E402
+
+from demo.model.contracts import Detections  # noqa: E402
+from demo.model.geometry import ResizePolicy, geometry_for  # noqa: E402
+from demo.model.postprocess import to_instances  # noqa: E402
 
 FRAME_SIZE = (1920, 1080)
 MODEL_INPUT = (544, 320)  # person-0007's, so boxes are scaled up as in the demo

@@ -40,15 +40,17 @@ import numpy as np  # noqa: E402
 import openvino as ov  # noqa: E402
 
 import demo  # noqa: E402
-from demo import app, benchmark  # noqa: E402
-from demo.benchmark import Throughput, machine_busy_seconds as busy_seconds  # noqa: E402
-from demo.contracts import recognise  # noqa: E402
-from demo.metrics import RunMetrics  # noqa: E402
-from demo.model import embed_preprocessing  # noqa: E402
-from demo.model_info import read_model_info  # noqa: E402
-from demo.render import InstanceRenderer  # noqa: E402
-from demo.sources import Frame, open_source  # noqa: E402
-from demo.tracker import MaskTracker  # noqa: E402
+from demo.app import benchmark
+from demo.app import run as app  # noqa: E402
+from demo.app.benchmark import Throughput  # noqa: E402
+from demo.app.benchmark import machine_busy_seconds as busy_seconds
+from demo.core.metrics import RunMetrics  # noqa: E402
+from demo.frames.sources import Frame, open_source  # noqa: E402
+from demo.model.contracts import recognise  # noqa: E402
+from demo.model.loading import embed_preprocessing  # noqa: E402
+from demo.model.model_info import read_model_info  # noqa: E402
+from demo.picture.render import InstanceRenderer  # noqa: E402
+from demo.results.tracker import MaskTracker  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 MODEL = SHARED / "models/yolo11n-seg_int8_openvino_model/yolo11n-seg.xml"

@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 import cv2
-
-import demo
 from clip import write_mjpg_clip
 from testkit import heavy_model, test_remote
+
+import demo
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import paste
 from clip import write_mjpg_clip
-from demo.benchmark import machine_busy_seconds as busy_seconds
 from testkit import heavy_model
+
+from demo.app.benchmark import machine_busy_seconds as busy_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 

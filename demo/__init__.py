@@ -7,30 +7,25 @@
 
 The ``with`` block (or ``segmenter.close()``) releases the compiled model, its requests and their threads.
 
-See :mod:`demo.segmenter`. Importing the package changes nothing global: logging, signal handlers
+See :mod:`demo.api` and :mod:`demo.model.segmenter`. Importing the package changes nothing global: logging, signal handlers
 and environment variables are the command line's (``python -m demo``).
 """
 from __future__ import annotations
 
 import importlib
 
-# Where each public name lives. They load on first use, so that `import demo` loads neither NumPy
-# nor OpenVINO: `python -m demo` sets up its signal handlers and OpenBLAS's threads first.
-_EXPORTS = {
-    "open": "segmenter", "Segmenter": "segmenter", "Settings": "segmenter",
-    "Frame": "sources", "open_source": "sources",
-    "FrameResult": "instances", "Instance": "instances", "Box": "instances",
-    "BoxMask": "masks", "Region": "masks",
-    "draw": "render", "BackgroundComposer": "background", "MaskTracker": "tracker",
-}
-__all__ = sorted(_EXPORTS)
+# The public names are :mod:`demo.api`'s. They load on first use, so that `import demo` loads neither
+# NumPy nor OpenVINO: `python -m demo` sets up its signal handlers and OpenBLAS's threads first.
+_PUBLIC = ("BackgroundComposer", "Box", "BoxMask", "Frame", "FrameResult", "Instance", "MaskTracker", "Region",
+           "Segmenter", "Settings", "draw", "open", "open_source")
+__all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
+    if name not in _PUBLIC:
         raise AttributeError(f"module 'demo' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    return getattr(importlib.import_module("demo.api"), name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_PUBLIC))

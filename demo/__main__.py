@@ -26,15 +26,15 @@ def share_malloc_arenas() -> None:
 
 share_malloc_arenas()
 
-from .errors import configure_logging
-from .stopping import INTERRUPTED, INTERRUPTED_LINE, STOP
+from demo.core.errors import configure_logging
+from demo.core.stopping import INTERRUPTED, INTERRUPTED_LINE, STOP
 
 STOP.install()
 try:  # from the moment the handlers are in, a stop is one line, even during the log set-up
     configure_logging()
-    from . import files
-    from .cli import main
-    from .live import reading_threads_left
+    from demo.app.cli import main
+    from demo.core import files
+    from demo.frames.live import reading_threads_left
 except KeyboardInterrupt:
     print(INTERRUPTED_LINE, file=sys.stderr)
     STOP.exit(INTERRUPTED)

@@ -13,7 +13,6 @@ from typing import Sequence
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
-
 import synthetic
 from synthetic import Detector, Shape
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 SYSTEM_PYTHON = "/usr/bin/python3"

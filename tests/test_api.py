@@ -12,10 +12,9 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from pycocotools import mask as mask_utils
-
 import synthetic
 from conftest import ROOT, SHARED, read_results, run_demo
+from pycocotools import mask as mask_utils
 from test_yolo import write_scene
 
 import demo

@@ -9,12 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-
 import synthetic
 from conftest import ROOT
 
 import demo
-from demo.errors import DemoError
+from demo.core.errors import DemoError
 
 OPENED = 50
 WARM_UP = 10  # the first segmenters grow the allocator's and the plugin's pools, which are kept for reuse

@@ -6,13 +6,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 import synthetic
 from conftest import decode_mask, read_results, run_demo
-from demo.background import BackgroundComposer, EdgeStyle, StillReplacement, merge_overlapping
-from demo.instances import Box, FrameResult, Instance
-from demo.masks import BoxMask, Region
 from synthetic import Shape
+
+from demo.picture.background import BackgroundComposer, EdgeStyle, StillReplacement, merge_overlapping
+from demo.results.instances import Box, FrameResult, Instance
+from demo.results.masks import BoxMask, Region
 
 RED, GREEN, BLUE, YELLOW = (0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255)
 PERSON_COLOURS = (RED, YELLOW)  # DEFAULT_DETECTORS: red and yellow are "person", green "car", blue "dog"

@@ -8,15 +8,26 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 import synthetic
 from conftest import run_demo
-from demo.background import (DEFAULT_HOLD, DEFAULT_SMOOTH, TRAIL, AlphaHistory, BackgroundComposer,
-                             BackgroundSettings, BlurPeople, BlurReplacement, EdgeStyle, Footage, PixelatePeople,
-                             StillReplacement)
-from demo.instances import Box, FrameResult, Instance
-from demo.masks import BoxMask
 from test_background import GREEN, STATUS_AREA, VGA, halo_free_blur, scene
+
+from demo.picture.background import (
+    DEFAULT_HOLD,
+    DEFAULT_SMOOTH,
+    TRAIL,
+    AlphaHistory,
+    BackgroundComposer,
+    BackgroundSettings,
+    BlurPeople,
+    BlurReplacement,
+    EdgeStyle,
+    Footage,
+    PixelatePeople,
+    StillReplacement,
+)
+from demo.results.instances import Box, FrameResult, Instance
+from demo.results.masks import BoxMask
 
 SIZE = (320, 240)
 REACH = EdgeStyle().reach  # 3: the defaults' soft edge reaches this far either side of the mask

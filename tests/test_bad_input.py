@@ -10,7 +10,6 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
-
 import synthetic
 from conftest import run_demo
 

@@ -8,18 +8,18 @@ from __future__ import annotations
 import json
 
 import cv2
+import heavy_model
 import numpy as np
 import pytest
-
-import demo
-import heavy_model
 import synthetic
 from conftest import count_frames, iou, read_results, run_demo
-from demo.benchmark import ROUND_SECONDS, BenchmarkSettings, LatencyStats, Throughput, until
-from demo.instances import Box, Instance
-from demo.masks import BoxMask
-from demo.render import blend_masks, instance_colour
 from synthetic import Shape
+
+import demo
+from demo.app.benchmark import ROUND_SECONDS, BenchmarkSettings, LatencyStats, Throughput, until
+from demo.picture.render import blend_masks, instance_colour
+from demo.results.instances import Box, Instance
+from demo.results.masks import BoxMask
 
 REPORT_KEYS = {"frames", "seconds", "end_to_end_fps", "inference_only_fps", "efficiency", "latency_ms", "stages_ms",
                "peak_rss_mb", "device", "config"}

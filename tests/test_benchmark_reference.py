@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-
-import demo
 import synthetic
 from conftest import run_demo
-from demo.benchmark import RoundSpread, measure_model_alone
-from demo.sources import Frame
 from synthetic import Shape
+
+import demo
+from demo.app.benchmark import RoundSpread, measure_model_alone
+from demo.frames.sources import Frame
 
 
 def frame_with(shapes: list[Shape]) -> np.ndarray:

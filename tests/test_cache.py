@@ -4,9 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import pytest
-
 import filesystems
+import pytest
 import synthetic
 from conftest import read_results, run_demo
 

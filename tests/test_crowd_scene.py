@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT, iou
 
 import demo
-from conftest import ROOT, iou
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import crowd  # noqa: E402

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
 import filesystems
+import pytest
 import synthetic
 from conftest import ROOT, SHARED, read_results, run_demo
-from demo import catalogue, download
-from demo.errors import DemoError, UsageError
-from demo.geometry import ResizePolicy
+
+from demo.core.errors import DemoError, UsageError
+from demo.model import catalogue, download
+from demo.model.geometry import ResizePolicy
 
 PERSON = "instance-segmentation-person-0007"
 SECURITY = "instance-segmentation-security-0002"

@@ -4,7 +4,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 import synthetic
 from conftest import count_frames, decode_mask, iou, read_results, run_demo
 from synthetic import Shape

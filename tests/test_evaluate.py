@@ -7,20 +7,19 @@ same figures when pycocotools scores it on its own.
 from __future__ import annotations
 
 import contextlib
-import io
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import synthetic
+from conftest import SHARED, run_demo
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
-
-import synthetic
-from conftest import SHARED, run_demo
 from test_end_to_end import BLUE, GREEN, RED, YELLOW, scene_shapes
 
 # COCO's own, non-contiguous ids: results must be mapped to them by name.

@@ -11,12 +11,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import filesystems
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
-
-import filesystems
 import synthetic
 from conftest import SHARED, one_error_line, run_demo, start_demo
 

@@ -12,20 +12,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
-
 import synthetic
 from conftest import SHARED, decode_mask, iou, read_results, run_demo, start_demo, wait_until
 from filesystems import read_only_bind
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 from test_end_to_end import scene_shapes
 from test_output_safety import error_lines
 from test_yolo import write_scene
 
-from demo.evaluate import METRICS
-from demo.exports import coco_categories, image_ids
-from demo.labels import COCO_LABELS, load_labels
-from demo.segmenter import Settings
+from demo.app.evaluate import METRICS
+from demo.model.segmenter import Settings
+from demo.outputs.exports import coco_categories, image_ids
+from demo.results.labels import COCO_LABELS, load_labels
 
 COCO_IMAGES = SHARED / "coco" / "icevision_samples" / "images"
 COCO_ANNOTATIONS = SHARED / "coco" / "icevision_samples" / "annotations.json"

@@ -12,18 +12,18 @@ import time
 from pathlib import Path
 
 import cv2
-import pytest
-
 import heavy_model
+import pytest
 import synthetic
 from conftest import ROOT, count_frames, lines_written, start_demo
+
 import demo
-from demo import app
-from demo.metrics import RunMetrics
-from demo.render import InstanceRenderer
-from demo.sinks import ResultsWriter
-from demo.sources import open_source
-from demo.tracker import MaskTracker
+from demo.app import run as app
+from demo.core.metrics import RunMetrics
+from demo.frames.sources import open_source
+from demo.outputs.sinks import ResultsWriter
+from demo.picture.render import InstanceRenderer
+from demo.results.tracker import MaskTracker
 
 
 def wait_for_lines(path: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:

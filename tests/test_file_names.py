@@ -12,9 +12,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from conftest import ROOT, count_frames, run_demo
-from demo.sources import open_source
+
+from demo.frames.sources import open_source
 
 CLIP = ROOT / "assets" / "sample_clip.avi"  # 30 frames, 640x360
 

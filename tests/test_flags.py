@@ -8,14 +8,14 @@ import cv2
 import numpy as np
 import openvino as ov
 import pytest
+import synthetic
+from conftest import run_demo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import synthetic
-from conftest import run_demo
-from demo import flags
-from demo.errors import UsageError
-from demo.model import DeviceConfig, compile_properties
+from demo.app import flags
+from demo.core.errors import UsageError
+from demo.model.loading import DeviceConfig, compile_properties
 
 # flag -> (is the parsed value in range?) for the flags of python -m demo that take numbers
 RANGES = {

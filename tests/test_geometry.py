@@ -3,7 +3,7 @@
 An identity network (its output is its input) with the demo's pre-processing embedded shows where
 a white frame landed in the model input: its pixels are 255 there and the pad value elsewhere.
 For random frame sizes, every resize policy and landscape, portrait and square inputs, that
-rectangle must be exactly the one :func:`demo.geometry.geometry_for` computes.
+rectangle must be exactly the one :func:`demo.model.geometry.geometry_for` computes.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 
-from demo.contracts import Preprocessing
-from demo.geometry import ResizePolicy, geometry_for
-from demo.model import embed_preprocessing
+from demo.model.contracts import Preprocessing
+from demo.model.geometry import ResizePolicy, geometry_for
+from demo.model.loading import embed_preprocessing
 
 INPUT_SIZES = [(544, 320), (320, 544), (640, 640)]  # (w, h)
 FRAMES_PER_CASE = 12

@@ -18,12 +18,12 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
-from PIL import Image
-
 import synthetic
 from conftest import ROOT, DemoRun, decode_mask, iou, one_error_line, read_results, run_demo
+from PIL import Image
+
 from demo import open_source
-from demo.contracts import DecodeLimits, YolactContract, YoloSegContract
+from demo.model.contracts import DecodeLimits, YolactContract, YoloSegContract
 
 MB = 2**20
 HUGE_SIDE = 16000  # 16000x16000: 768 MB decoded as BGR, a few hundred KB as a one-colour PNG

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
-
 from conftest import ROOT, one_error_line, read_results, run_demo
+from packaging.requirements import Requirement
 from test_yolo import write_scene
 
 DISTRIBUTION = "openvino-segmentation-demo"
@@ -38,7 +37,7 @@ def test_pyproject_carries_the_pinned_requirements_exactly():
     itself = f"{DISTRIBUTION}[remote,camera]"
     assert itself in extras["test"]
     assert requirements_in(ROOT / "requirements-test.txt") == normalised([r for r in extras["test"] if r != itself])
-    assert project["scripts"] == {SCRIPT: "demo.console:main"}
+    assert project["scripts"] == {SCRIPT: "demo.app.console:main"}
 
 
 @pytest.fixture

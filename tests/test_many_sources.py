@@ -14,16 +14,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 import synthetic
 from conftest import ROOT, count_frames, read_results, run_demo, start_demo, wait_until
-import demo
-from demo import many
-from demo.merge import Feed, SourceMerger
-from demo.sources import Frame
 from stream_servers import LOOP, http_server, served_number, write_numbered_jpegs
 from synthetic import Shape
 from xserver import wait_for, x_server
+
+import demo
+from demo.app import many
+from demo.frames.merge import Feed, SourceMerger
+from demo.frames.sources import Frame
 
 RED, GREEN, BLUE = (0, 0, 255), (0, 255, 0), (255, 0, 0)
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from demo.masks import BoxMask
+from demo.results.masks import BoxMask
 
 
 @st.composite

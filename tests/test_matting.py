@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import openvino as ov
 import pytest
-
 import synthetic
 from conftest import read_results, run_demo
-from demo.contracts import MattingContract, recognise
+
+from demo.model.contracts import MattingContract, recognise
 
 FRAME_COLOUR = (200, 100, 50)
 GREEN = (0, 255, 0)

@@ -24,17 +24,17 @@ from pathlib import Path
 
 import av
 import cv2
-import numpy as np
-import pytest
-
 import filesystems
 import heavy_model
+import numpy as np
+import pytest
 import synthetic
 from conftest import ROOT, lines_written, run_demo, start_demo, wait_until
-from demo.errors import DemoError
-from demo.sinks import VideoSettings, VideoSink
 from stream_servers import RawReader, rtsp_server, write_numbered_jpegs
 from test_streams import served
+
+from demo.core.errors import DemoError
+from demo.outputs.sinks import VideoSettings, VideoSink
 
 SIZE = (160, 96)  # (w, h)
 SQUARE = 16

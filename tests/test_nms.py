@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from demo.contracts import decoding
+from demo.model.contracts import decoding
 
 
 def full_nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou: float) -> list[int]:

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 import synthetic
 from conftest import ROOT, one_error_line, run_demo
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_exports import check_files_match_results, export_args
 from test_yolo import write_scene
 
-from demo.exports import frame_file_stems
-from demo.files import common_name
+from demo.core.files import common_name
+from demo.outputs.exports import frame_file_stems
 
 EXPORT_FOLDERS = ["--save_masks", "--yolo_labels"]
 

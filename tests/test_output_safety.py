@@ -17,14 +17,14 @@ import sys
 from pathlib import Path
 
 import cv2
+import filesystems
 import numpy as np
 import pytest
-
-import filesystems
 from conftest import ROOT, count_frames, run_demo, start_demo, wait_until
-from demo.files import pattern_matches
-from demo.sources import open_source
 from test_evaluate import write_coco_set
+
+from demo.core.files import pattern_matches
+from demo.frames.sources import open_source
 
 CLIP = ROOT / "assets" / "sample_clip.avi"  # 30 frames, 640x360
 PREVIOUS = b"the user's previous file, which a failed run must leave as it was\n"

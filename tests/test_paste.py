@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demo.instances import Box
-from demo.postprocess import box_region, paste_mask
+from demo.model.postprocess import box_region, paste_mask
+from demo.results.instances import Box
 
 FRAME = (1080, 1920)
 

@@ -11,7 +11,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SHARED, one_error_line, run_demo
 from test_download import SECURITY, clip, server, settle, world  # noqa: F401 - the fixtures the download test uses
 

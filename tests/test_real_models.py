@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 import synthetic
 from conftest import SHARED, decode_mask, iou, read_results, run_demo
 

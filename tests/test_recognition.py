@@ -12,10 +12,11 @@ from pathlib import Path
 import cv2
 import openvino as ov
 import pytest
-
 import synthetic
 from conftest import SHARED, run_demo
-from demo.contracts import (
+
+from demo.core.errors import DemoError
+from demo.model.contracts import (
     MaskRCNNContract,
     TwoInputContract,
     YolactContract,
@@ -23,8 +24,7 @@ from demo.contracts import (
     YoloSegContract,
     recognise,
 )
-from demo.errors import DemoError
-from demo.model_info import read_metadata, read_model_info
+from demo.model.model_info import read_metadata, read_model_info
 
 F32, I32 = ov.Type.f32, ov.Type.i32
 COCO = synthetic.coco_names()

@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 import openvino as ov
 import pytest
-
 import synthetic
 from conftest import ROOT, read_results, run_demo
+
 import demo
-from demo.contracts import PlateMattingContract, RecurrentMattingContract, recognise
-from demo.sources import Frame
+from demo.frames.sources import Frame
+from demo.model.contracts import PlateMattingContract, RecurrentMattingContract, recognise
 
 FRAME_COLOUR = (200, 100, 50)
 GREEN = (0, 255, 0)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
 import synthetic
 from conftest import one_error_line, run_demo
-from demo import many
-from demo.names import redact
 from stream_servers import free_port, http_server, rtsp_server, write_numbered_jpegs
+
+from demo.app import many
+from demo.core.names import redact
 
 SECRET = "S3cr3tPw"
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-import demo
 import synthetic
 from conftest import ROOT, SHARED, decode_mask, iou, one_error_line, read_results, run_demo, start_demo
 from stream_servers import RawReader, free_port, rtsp_server, write_numbered_jpegs
 from test_yolo import write_scene
+
+import demo
 
 DEMO_FLAGS = ("--no_show", "--no_cache")
 YOLO11 = SHARED / "models" / "yolo11n-seg_int8_openvino_model" / "yolo11n-seg.xml"

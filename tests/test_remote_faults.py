@@ -20,16 +20,15 @@ from pathlib import Path
 
 import cv2
 import pytest
-
-import demo
 import synthetic
 from conftest import ROOT, one_error_line, start_demo, wait_until
 from misbehaving_kserve import MisbehavingServer
 from stream_servers import RawReader, rtsp_server, write_numbered_jpegs
 from test_yolo import write_scene
 
-from demo.errors import DemoError
-from demo.stopping import INTERRUPTED, INTERRUPTED_LINE
+import demo
+from demo.core.errors import DemoError
+from demo.core.stopping import INTERRUPTED, INTERRUPTED_LINE
 
 DEMO_FLAGS = ("--no_show", "--no_cache")
 DEADLINE_S = 2  # both DEMO_KSERVE_*_TIMEOUT in the time-out tests

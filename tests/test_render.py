@@ -8,18 +8,34 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 import synthetic
 from conftest import run_demo
 from test_window import TITLE, Demo
 from xserver import wait_for, x_server
-from demo.app import status_lines, status_rows
-from demo.masks import BoxMask
-from demo.instances import Box, FrameResult, Instance
-from demo.metrics import RunMetrics
-from demo.render import (FONT, LABEL_BACKGROUND, STATUS_BACKGROUND, STATUS_ROWS, TEXT_COLOUR, TEXT_LINE,
-                         InstanceRenderer, Rect, Style, blend_masks, draw_boxes, draw_outlines, draw_status,
-                         frame_style, instance_colour, place_labels, status_box)
+
+from demo.app.run import status_lines, status_rows
+from demo.core.metrics import RunMetrics
+from demo.picture.render import (
+    FONT,
+    LABEL_BACKGROUND,
+    STATUS_BACKGROUND,
+    STATUS_ROWS,
+    TEXT_COLOUR,
+    TEXT_LINE,
+    InstanceRenderer,
+    Rect,
+    Style,
+    blend_masks,
+    draw_boxes,
+    draw_outlines,
+    draw_status,
+    frame_style,
+    instance_colour,
+    place_labels,
+    status_box,
+)
+from demo.results.instances import Box, FrameResult, Instance
+from demo.results.masks import BoxMask
 
 STATUS = ["FPS: 31.4", "latency: 182 ms"]
 GRAY = 128

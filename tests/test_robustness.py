@@ -8,18 +8,18 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
+import synthetic
+from conftest import read_results, run_demo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import demo
-import synthetic
-from conftest import read_results, run_demo
-from demo.contracts import DecodeLimits, Detections, MaskRCNNContract
-from demo.geometry import ResizePolicy, geometry_for
-from demo.instances import Box
-from demo.segmenter import Segmenter
-from demo.postprocess import box_region, paste_mask, to_instances
-from demo.sources import open_source
+from demo.frames.sources import open_source
+from demo.model.contracts import DecodeLimits, Detections, MaskRCNNContract
+from demo.model.geometry import ResizePolicy, geometry_for
+from demo.model.postprocess import box_region, paste_mask, to_instances
+from demo.model.segmenter import Segmenter
+from demo.results.instances import Box
 
 coordinates = st.floats(min_value=-3000, max_value=3000, allow_nan=False)
 

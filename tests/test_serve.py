@@ -15,15 +15,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 import synthetic
 from conftest import one_error_line, run_demo, start_demo
-from demo import flags
-from demo.errors import UsageError
-from demo.render import status_box
-from demo.serve import FrameServer, ServeSettings
 from stream_servers import RawReader, free_port
 from synthetic import Shape
+
+from demo.app import flags
+from demo.core.errors import UsageError
+from demo.outputs.serve import FrameServer, ServeSettings
+from demo.picture.render import status_box
 
 SIZE = (320, 240)
 SHAPES = [Shape.rect((0, 0, 255), 30, 60, 130, 200), Shape.ellipse((0, 255, 0), (230, 90), (60, 40)),

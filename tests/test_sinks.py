@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
-
-from demo import sinks
-from demo.errors import DemoError, UsageError
-from demo.instances import Box, FrameResult, Instance
-from demo.masks import BoxMask
-from demo.sinks import ImageSequenceSink, ResultsWriter, VideoSink, open_output
 from synthetic import read_video
+
+from demo.core.errors import DemoError, UsageError
+from demo.outputs import sinks
+from demo.outputs.sinks import ImageSequenceSink, ResultsWriter, VideoSink, open_output
+from demo.results.instances import Box, FrameResult, Instance
+from demo.results.masks import BoxMask
 
 
 def random_images(count: int, height: int, width: int) -> list[np.ndarray]:

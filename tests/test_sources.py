@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from demo.errors import DemoError
-from demo.sources import Frame, open_source
 from synthetic import write_ffv1_video
+
+from demo.core.errors import DemoError
+from demo.frames.sources import Frame, open_source
 
 HEIGHT, WIDTH = 24, 32
 

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, one_error_line, run_demo, start_demo, wait_until
 from test_output_safety import error_lines
 

@@ -14,14 +14,14 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 import heavy_model
+import pytest
 import synthetic
 from conftest import count_frames, one_error_line, read_results, run_demo, start_demo
-from demo.names import redact
-from demo.metrics import LatencyHistogram
 from stream_servers import LOOP, RawReader, free_port, http_server, rtsp_server, write_numbered_jpegs
+
+from demo.core.metrics import LatencyHistogram
+from demo.core.names import redact
 
 DEMO_FLAGS = ("--no_show", "--no_cache", "-r")
 

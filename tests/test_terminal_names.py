@@ -6,10 +6,10 @@ import os
 
 import cv2
 import pytest
-
 import synthetic
 from conftest import one_error_line, read_results, run_demo
-from demo.names import shown
+
+from demo.core.names import shown
 
 # A title change, a bell, red text, a screen clear, a line break, a right-to-left override.
 HOSTILE = "clip\x1b]0;pwned\x07\x1b[31m\x1b[2J\r\n\u202egnp."

@@ -6,12 +6,12 @@ import json
 
 import cv2
 import pytest
-
 import synthetic
 from conftest import ROOT, read_results, run_demo
-from demo import catalogue
-from demo.errors import DemoError
-from demo.labels import load_labels
+
+from demo.core.errors import DemoError
+from demo.model import catalogue
+from demo.results.labels import load_labels
 
 NAMES = ["person", "car", "traffic light"]
 EDITOR_FORMS = {
@@ -107,7 +107,7 @@ def test_a_catalogue_saved_with_a_bom_loads(tmp_path):
 
 
 def test_coco_annotations_with_a_bom_load(tmp_path):
-    from demo.evaluate import load_annotations
+    from demo.app.evaluate import load_annotations
 
     annotations = tmp_path / "instances.json"
     dataset = {"images": [{"id": 1, "file_name": "a.png", "width": 4, "height": 4}], "annotations": [],

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import synthetic
 import tracking_scene
-from demo.app import format_raw
-from demo.instances import Box, FrameResult, Instance
-from demo.masks import BoxMask
-from demo.render import InstanceRenderer, frame_style
-from demo.tracker import MaskTracker, TrackerSettings
 from test_render import find_whole, label_alone
+
+from demo.app.run import format_raw
+from demo.picture.render import InstanceRenderer, frame_style
+from demo.results.instances import Box, FrameResult, Instance
+from demo.results.masks import BoxMask
+from demo.results.tracker import MaskTracker, TrackerSettings
 
 
 def square(x: int, y: int, size: int = 40, class_id: int = 0) -> Instance:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import demo.tracker
-from demo.instances import Box, Instance
-from demo.masks import BoxMask
-from demo.tracker import MaskTracker, overlapping
+import demo.results.tracker
+from demo.results.instances import Box, Instance
+from demo.results.masks import BoxMask
+from demo.results.tracker import MaskTracker, overlapping
 
 WIDTH, HEIGHT = 1920, 1080
 FRAMES = 12
@@ -86,7 +86,7 @@ def test_a_crowd_gets_the_ids_that_scoring_every_pair_gives(count, monkeypatch):
     frames = crowd(count)
 
     filtered = ids_per_object(frames)
-    monkeypatch.setattr(demo.tracker, "overlapping", every_pair)
+    monkeypatch.setattr(demo.results.tracker, "overlapping", every_pair)
     unfiltered = ids_per_object(frames)
 
     assert filtered == unfiltered

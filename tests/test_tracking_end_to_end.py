@@ -7,7 +7,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-
 import synthetic
 import tracking_scene
 from conftest import decode_mask, iou, read_results, run_demo

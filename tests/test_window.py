@@ -15,12 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 import synthetic
 from conftest import ROOT, count_frames, lines_written, run_demo
-from demo.render import status_box
-from demo.window import DisplayCheck, check_display, fitted_size, open_window
 from xserver import WAIT_S, XServer, wait_for, x_server
+
+from demo.outputs.window import DisplayCheck, check_display, fitted_size, open_window
+from demo.picture.render import status_box
 
 CLIP = ROOT / "assets" / "sample_clip.avi"
 CLIP_FRAMES = 30

@@ -14,14 +14,14 @@ import cv2
 import numpy as np
 import openvino as ov
 import pytest
-
 import synthetic
 from conftest import iou
-from demo.contracts import DecodeLimits, YolactContract, recognise
-from demo.contracts.decoding import best_per_class
 from test_end_to_end import scene_shapes
 from test_evaluate import check_scores_are_pycocotools_own, evaluate, write_coco_set
 from test_yolo import SCORES_WITH_COPIES, check_each_scene_size, scores_on_a_scene
+
+from demo.model.contracts import DecodeLimits, YolactContract, recognise
+from demo.model.contracts.decoding import best_per_class
 
 INPUT = 550
 PLANE = 138

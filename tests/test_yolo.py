@@ -14,18 +14,18 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
-
 import synthetic
 from conftest import read_results, run_demo
-from demo.flags import build_parser
-from demo.segmenter import class_names
-from demo.contracts import DecodeLimits, YoloSegContract, decoding, recognise
-from demo.errors import DemoError
-from demo.geometry import ResizePolicy, geometry_for
-from demo.model import embed_preprocessing
-from demo.model_info import read_model_info
-from demo.postprocess import to_instances
 from test_end_to_end import FRAME_SIZES, box_tolerance, check_frame, scene_shapes
+
+from demo.app.flags import build_parser
+from demo.core.errors import DemoError
+from demo.model.contracts import DecodeLimits, YoloSegContract, decoding, recognise
+from demo.model.geometry import ResizePolicy, geometry_for
+from demo.model.loading import embed_preprocessing
+from demo.model.model_info import read_model_info
+from demo.model.postprocess import to_instances
+from demo.model.segmenter import class_names
 
 VARIANTS = {
     "ultralytics_ir": {},  # NCHW, boxes in pixels, prototypes [1,32,h,w], rt_info

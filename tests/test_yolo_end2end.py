@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 import pytest
-
 import synthetic
-from demo.contracts import DecodeLimits, Misfit, YoloEnd2EndContract, YoloSegContract, recognise
-from demo.model_info import ModelInfo
 from test_evaluate import check_scores_are_pycocotools_own, evaluate, write_coco_set
 from test_yolo import SCORES_WITH_COPIES, check_each_scene_size, scores_on_a_scene
+
+from demo.model.contracts import DecodeLimits, Misfit, YoloEnd2EndContract, YoloSegContract, recognise
+from demo.model.model_info import ModelInfo
 
 VARIANTS = {
     "ultralytics_ir": {},  # prototypes [1,32,160,160], rt_info

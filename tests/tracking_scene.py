@@ -5,7 +5,6 @@ which person it is."""
 from __future__ import annotations
 
 import numpy as np
-
 import synthetic
 
 WIDTH, HEIGHT = 800, 360

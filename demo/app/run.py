@@ -1,0 +1,175 @@
+"""The demo's main loop: a segmenter's results in order, tracked, drawn, shown and written."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from demo.core.errors import DemoError
+from demo.core.metrics import RunMetrics, StageClock
+from demo.core.stopping import STOP
+from demo.frames.sources import Frame
+from demo.model.segmenter import Segmenter
+from demo.outputs.sinks import ResultsWriter, Sink
+from demo.outputs.window import Window
+from demo.picture.render import StatusSettings, draw_status
+from demo.results.instances import FrameResult
+from demo.results.tracker import MaskTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outputs:
+    """Where each frame's result goes; every part is optional."""
+
+    sinks: list[Sink] = field(default_factory=list)
+    window: Window | None = None
+    results: ResultsWriter | None = None
+    exports: list[Sink[FrameResult]] = field(default_factory=list)  # --coco_results, --save_masks, ...
+    limit: int = 0  # frames written to the sinks; 0 = all
+    live: list[Sink] = field(default_factory=list)  # live views (--serve, --virtual_camera): never limited
+    status: StatusSettings = field(default_factory=StatusSettings)  # where the FPS and latency lines go
+    size: tuple[int, int] | None = None  # (w, h) of written and shown frames
+    print_raw: bool = False
+    delivered: int = 0  # frames given to the sinks so far, counted across runs for the limit
+
+    @property
+    def viewed(self) -> bool:
+        """Someone watches the run as it goes: a window, or a live view (--serve, --virtual_camera)."""
+        return self.window is not None or bool(self.live)
+
+    def close(self) -> None:
+        """Close every output, even after one fails to finish, so none is left half-done.
+
+        The first failure is raised; others are logged. When the run is already ending on an
+        error, that error stays the one reported and every failure here is logged.
+        """
+        closers = ([sink.close for sink in self.sinks + self.live]
+                   + [part.close for part in (self.results, *self.exports, self.window) if part])
+        failures: list[DemoError] = []
+        for close in closers:
+            try:
+                close()
+            except DemoError as error:
+                failures.append(error)
+        raise_first = not isinstance(sys.exc_info()[1], DemoError)
+        for failure in failures[1 if raise_first else 0:]:
+            log.error("%s", failure)
+        if failures and raise_first:
+            raise failures[0]
+
+
+def format_raw(result: FrameResult) -> str:
+    where = f"{result.source} " if result.source else ""  # a run of several sources names each frame's
+    lines = [f"{where}frame {result.index}: {len(result.instances)} instances"]
+    lines += [f"  {i.class_id:3d} {i.name:<16} {i.score:.3f} "
+              f"[{i.box.x1:.1f}, {i.box.y1:.1f}, {i.box.x2:.1f}, {i.box.y2:.1f}] area {i.area}"
+              + ("" if i.track_id is None else f" id {i.track_id}")
+              for i in result.instances]
+    return "\n".join(lines)
+
+
+def status_lines(metrics: RunMetrics, age_ms: float, dropped: int | None = None) -> list[str]:
+    """FPS once there is a rate to show; the age of the frame shown; a live source's dropped frames."""
+    fps = [f"FPS: {metrics.live_fps:.1f}"] if metrics.live_fps > 0 else []
+    drops = [] if dropped is None else [f"dropped: {dropped}"]
+    return fps + [f"latency: {age_ms:.0f} ms"] + drops
+
+
+def status_rows(live: bool) -> int:
+    """The most lines :func:`status_lines` gives, which labels keep clear of."""
+    return 3 if live else 2
+
+
+@dataclass
+class Lane:
+    """One source's way through the loop: its drawing, tracker, outputs and figures."""
+
+    render: Callable[[FrameResult], np.ndarray]
+    outputs: Outputs
+    tracker: MaskTracker | None
+    metrics: RunMetrics
+    live: bool = False  # a camera or stream that drops frames: its status lines count them
+
+
+def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameResult], np.ndarray],
+        outputs: Outputs, tracker: MaskTracker | None, metrics: RunMetrics, live: bool = False) -> None:
+    """Run until the frames end, the user quits in the window (Esc, q, its close button), or Ctrl-C.
+
+    The outputs stay open, so that several runs can write to them; whoever made them closes
+    them, which leaves every sink whole however the run ended.
+    """
+    shown: list[np.ndarray] = []  # the last picture shown, shown again while no new one comes
+    lane = Lane(render, outputs, tracker, metrics, live)
+
+    def quit_while_waiting() -> bool:
+        return bool(outputs.window and shown) and not outputs.window.show(shown[0])
+
+    results = segmenter.stream(frames, live, quit_while_waiting)
+    try:
+        for result in results:
+            picture, clock = present(result, lane, outputs.viewed)
+            for view in outputs.live:
+                view.write(picture)
+            # Not shielded: a paused window waits here for a key, and a signal must still stop it.
+            going_on = outputs.window.show(picture) if outputs.window else True
+            shown[:] = [picture]
+            clock.lap("write")
+            count(metrics, result)
+            if not going_on:
+                break
+    finally:
+        results.close()
+
+
+def present(result: FrameResult, lane: Lane, viewed: bool) -> tuple[np.ndarray, StageClock]:
+    """The result tracked, drawn and written to the lane's files; its picture, with the status lines when
+    ``viewed`` (someone watches), and the clock of its stages, for the caller to show it and lap "write"."""
+    clock = StageClock(result.timings_ms, result.cpu_ms)
+    outputs, metrics = lane.outputs, lane.metrics
+    if lane.tracker:
+        result.instances = lane.tracker.update(result.instances)
+        clock.lap("postprocess")
+    picture = lane.render(result)
+    if outputs.size:
+        picture = cv2.resize(picture, outputs.size)
+    status = status_lines(metrics, 1000 * (time.perf_counter() - result.captured),
+                          metrics.dropped + result.dropped_before if lane.live else None)
+    if outputs.status.shown and outputs.status.in_output:
+        draw_status(picture, status)
+    clock.lap("render")
+    with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
+        _write(result, picture, outputs)
+    # Drawn after the files took the picture, rather than on a copy for them; the live views
+    # take it after, as the window does, since a server may encode it later on its own thread.
+    if viewed and outputs.status.shown and not outputs.status.in_output:
+        draw_status(picture, status)
+    return picture, clock
+
+
+def count(metrics: RunMetrics, result: FrameResult) -> None:
+    """The result, delivered now, in the run's figures."""
+    metrics.add(result.timings_ms, 1000 * (time.perf_counter() - result.captured), result.cpu_ms,
+                result.dropped_before)
+
+
+def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
+    """Hand the frame to stdout, and the results and the file sinks (with when the frame was captured) up to
+    the output limit."""
+    if outputs.print_raw:
+        sys.stdout.write(format_raw(result) + "\n")  # one write, so a reader never gets half a frame's lines
+        sys.stdout.flush()
+    if not outputs.limit or outputs.delivered < outputs.limit:
+        if outputs.results:
+            outputs.results.write(result)
+        for export in outputs.exports:
+            export.write(result)
+        for sink in outputs.sinks:
+            sink.write(picture, result.captured)
+        outputs.delivered += 1
