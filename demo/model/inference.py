@@ -101,8 +101,15 @@ class LocalEngine:
     def close(self) -> None:
         # The compiled model's memory, weights file and device threads go with the last reference to it; a queue
         # still running a stream holds one until that stream ends.
-        self.compiled = None  # type: ignore[assignment]
-        self._request = None
+        if self.compiled is None:
+            return
+        # That last reference must not be the Python CompiledModel: its destructor joins OpenVINO's CPU threads with
+        # the GIL held, and one that needs the GIL at that moment (to let go of a request's Python objects) waits for
+        # it for ever (seen about once in 150 closes). An infer request holds the compiled model too, and its
+        # destructor releases the GIL, so the compiled model is let go of through one.
+        last = self._request or self.compiled.create_infer_request()
+        self.compiled = self._request = None  # type: ignore[assignment]
+        del last
 
     def config(self) -> dict[str, str]:
         """The properties the device reports for the compiled model; those it does not know are left out."""
