@@ -19,8 +19,6 @@ CONTRACTS: dict[str, type] = {contract.kind: contract for contract in (
     MaskRCNNContract, TwoInputContract, YoloSegContract, YoloEnd2EndContract, YolactContract, MattingContract,
     RecurrentMattingContract, PlateMattingContract)}
 MODEL_TYPES = tuple(CONTRACTS)
-# They give a person's opacity, not instances: --mode background only.
-MATTING_KINDS = frozenset({MattingContract.kind, RecurrentMattingContract.kind, PlateMattingContract.kind})
 
 
 def describe_ports(ports: list[ov.Output]) -> str:
