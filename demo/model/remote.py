@@ -5,7 +5,7 @@ model's metadata (and OVMS's rt_info, over REST) becomes a signature-only ``ov.M
 through the same recognition as a local file. A served model that takes u8 NHWC frames of any size
 (``python -m demo export``; its rt_info says ``embedded_processing``) gets the frame as it is; one
 with the raw network input gets the frame prepared here by a small local OpenVINO model made of the
-demo's own pre-processing steps (:func:`demo.model.embed_preprocessing`), so the geometry is the same
+demo's own pre-processing steps (:func:`demo.model.loading.prepare`), so the geometry is the same
 code as the in-graph path. Requests carry binary tensors, each worker thread of a :class:`RemoteQueue`
 with its own client, ``-nireq`` of them in flight: over gRPC through ``tritonclient``, over REST on the
 demo's own transport (:mod:`demo.model.remote_rest`) with ``tritonclient``'s bodies. Every wait has a

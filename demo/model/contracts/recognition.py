@@ -15,7 +15,7 @@ from demo.model.contracts.yolact import YolactContract
 from demo.model.contracts.yolo import YoloEnd2EndContract, YoloSegContract
 from demo.model.model_info import ModelInfo
 
-CONTRACTS: dict[str, type] = {contract.kind: contract for contract in (
+CONTRACTS: dict[str, type[Contract]] = {contract.kind: contract for contract in (
     MaskRCNNContract, TwoInputContract, YoloSegContract, YoloEnd2EndContract, YolactContract, MattingContract,
     RecurrentMattingContract, PlateMattingContract)}
 MODEL_TYPES = tuple(CONTRACTS)
