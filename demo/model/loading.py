@@ -20,16 +20,7 @@ from demo.core import files
 from demo.core.errors import DemoError, UsageError, native_stderr_captured, openvino_reason
 from demo.core.textfile import special_kind
 from demo.model.catalogue import ResolvedModel
-from demo.model.contracts import (
-    MATTING_KINDS,
-    Contract,
-    PlateMattingContract,
-    Preprocessing,
-    RecurrentMattingContract,
-    image_layout,
-    image_size,
-    recognise,
-)
+from demo.model.contracts import Contract, Preprocessing, image_layout, image_size, recognise
 from demo.model.download import cache_root
 from demo.model.geometry import Geometry, ResizePolicy, build_fit_graph, fit_to, geometry_for
 from demo.model.inference import Engine, LocalEngine
@@ -73,7 +64,7 @@ class LoadedModel:
     @property
     def recurrent(self) -> bool:
         """Its states carry from frame to frame: one request, frames in order, reset at a cut."""
-        return isinstance(self.contract, RecurrentMattingContract)
+        return self.contract.stateful
 
     def geometry(self, frame: np.ndarray) -> Geometry:
         return geometry_for((frame.shape[1], frame.shape[0]), self.input_size, self.policy)
@@ -158,16 +149,14 @@ def _image_size(port: ov.Output, layout: str, path: Path | str) -> tuple[int, in
 
 
 def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Preprocessing,
-                        path: Path | str) -> tuple[int, int]:
-    """Make the image input take u8 NHWC BGR frames of any size, prepared as the network was
-    trained; return the network's (w, h)."""
+                        path: Path | str, extra_images: tuple[int, ...] = ()) -> tuple[int, int]:
+    """Make the image input (and ``extra_images``, such as a plate) take u8 NHWC BGR frames of any
+    size, prepared as the network was trained; return the network's (w, h)."""
     port = model.input(contract.image_input)
     layout = image_layout(port) or "NCHW"
     input_size = _image_size(port, layout, path)
     ppp = PrePostProcessor(model)
-    # A two-image matting model's plate is prepared as the frame is.
-    plates = [contract.plate_input] if isinstance(contract, PlateMattingContract) else []
-    for index in [contract.image_input, *plates]:
+    for index in [contract.image_input, *extra_images]:
         image = ppp.input(index)
         image.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_spatial_dynamic_shape()
         image.model().set_layout(ov.Layout(layout))
@@ -263,22 +252,43 @@ def first_stated(*choices: T | None) -> T | None:
     return next((choice for choice in choices if choice is not None), None)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """How frames are prepared for a model, as :func:`prepare` embedded it."""
+
+    preprocessing: Preprocessing  # its policy resolved
+    input_size: tuple[int, int]  # (width, height) the network sees
+
+
+def prepare(model: ov.Model, contract: Contract, info: ModelInfo, label: Path | str, resize: ResizePolicy | None,
+            catalogue_resize: ResizePolicy | None = None) -> Prepared:
+    """Shape ``model`` as ``contract`` runs it, resolve how frames are prepared (in :func:`first_stated`'s
+    order) and embed that into it. The one preparation of a model run here, one exported for a model
+    server, and the model that prepares frames here for a served network."""
+    contract.prepare(model)
+    policy = first_stated(resize, info.policy, catalogue_resize, contract.preprocessing.policy, ResizePolicy.STRETCH)
+    preprocessing = replace(info.preprocessing(contract.preprocessing), policy=policy)
+    return Prepared(preprocessing, embed_preprocessing(model, contract, preprocessing, label,
+                                                       contract.extra_image_inputs))
+
+
+def read_local(core: ov.Core, path: Path) -> tuple[ov.Model, ModelInfo]:
+    """A model file as the demo runs it, and what it says about itself; one already exported is refused."""
+    model = read_model(core, path)
+    info = read_model_info(model, path)
+    refuse_exported(model, path)
+    fold_weight_decompression(model)
+    return model, info
+
+
 def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
                options: LoadOptions = LoadOptions()) -> LoadedModel:
     """Read, recognise, embed the pre-processing and compile."""
     path = resolved.path
     check_device(core, config.device)
-    model = read_model(core, path)
-    info = read_model_info(model, path)
-    refuse_exported(model, path)
-    fold_weight_decompression(model)
+    model, info = read_local(core, path)
     contract, plate = recognised(model, str(path), info, options)
-    if isinstance(contract, (RecurrentMattingContract, PlateMattingContract)):
-        contract.prepare(model)
-    policy = first_stated(options.resize, info.policy, resolved.facts.resize, contract.preprocessing.policy,
-                          ResizePolicy.STRETCH)
-    preprocessing = replace(info.preprocessing(contract.preprocessing), policy=policy)
-    input_size = embed_preprocessing(model, contract, preprocessing, path)
+    prepared = prepare(model, contract, info, path, options.resize, resolved.facts.resize)
     cache_dir = usable_cache(config.cache_dir) if config.cache_dir else None
     if cache_dir:
         core.set_property({properties.cache_dir(): str(cache_dir)})
@@ -286,21 +296,21 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
         compiled = core.compile_model(model, config.device, compile_properties(config))
     except RuntimeError as error:
         raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
-    return LoadedModel(LocalEngine(compiled), contract, input_size, policy, path.stem, info.labels or resolved.facts.labels,
-                       info.iou_threshold, plate)
+    return LoadedModel(LocalEngine(compiled), contract, prepared.input_size, prepared.preprocessing.policy, path.stem,
+                       info.labels or resolved.facts.labels, info.iou_threshold, plate)
 
 
 def recognised(model: ov.Model, label: str, info: ModelInfo, options: LoadOptions) -> tuple[Contract, np.ndarray | None]:
     """The model's contract, checked against what the caller asked for, and the plate it takes if any."""
     contract = recognise(model, label, info, options.model_type)
-    if contract.kind in MATTING_KINDS and not options.matting:
+    if contract.soft_output and not options.matting:
         raise UsageError(f"{label}: a matting model: use --mode background")
     return contract, check_plate(contract, options.plate, label)
 
 
 def check_plate(contract: Contract, plate: np.ndarray | None, path: Path | str) -> np.ndarray | None:
     """The plate a two-image matting model needs; one that another model would not use is left out."""
-    if isinstance(contract, PlateMattingContract):
+    if contract.plate_input is not None:
         if plate is None:
             raise UsageError(f"{path}: a two-image matting model: give --background IMAGE, a picture of the "
                              "scene without the person, taken from the same place")

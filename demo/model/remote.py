@@ -5,7 +5,7 @@ model's metadata (and OVMS's rt_info, over REST) becomes a signature-only ``ov.M
 through the same recognition as a local file. A served model that takes u8 NHWC frames of any size
 (``python -m demo export``; its rt_info says ``embedded_processing``) gets the frame as it is; one
 with the raw network input gets the frame prepared here by a small local OpenVINO model made of the
-demo's own pre-processing steps (:func:`demo.model.embed_preprocessing`), so the geometry is the same
+demo's own pre-processing steps (:func:`demo.model.loading.prepare`), so the geometry is the same
 code as the in-graph path. Requests carry binary tensors, each worker thread of a :class:`RemoteQueue`
 with its own client, ``-nireq`` of them in flight: over gRPC through ``tritonclient``, over REST on the
 demo's own transport (:mod:`demo.model.remote_rest`) with ``tritonclient``'s bodies. Every wait has a
@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +41,9 @@ from demo.core.extras import require_extra
 from demo.core.names import redact
 from demo.core.stopping import STOP
 from demo.frames.live import BACKOFF_FIRST_S, BACKOFF_MAX_S
-from demo.model.contracts import RecurrentMattingContract
 from demo.model.geometry import ResizePolicy
 from demo.model.inference import Callback, Inputs
-from demo.model.loading import LoadedModel, LoadOptions, embed_preprocessing, first_stated, recognised
+from demo.model.loading import LoadedModel, LoadOptions, prepare, recognised
 from demo.model.model_info import SECTION, ModelInfo, model_info_of
 from demo.model.remote_rest import Answer, AnswerTooLarge, Cancelled, RestConnection
 
@@ -839,19 +838,18 @@ def load_served(core: ov.Core, url: str, options: LoadOptions, reconnect: int | 
     signature = signature_model(metadata, endpoint, size)
     info = model_info_of(signature, label)
     contract, plate = recognised(signature, label, info, options)
-    if isinstance(contract, RecurrentMattingContract):
+    if contract.stateful:
         raise DemoError(f"{label}: a recurrent matting model keeps its states in the infer request, which a "
                         "served model does not; run it locally")
     engine = RemoteEngine(endpoint, access, metadata, None, reconnect)
     if size is not None:
         return LoadedModel(engine, contract, size, served_policy(options.resize, info, label), endpoint.name,
                            info.labels, info.iou_threshold, plate)
-    policy = first_stated(options.resize, info.policy, contract.preprocessing.policy, ResizePolicy.STRETCH)
     preparation = identity_of(signature)
-    input_size = embed_preprocessing(preparation, contract, replace(info.preprocessing(contract.preprocessing),
-                                                                    policy=policy), label)
+    prepared = prepare(preparation, contract, info, label, options.resize)
     engine.prepare = core.compile_model(preparation, "CPU")
-    return LoadedModel(engine, contract, input_size, policy, endpoint.name, info.labels, info.iou_threshold, plate)
+    return LoadedModel(engine, contract, prepared.input_size, prepared.preprocessing.policy, endpoint.name, info.labels,
+                       info.iou_threshold, plate)
 
 
 def served_policy(asked: ResizePolicy | None, info: ModelInfo, label: str) -> ResizePolicy:

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import openvino as ov
@@ -21,10 +21,9 @@ import openvino as ov
 from demo.core import files
 from demo.core.errors import DemoError, UsageError
 from demo.core.stopping import STOP
-from demo.model.contracts import PlateMattingContract, RecurrentMattingContract, recognise
-from demo.model.geometry import ResizePolicy
-from demo.model.loading import embed_preprocessing, first_stated, fold_weight_decompression, read_model, refuse_exported
-from demo.model.model_info import RESIZE_TYPES, SECTION, read_model_info
+from demo.model.contracts import recognise
+from demo.model.loading import prepare, read_local
+from demo.model.model_info import RESIZE_TYPES, SECTION
 from demo.model.segmenter import Settings, resolve
 from demo.outputs.sinks import write_json
 
@@ -97,23 +96,16 @@ def export(request: RepositoryRequest) -> Repository:
     name = served_name(request, resolved.path)
     repository = Repository(request.folder, name, request.folder / name / VERSION / "model.xml")
     refuse_replacing(repository)
-    model = read_model(ov.Core(), resolved.path)
-    info = read_model_info(model, resolved.path)
-    refuse_exported(model, resolved.path)
-    fold_weight_decompression(model)
+    model, info = read_local(ov.Core(), resolved.path)
     options = request.settings.load_options()
     contract = recognise(model, str(resolved.path), info, options.model_type)
-    if isinstance(contract, RecurrentMattingContract):
+    if contract.stateful:
         raise DemoError(f"{resolved.path}: a recurrent matting model keeps its states in the infer request; a "
                         "model server does not keep them between requests")
-    policy = first_stated(options.resize, info.policy, resolved.facts.resize, contract.preprocessing.policy,
-                          ResizePolicy.STRETCH)
-    preprocessing = replace(info.preprocessing(contract.preprocessing), policy=policy)
-    if isinstance(contract, PlateMattingContract):
-        contract.prepare(model)
-    width, height = embed_preprocessing(model, contract, preprocessing, resolved.path)
+    prepared = prepare(model, contract, info, resolved.path, options.resize, resolved.facts.resize)
+    preprocessing, (width, height) = prepared.preprocessing, prepared.input_size
     stated = {"embedded_processing": "YES", "orig_width": width, "orig_height": height,
-              "resize_type": next(key for key, value in RESIZE_TYPES.items() if value == policy),
+              "resize_type": next(key for key, value in RESIZE_TYPES.items() if value == preprocessing.policy),
               "reverse_input_channels": "YES" if preprocessing.reverse_channels else "NO",
               "mean_values": " ".join(map(str, preprocessing.mean)),
               "scale_values": " ".join(map(str, preprocessing.scale)), "pad_value": preprocessing.pad_value}

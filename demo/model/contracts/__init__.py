@@ -17,13 +17,13 @@ from demo.model.contracts.maskrcnn import MaskRCNNContract
 from demo.model.contracts.matting import MattingContract
 from demo.model.contracts.plate import PlateMattingContract
 from demo.model.contracts.ports import image_layout, image_size
-from demo.model.contracts.recognition import CONTRACTS, MATTING_KINDS, MODEL_TYPES, recognise
+from demo.model.contracts.recognition import CONTRACTS, MODEL_TYPES, recognise
 from demo.model.contracts.recurrent import RecurrentMattingContract
 from demo.model.contracts.two_input import TwoInputContract
 from demo.model.contracts.yolact import YOLACT_IOU_THRESHOLD, YolactContract
 from demo.model.contracts.yolo import YOLO_IOU_THRESHOLD, YoloEnd2EndContract, YoloSegContract
 
-__all__ = ["CONTRACTS", "MATTING_KINDS", "MODEL_TYPES", "YOLACT_IOU_THRESHOLD", "YOLO_IOU_THRESHOLD", "Contract", "DecodeLimits",
+__all__ = ["CONTRACTS", "MODEL_TYPES", "YOLACT_IOU_THRESHOLD", "YOLO_IOU_THRESHOLD", "Contract", "DecodeLimits",
            "Detections", "MaskRCNNContract", "MattingContract", "Misfit", "PlateMattingContract", "Preprocessing",
            "RecurrentMattingContract", "TwoInputContract",
            "YolactContract", "YoloEnd2EndContract", "YoloSegContract", "image_layout", "image_size", "recognise"]

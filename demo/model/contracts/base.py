@@ -3,9 +3,10 @@ trained on, the limits a caller sets per frame, and the failure of a model that 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import numpy as np
+import openvino as ov
 
 from demo.model.geometry import ResizePolicy
 
@@ -75,11 +76,33 @@ class Misfit(Exception):
     """The model has a contract's signature but one of its dimensions, or its own metadata, disagrees."""
 
 
-class Contract(Protocol):
+class Contract:
+    """What a model of one kind gives and takes. Each contract subclasses this and overrides the
+    capabilities its kind has; callers ask them rather than which contract it is."""
+
     kind: ClassVar[str]  # the --model_type that forces it
     image_input: int
     preprocessing: ClassVar[Preprocessing]
+    # Capabilities, overridden by the kinds that have them:
+    stateful: ClassVar[bool] = False  # keeps states in the infer request: one request, frames in order
+    soft_output: ClassVar[bool] = False  # an alpha matte of the person rather than instances: background mode only
 
-    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]: ...
+    @property
+    def plate_input(self) -> int | None:
+        """The input that takes a clean plate of the scene without the person, if this kind has one."""
+        return None
 
-    def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections: ...
+    @property
+    def extra_image_inputs(self) -> tuple[int, ...]:
+        """The inputs besides ``image_input`` that take a BGR u8 image, prepared as the frame is."""
+        return () if self.plate_input is None else (self.plate_input,)
+
+    def prepare(self, model: ov.Model) -> None:
+        """Give ``model`` what this kind needs before its pre-processing is embedded (static shapes, states)."""
+
+    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:
+        """The inputs other than images that each inference takes, by input index."""
+        return {}
+
+    def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
+        raise NotImplementedError

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import openvino as ov
 
-from demo.model.contracts.base import DecodeLimits, Detections, Misfit, Preprocessing
+from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.decoding import finite_rows, keep_best
 from demo.model.contracts.ports import (
     dims_of,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from demo.model.model_info import ModelInfo
 
 @dataclass(frozen=True)
-class MaskRCNNContract:
+class MaskRCNNContract(Contract):
     """Today's Open Model Zoo IRs: labels [N] (0-based), boxes [N,5] with score, masks [N,h,w]."""
 
     labels: int
@@ -51,9 +51,6 @@ class MaskRCNNContract:
                          "static h, w")
         same_rows(model, [labels, boxes, masks], 0, "labels, boxes and masks")
         return cls(labels, boxes, masks)
-
-    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:
-        return {}
 
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         boxes = outputs[self.boxes]

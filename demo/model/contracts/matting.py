@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import openvino as ov
 
-from demo.model.contracts.base import DecodeLimits, Detections, Misfit, Preprocessing
+from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.ports import dims_of, expect_image, rank_of, shape_text
 from demo.model.geometry import ResizePolicy
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from demo.model.model_info import ModelInfo
 
 @dataclass(frozen=True)
-class MattingContract:
+class MattingContract(Contract):
     """A portrait matting model as Open Model Zoo converts MODNet: one BGR image in (mean and scale in
     the graph); one alpha matte [1,1,h,w] in 0..1 over the whole input out. It finds no instances:
     the matte is the person, for ``--mode background`` only."""
@@ -35,6 +35,7 @@ class MattingContract:
     plane_stride: tuple[float, float]
     image_input: int = 0
     kind: ClassVar[str] = "matting"
+    soft_output: ClassVar[bool] = True
     expected: ClassVar[str] = "one image input [1,3,H,W]; one output, an alpha matte [1,1,h,w]"
     preprocessing: ClassVar[Preprocessing] = Preprocessing(policy=ResizePolicy.STRETCH)
 
@@ -44,9 +45,6 @@ class MattingContract:
             return None
         _, input_size = expect_image(model.input(0))
         return cls(input_size, alpha_stride(model.output(0), input_size))
-
-    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:
-        return {}
 
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         return alpha_detections(outputs[0], self.input_size, self.plane_stride)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import openvino as ov
 
-from demo.model.contracts.base import DecodeLimits, Detections, Misfit, Preprocessing
+from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.matting import alpha_detections, alpha_stride, onnx_or_converted
 from demo.model.contracts.ports import dims_of, expect_outputs, port_name
 from demo.model.contracts.recurrent import (
@@ -27,7 +27,7 @@ PLATE_NAME = "bgr"  # BackgroundMattingV2's name for the plate, which Open Model
 
 
 @dataclass(frozen=True)
-class PlateMattingContract:
+class PlateMattingContract(Contract):
     """Background matting as Open Model Zoo lists it: ``src [1,3,H,W]`` (the frame) and ``bgr [1,3,H,W]``
     (the plate) in; alpha ``pha [1,1,H,W]`` and foreground ``fgr [1,3,H,W]`` out (and maybe one more
     output, which is not read). The plate is the input named ``bgr``, else the second one, as
@@ -36,11 +36,12 @@ class PlateMattingContract:
     input_size: tuple[int, int]
     plane_stride: tuple[float, float]
     image_input: int
-    plate_input: int
+    plate: int  # the plate's input
     alpha: int
     size_to_set: tuple[int, int] | None  # (w, h) for inputs of dynamic size, else None
     preprocessing: Preprocessing
     kind: ClassVar[str] = "plate-matting"
+    soft_output: ClassVar[bool] = True
     expected: ClassVar[str] = ("two image inputs [1,3,H,W] (the frame, and the background plate 'bgr'); outputs "
                                "an alpha matte [1,1,H,W] and a foreground [1,3,H,W]")
 
@@ -75,13 +76,14 @@ class PlateMattingContract:
         width, height = size
         model.reshape({port: [1, IMAGE_CHANNELS, height, width] for port in model.inputs})
 
+    @property
+    def plate_input(self) -> int:
+        return self.plate
+
     def prepare(self, model: ov.Model) -> None:
         """Give inputs of dynamic size Open Model Zoo's size."""
         if self.size_to_set:
             self._set_size(model, self.size_to_set)
-
-    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:
-        return {}
 
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         return alpha_detections(outputs[self.alpha], self.input_size, self.plane_stride)

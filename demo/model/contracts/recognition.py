@@ -15,12 +15,10 @@ from demo.model.contracts.yolact import YolactContract
 from demo.model.contracts.yolo import YoloEnd2EndContract, YoloSegContract
 from demo.model.model_info import ModelInfo
 
-CONTRACTS: dict[str, type] = {contract.kind: contract for contract in (
+CONTRACTS: dict[str, type[Contract]] = {contract.kind: contract for contract in (
     MaskRCNNContract, TwoInputContract, YoloSegContract, YoloEnd2EndContract, YolactContract, MattingContract,
     RecurrentMattingContract, PlateMattingContract)}
 MODEL_TYPES = tuple(CONTRACTS)
-# They give a person's opacity, not instances: --mode background only.
-MATTING_KINDS = frozenset({MattingContract.kind, RecurrentMattingContract.kind, PlateMattingContract.kind})
 
 
 def describe_ports(ports: list[ov.Output]) -> str:

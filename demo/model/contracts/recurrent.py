@@ -15,7 +15,7 @@ import numpy as np
 import openvino as ov
 from openvino._offline_transformations import apply_make_stateful_transformation
 
-from demo.model.contracts.base import DecodeLimits, Detections, Misfit, Preprocessing
+from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.matting import alpha_detections, alpha_stride, onnx_or_converted
 from demo.model.contracts.ports import dims_of, port_name, rank_of, shape_text
 
@@ -38,11 +38,11 @@ def named(port: ov.Output) -> str:
 
 
 @dataclass(frozen=True)
-class RecurrentMattingContract:
+class RecurrentMattingContract(Contract):
     """Robust video matting as Open Model Zoo lists it: image ``src [1,3,H,W]`` and states ``r1..r4
     [1,C,h,w]`` in; alpha ``pha [1,1,H,W]``, foreground ``fgr [1,3,H,W]`` and next states ``rr1..rr4``
     out, each state paired with the output of its channel count. A person's opacity for
-    ``--mode background`` only; frames must come in order through one request (``recurrent``)."""
+    ``--mode background`` only; frames must come in order through one request (``stateful``)."""
 
     input_size: tuple[int, int]
     plane_stride: tuple[float, float]
@@ -54,7 +54,8 @@ class RecurrentMattingContract:
     kind: ClassVar[str] = "recurrent-matting"
     expected: ClassVar[str] = ("an image input [1,3,H,W] and recurrent states [1,C,h,w]; outputs an alpha matte "
                                "[1,1,H,W], a foreground [1,3,H,W] and one next state per state input")
-    recurrent: ClassVar[bool] = True
+    stateful: ClassVar[bool] = True
+    soft_output: ClassVar[bool] = True
 
     @classmethod
     def match(cls, model: ov.Model, info: ModelInfo) -> RecurrentMattingContract | None:
@@ -128,9 +129,6 @@ class RecurrentMattingContract:
         model.reshape({model.input(i): list(shape) for i, shape in self.shapes})
         pairs = [(model.input(i).get_node(), model.output(j).get_node()) for i, j in self.states]
         apply_make_stateful_transformation(model, pairs)
-
-    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:
-        return {}
 
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         return alpha_detections(outputs[self.alpha], self.input_size, self.plane_stride)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import openvino as ov
 
-from demo.model.contracts.base import DecodeLimits, Detections, Misfit, Preprocessing
+from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.decoding import finite_rows, keep_best
 from demo.model.contracts.ports import (
     dims_of,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from demo.model.model_info import ModelInfo
 
 @dataclass(frozen=True)
-class TwoInputContract:
+class TwoInputContract(Contract):
     """Older IRs: im_data + im_info in; boxes [N,4], scores, classes (1-based), raw_masks [N,C,h,w] out."""
 
     image_input: int

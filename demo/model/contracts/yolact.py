@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import openvino as ov
 
-from demo.model.contracts.base import DecodeLimits, Detections, Misfit, Preprocessing
+from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.decoding import best_per_class, class_aware_nms, finite_rows, mask_heatmaps
 from demo.model.contracts.ports import (
     PrototypePlane,
@@ -30,7 +30,7 @@ YOLACT_IOU_THRESHOLD = 0.5  # Open Model Zoo's YOLACT wrapper and accuracy check
 
 
 @dataclass(frozen=True)
-class YolactContract:
+class YolactContract(Contract):
     """YOLACT as Open Model Zoo converts yolact-resnet50-fpn-pytorch: one BGR image in (mean and scale
     are in the graph); boxes [1,N,4], conf [1,N,1+C], mask [1,N,P] and proto [1,h,w,P] out.
 
@@ -85,9 +85,6 @@ class YolactContract:
         expect_class_count(last_dim(model.output(conf)) - 1, info, f"conf {shape_text(model.output(conf))} less the "
                             "background")
         return cls(boxes, conf, mask, plane.output, plane.channels_last, input_size, plane.stride)
-
-    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:
-        return {}
 
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         rows, classes, scores = best_per_class(outputs[self.conf][0][:, 1:], limits.threshold,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import openvino as ov
 
-from demo.model.contracts.base import DecodeLimits, Detections, Misfit, Preprocessing
+from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.decoding import (
     box_scale,
     class_aware_nms,
@@ -74,7 +74,7 @@ class YoloPorts:
 
 
 @dataclass(frozen=True)
-class YoloSegContract:
+class YoloSegContract(Contract):
     """Ultralytics YOLO-seg: one image in; anchors [1,4+C+P,A] and prototypes [1,P,h,w] or [1,h,w,P] out.
 
     Per anchor: box centre x, y, width, height (input pixels or normalised to 0..1), C class
@@ -113,9 +113,6 @@ class YoloSegContract:
         return cls(ports.table, plane.output, features - 4 - plane.coefficients, plane.channels_last,
                    ports.input_size, plane.stride)
 
-    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:
-        return {}
-
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         table = outputs[self.anchors][0]  # [4+C+P, A]: a view of the request's own buffer
         coefficients_from = 4 + self.num_classes
@@ -135,7 +132,7 @@ class YoloSegContract:
 
 
 @dataclass(frozen=True)
-class YoloEnd2EndContract:
+class YoloEnd2EndContract(Contract):
     """Ultralytics YOLO-seg with the one-to-one (NMS-free) head, as YOLO26 exports by default, or any
     export made with ``nms=True``: rows [1,D,6+P] of x1, y1, x2, y2 (input pixels or 0..1), score,
     class, P mask coefficients; prototypes as for :class:`YoloSegContract`. Boxes are final: no NMS.
@@ -165,9 +162,6 @@ class YoloEnd2EndContract:
             raise Misfit(f"detections [1,{rows},{fields}] should have 6 + {plane.coefficients} values per row "
                          "(box corners, score, class, one coefficient per prototype)")
         return cls(ports.table, plane.output, plane.channels_last, ports.input_size, plane.stride)
-
-    def extra_inputs(self, input_size: tuple[int, int]) -> dict[int, np.ndarray]:
-        return {}
 
     def decode(self, outputs: list[np.ndarray], limits: DecodeLimits) -> Detections:
         rows = outputs[self.detections][0]  # [D, 6+P]
