@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from demo.core import files
 from demo.core.errors import DemoError, UsageError
+from demo.core.names import shown
 from demo.model.catalogue import (
     DEFAULT_MODEL,
     CatalogueEntry,
@@ -70,7 +71,7 @@ class Fetcher:
             mirror = flag or os.environ.get(variable)
             if mirror:
                 if urlsplit(mirror).scheme not in ("http", "https"):
-                    raise UsageError(f"mirror {mirror!r} (for {origin}) must be an http:// or https:// URL")
+                    raise UsageError(f"mirror {shown(mirror)!r} (for {origin}) must be an http:// or https:// URL")
                 mirrors[origin] = mirror.rstrip("/")
         return cls(mirrors)
 
@@ -86,9 +87,9 @@ class Fetcher:
                 return _transfer(url, part, size, self.timeout, bar)
             except RetryableError as error:
                 if attempt == self.tries:
-                    raise DemoError(f"{url}: download failed after {self.tries} tries ({error})") from None
+                    raise DemoError(f"{shown(url)}: download failed after {self.tries} tries ({error})") from None
                 delay = self.backoff * 2 ** (attempt - 1)
-                log.warning("%s: %s; trying again in %.3g s", url, error, delay)
+                log.warning("%s: %s; trying again in %.3g s", shown(url), error, delay)
                 time.sleep(delay)
 
 
@@ -172,16 +173,16 @@ def fetch(file: RemoteFile, folder: Path, fetcher: Fetcher) -> Path:
     for made_here in (folder.parent, folder):  # NAME/PRECISION: a link another user planted would lead elsewhere
         files.refuse_planted_link(made_here, "models folder")
     if verified_once(target, file):
-        log.info("%s is present and verified", target)
+        log.info("%s is present and verified", shown(target))
         return target
     url = fetcher.locate(file.url)
     with writing_in(folder):
         if target.exists():
-            log.warning("%s does not match its size or checksum: downloading it again", target)
+            log.warning("%s does not match its size or checksum: downloading it again", shown(target))
             target.unlink()
         folder.mkdir(parents=True, exist_ok=True)
         part = files.new_hidden_file(folder, file.name, ".part")
-    log.info("downloading %s", url)
+    log.info("downloading %s", shown(url))
     try:
         with tqdm(total=file.size, unit="B", unit_scale=True, unit_divisor=1024, desc=file.name,
                   disable=None) as bar:  # None: no bar when stderr is not a terminal
@@ -201,15 +202,15 @@ def writing_in(folder: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise DemoError(f"cannot write in {folder}: {error.strerror or error}") from None
+        raise DemoError(f"cannot write in {shown(folder)}: {error.strerror or error}") from None
 
 
 def _check(part: Path, file: RemoteFile, url: str) -> None:
     size = part.stat().st_size
     if size != file.size:
-        raise DemoError(f"{url}: expected {file.size} bytes, got {size}; the download was removed")
+        raise DemoError(f"{shown(url)}: expected {file.size} bytes, got {size}; the download was removed")
     if not verified(part, file):
-        raise DemoError(f"{url}: {file.algorithm} checksum mismatch (expected {file.digest[:16]}...); "
+        raise DemoError(f"{shown(url)}: {file.algorithm} checksum mismatch (expected {file.digest[:16]}...); "
                         "the download was removed")
 
 
@@ -243,7 +244,7 @@ def _read(response: http.client.HTTPResponse, timeout: float, progress: str, fir
         return response.read1(CHUNK_BYTES)  # what has come, so that silence never loses bytes received
     except TimeoutError:
         if first:
-            raise DemoError(f"{response.url}: the server sent no data for {timeout:g} s") from None
+            raise DemoError(f"{shown(response.url)}: the server sent no data for {timeout:g} s") from None
         raise RetryableError(f"no data for {timeout:g} s at {progress}") from None
     except (OSError, http.client.HTTPException) as error:
         raise RetryableError(f"connection dropped at {progress} ({error})") from None
@@ -259,18 +260,23 @@ def _open(url: str, held: int, timeout: float) -> http.client.HTTPResponse | Non
             return None
         if error.code >= 500 or error.code == 429:
             raise RetryableError(f"HTTP {error.code} {error.reason}") from None
-        raise DemoError(f"{url}: HTTP {error.code} {error.reason}") from None
+        raise DemoError(f"{shown(url)}: HTTP {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
         if _unreachable(error.reason):
-            raise DemoError(f"cannot reach {urlsplit(url).netloc}: {_describe(error.reason)} (offline?)") from None
+            raise DemoError(f"cannot reach {_host(url)}: {_describe(error.reason)} (offline?)") from None
         if isinstance(error.reason, TimeoutError):
-            raise DemoError(f"cannot reach {urlsplit(url).netloc}: no connection within {timeout:g} s") from None
+            raise DemoError(f"cannot reach {_host(url)}: no connection within {timeout:g} s") from None
         raise RetryableError(_describe(error.reason)) from None
     except TimeoutError:
-        raise DemoError(f"{urlsplit(url).netloc} accepted the connection but sent no answer within "
+        raise DemoError(f"{_host(url)} accepted the connection but sent no answer within "
                         f"{timeout:g} s") from None
     except (OSError, http.client.HTTPException) as error:
         raise RetryableError(_describe(error)) from None
+
+
+def _host(url: str) -> str:
+    """The server's name and port, never the credentials a mirror's address may carry."""
+    return shown(urlsplit(url).netloc.rpartition("@")[2])
 
 
 def _unreachable(reason: object) -> bool:
