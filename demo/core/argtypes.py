@@ -1,4 +1,4 @@
-"""Types for numeric flags: each takes exactly the range the library behind the flag accepts.
+"""Types for flags: each takes exactly the range the library behind the flag accepts.
 
 A value that passes here never fails later on an OpenCV or OpenVINO assertion; one outside the
 range is one line naming the flag and the range (argparse adds the flag), exit code 2.
@@ -64,9 +64,51 @@ def bgr_colour(text: str) -> tuple[int, int, int]:
     return blue, green, red
 
 
-def name_list(text: str) -> tuple[str, ...]:
-    """Comma-separated names, as the labels file spells them (case aside): ``person,car``."""
+def class_list(text: str) -> tuple[str, ...]:
+    """Comma-separated class names or ids: ``person,car`` or ``0,2``."""
     names = tuple(name.strip() for name in text.split(","))
     if not all(names):
-        raise argparse.ArgumentTypeError(f"expected class names separated by commas, like person,car, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected class names or ids separated by commas, got {text!r}")
     return names
+
+
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text}")
+    return value
+
+
+non_negative = whole_number(0)
+positive = whole_number(1)
+# OpenVINO's INFERENCE_NUM_THREADS and NUM_STREAMS are 32-bit; it uses no more than the device has.
+threads = whole_number(1, 2**31 - 1)
+
+
+def streams(text: str) -> str:
+    if text.strip().upper() == "AUTO":
+        return "AUTO"
+    try:
+        return str(threads(text))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected AUTO or a whole number from 1 to {2**31 - 1}, got {text}") from None
+
+
+MAX_SIDE = 65500
+MAX_PIXELS = 2**30
+
+
+def resolution(text: str) -> tuple[int, int]:
+    """WxH within OpenCV's image limits: the JPEG/MJPEG codec's 65500 a side, CV_IO_MAX_IMAGE_PIXELS in all
+    (2^30; a larger frame fails to allocate or to encode)."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or int(width) < 1 or int(height) < 1:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at least 1, got {text!r}")
+    if max(int(width), int(height)) > MAX_SIDE or int(width) * int(height) > MAX_PIXELS:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at most {MAX_SIDE} and at most "
+                                         f"{MAX_PIXELS} pixels in all, got {text!r}")
+    return int(width), int(height)
+
+
+positive_seconds = real_number(0, 3600, above=True, unit=" of seconds")
+frame_rate = real_number(0, 1000, above=True, unit=" of frames per second")

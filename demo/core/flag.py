@@ -1,0 +1,73 @@
+"""A flag declared as data, so one declaration gives the command line, the Python setting and the reference page.
+
+A library settings dataclass declares its flags beside its fields with :func:`setting`; the command line
+builds its parser from them (demo.app.flags) and the reference page docs/cli.md (demo.app.reference)
+from the same declarations, so the three cannot drift apart. Ultralytics' cfg/default.yaml is the model:
+one table for the CLI and Python.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+FLAG = "flag"  # the key of a field's metadata that holds its Flag
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One command-line flag: its spellings (a name without a dash is a positional argument), its help and what
+    argparse needs to parse it. ``parse`` turns the text into the value or raises ArgumentTypeError with one line
+    (see :mod:`demo.core.argtypes`)."""
+
+    spellings: tuple[str, ...]
+    help: str
+    parse: Callable[[str], Any] | None = None
+    default: Any = None
+    default_from: Callable[[], Any] | None = None  # read when the parser is built: it depends on the environment
+    shown_default: str | None = None  # the reference page's words for a default read from the environment
+    choices: Sequence[str] | None = None
+    metavar: str | None = None
+    action: str | None = None  # "store_true", "append"
+    nargs: str | None = None
+    const: Any = None
+    required: bool = False
+    exclusive: str | None = None  # flags of a group that share this name exclude each other
+
+    @property
+    def dest(self) -> str:
+        """The name argparse stores the value under: the first long spelling, as argparse derives it."""
+        long = [name for name in self.spellings if name.startswith("--")]
+        return (long or self.spellings)[0].lstrip("-").replace("-", "_")
+
+    @property
+    def positional(self) -> bool:
+        return not self.spellings[0].startswith("-")
+
+    def current_default(self) -> Any:
+        return self.default_from() if self.default_from else self.default
+
+    def argparse_keywords(self) -> dict[str, Any]:
+        """What ``add_argument`` takes besides the spellings; the unset ones are left to argparse."""
+        keywords = {"help": self.help, "type": self.parse, "default": self.current_default(),
+                    "choices": self.choices, "metavar": self.metavar, "action": self.action, "nargs": self.nargs,
+                    "const": self.const}
+        if self.required:
+            keywords["required"] = True
+        return {key: value for key, value in keywords.items() if value is not None}
+
+
+def setting(flag: Flag, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with its flag; the flag's default is the field's unless the flag states its own."""
+    if flag.default is None and flag.default_from is None:
+        if default is not dataclasses.MISSING:
+            flag = dataclasses.replace(flag, default=default)
+        elif default_factory is not dataclasses.MISSING:
+            flag = dataclasses.replace(flag, default_from=default_factory)
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={FLAG: flag})
+
+
+def declared_flags(settings_class: type) -> dict[str, Flag]:
+    """The flags a settings dataclass declares, by field name, in the fields' order."""
+    return {field.name: field.metadata[FLAG] for field in dataclasses.fields(settings_class) if FLAG in field.metadata}
