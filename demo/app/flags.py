@@ -8,6 +8,7 @@ Nothing outside this module and :mod:`demo.app.cli` sees an ``argparse.Namespace
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,9 +17,13 @@ import numpy as np
 from demo.app import many
 from demo.app.benchmark import DEFAULT_SECONDS, BenchmarkSettings
 from demo.app.evaluate import DEFAULT_THRESHOLD, MAX_PER_IMAGE, EvalSettings
-from demo.core import argtypes
-from demo.core.argtypes import (
+from demo.core import values
+from demo.core.errors import DemoError, UsageError
+from demo.core.files import Output, shown
+from demo.core.flag import Flag, declared_flags
+from demo.core.values import (
     MAX_PIXELS,
+    BadValue,
     bgr_colour,
     box_size,
     median_size,
@@ -27,9 +32,6 @@ from demo.core.argtypes import (
     real_number,
     whole_number,
 )
-from demo.core.errors import DemoError, UsageError
-from demo.core.files import Output, shown
-from demo.core.flag import Flag, declared_flags
 from demo.frames.live import LiveSettings
 from demo.frames.sources import DEFAULT_MAX_IMAGE_PIXELS, FrameSource, open_source
 from demo.model.catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
@@ -76,8 +78,28 @@ class Command:
                 if flag.exclusive:
                     into = exclusive.get(flag.exclusive) or container.add_mutually_exclusive_group()
                     exclusive[flag.exclusive] = into
-                into.add_argument(*flag.spellings, **flag.argparse_keywords())
+                into.add_argument(*flag.spellings, **argument_keywords(flag))
         return parser
+
+
+def argument_keywords(flag: Flag) -> dict[str, object]:
+    """What ``add_argument`` takes besides the spellings; the unset ones are left to argparse."""
+    keywords = {"help": flag.help, "type": flag.parse and argument_type(flag.parse), "default": flag.current_default(),
+                "choices": flag.choices, "metavar": flag.metavar, "action": flag.action, "nargs": flag.nargs,
+                "const": flag.const, "required": flag.required or None}
+    return {key: value for key, value in keywords.items() if value is not None}
+
+
+def argument_type(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """``parse`` as argparse's type: a BadValue's one line is what argparse shows after the flag's name."""
+    def typed(text: str) -> object:
+        try:
+            return parse(text)
+        except BadValue as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    typed.__name__ = getattr(parse, "__name__", repr(parse))  # argparse names the type in its own messages
+    return typed
 
 
 def declared_values(args: argparse.Namespace, settings_class: type) -> dict[str, object]:
@@ -200,7 +222,7 @@ INPUT_OUTPUT = Group("input and output", (
     Flag(("-o", "--output"), "write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)"),
     Flag(("-limit", "--output_limit"), "frames to write to -o, --results and the exports (0: all)", non_negative,
          default=0),
-    Flag(("--output_resolution",), "size of shown and written frames, WxH", argtypes.resolution),
+    Flag(("--output_resolution",), "size of shown and written frames, WxH", values.resolution),
     Flag(("--no_show",), "do not open a window", action="store_true"),
     Flag(("--results",), "write each frame's instances as JSON Lines", Path),
     Flag(("-r", "--raw_output_message"), "print each frame's detections", action="store_true")))
@@ -268,20 +290,20 @@ def serve_address(text: str) -> tuple[str, int]:
     """[HOST:]PORT, also as http://HOST:PORT/; an IPv6 host in brackets ([::1]:8080)."""
     rest = text.strip()
     if rest.lower().startswith("https://"):
-        raise argparse.ArgumentTypeError(f"the live view is plain HTTP: use http:// or HOST:PORT, got {text!r}")
+        raise BadValue(f"the live view is plain HTTP: use http:// or HOST:PORT, got {text!r}")
     if rest.lower().startswith(SERVED_SCHEME):
         rest, _, path = rest[len(SERVED_SCHEME):].partition("/")
         if path:
-            raise argparse.ArgumentTypeError(f"the live view is served at /, give no path: got {text!r}")
+            raise BadValue(f"the live view is served at /, give no path: got {text!r}")
     host, colon, port = rest.rpartition(":")
     if not colon:
         host, port = DEFAULT_SERVE_HOST, rest
     elif host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif ":" in host:
-        raise argparse.ArgumentTypeError(f"an IPv6 host goes in brackets, like [::1]:8080, got {text!r}")
+        raise BadValue(f"an IPv6 host goes in brackets, like [::1]:8080, got {text!r}")
     if not port.isdigit() or int(port) > 65535:
-        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT with a port from 0 to 65535, got {text!r}")
+        raise BadValue(f"expected [HOST:]PORT with a port from 0 to 65535, got {text!r}")
     return host or DEFAULT_SERVE_HOST, int(port)
 
 
@@ -316,7 +338,7 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings | None:
         return ServeSettings(*args.serve, allowed_hosts=allowed) if args.serve else None
     try:
         return ServeSettings(*serve_address(args.output), allowed_hosts=allowed)
-    except argparse.ArgumentTypeError as error:
+    except BadValue as error:
         raise UsageError(f"argument -o/--output: {error}") from None
 
 

@@ -18,8 +18,8 @@ FLAG = "flag"  # the key of a field's metadata that holds its Flag
 @dataclass(frozen=True)
 class Flag:
     """One command-line flag: its spellings (a name without a dash is a positional argument), its help and what
-    argparse needs to parse it. ``parse`` turns the text into the value or raises ArgumentTypeError with one line
-    (see :mod:`demo.core.argtypes`)."""
+    a parser needs to read it. ``parse`` turns the text into the value or raises a one-line
+    :class:`~demo.core.values.BadValue`; the other fields mean what argparse's ``add_argument`` makes of them."""
 
     spellings: tuple[str, ...]
     help: str
@@ -37,7 +37,7 @@ class Flag:
 
     @property
     def dest(self) -> str:
-        """The name argparse stores the value under: the first long spelling, as argparse derives it."""
+        """The name the value is stored under: the first long spelling without its dashes, as argparse names it."""
         long = [name for name in self.spellings if name.startswith("--")]
         return (long or self.spellings)[0].lstrip("-").replace("-", "_")
 
@@ -47,15 +47,6 @@ class Flag:
 
     def current_default(self) -> Any:
         return self.default_from() if self.default_from else self.default
-
-    def argparse_keywords(self) -> dict[str, Any]:
-        """What ``add_argument`` takes besides the spellings; the unset ones are left to argparse."""
-        keywords = {"help": self.help, "type": self.parse, "default": self.current_default(),
-                    "choices": self.choices, "metavar": self.metavar, "action": self.action, "nargs": self.nargs,
-                    "const": self.const}
-        if self.required:
-            keywords["required"] = True
-        return {key: value for key, value in keywords.items() if value is not None}
 
 
 def setting(flag: Flag, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING) -> Any:

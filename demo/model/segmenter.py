@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from demo.core import argtypes
+from demo.core import values
 from demo.core.errors import DemoError, UsageError
 from demo.core.flag import Flag, setting
 from demo.core.metrics import StageClock
@@ -65,15 +65,15 @@ class Settings:
     (demo.core.flag), and the command line and docs/cli.md are built from those declarations."""
 
     threshold: float = setting(Flag(("-t", "--prob_threshold"), "minimum score to keep (default: %(default)s)",
-                                    argtypes.probability), 0.5)
+                                    values.probability), 0.5)
     iou_threshold: float | None = setting(Flag(
         ("--iou_threshold",), "YOLO-seg and YOLACT models: overlap above which NMS drops the weaker of two same-class "
         f"instances (default: the model's own, else {YOLO_IOU_THRESHOLD} for YOLO, {YOLACT_IOU_THRESHOLD} for "
-        "YOLACT)", argtypes.probability), None)
-    max_det: int = setting(Flag(("--max_det",), "most instances kept per frame (default: %(default)s)", argtypes.positive),
+        "YOLACT)", values.probability), None)
+    max_det: int = setting(Flag(("--max_det",), "most instances kept per frame (default: %(default)s)", values.positive),
                            100)
     classes: Sequence[ClassChoice] | None = setting(Flag(
-        ("--classes",), "keep only these classes, by name or id, comma-separated: person,car", argtypes.class_list,
+        ("--classes",), "keep only these classes, by name or id, comma-separated: person,car", values.class_list,
         metavar="NAMES"), None)
     resize: ResizePolicy | str | None = setting(Flag(
         ("--resize_type",), "how frames fit the model input (default: the one the model was measured with)",
@@ -90,11 +90,11 @@ class Settings:
         ("--hint",), "OpenVINO performance hint (default: latency for a camera, throughput otherwise)",
         choices=["latency", "throughput"]), None)  # None: throughput
     streams: str | None = setting(Flag(("-nstreams", "--num_streams"), "CPU/GPU streams, a number >= 1 or AUTO",
-                                       argtypes.streams), None)
-    threads: int | None = setting(Flag(("-nthreads", "--num_threads"), "CPU inference threads", argtypes.threads), None)
+                                       values.streams), None)
+    threads: int | None = setting(Flag(("-nthreads", "--num_threads"), "CPU inference threads", values.threads), None)
     requests: int = setting(Flag(
         ("-nireq", "--num_infer_requests"), f"infer requests in flight, up to {MAX_REQUESTS} (0: the device's "
-        f"optimal number; {DEFAULT_REMOTE_REQUESTS} for a served model)", argtypes.whole_number(0, MAX_REQUESTS)), 0)
+        f"optimal number; {DEFAULT_REMOTE_REQUESTS} for a served model)", values.whole_number(0, MAX_REQUESTS)), 0)
     cache_dir: Path | None = setting(Flag(
         ("--cache_dir",), "compiled-model cache, so the next start is fast (default: %(default)s)", Path,
         shown_default="~/.cache/openvino-segmentation-demo/compiled"),

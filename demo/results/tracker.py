@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from demo.core import argtypes
+from demo.core import values
 from demo.core.flag import Flag, setting
 from demo.results.instances import Box, Instance
 from demo.results.masks import BoxMask
@@ -41,7 +41,7 @@ class TrackerSettings:
 
     # frames a track may go unseen and still get its detection back
     memory: int = setting(Flag(("--track_memory",), "frames an object may go unseen (hidden, missed) and keep its id "
-                               "(default: %(default)s)", argtypes.non_negative, metavar="N"), DEFAULT_MEMORY)
+                               "(default: %(default)s)", values.non_negative, metavar="N"), DEFAULT_MEMORY)
     mask_iou: float = 0.3  # first stage: with the track's last mask, moved by its predicted motion
     box_share: float = 0.5  # second stage: share of the detection's box inside the predicted box
 

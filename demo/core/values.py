@@ -1,13 +1,17 @@
-"""Types for flags: each takes exactly the range the library behind the flag accepts.
+"""Parsers of settings typed as text (flags): each takes exactly the range the library behind the setting accepts.
 
 A value that passes here never fails later on an OpenCV or OpenVINO assertion; one outside the
-range is one line naming the flag and the range (argparse adds the flag), exit code 2.
+range is a :class:`BadValue` of one line naming the range, which the command line turns into one line
+naming the flag too, exit code 2.
 """
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Callable
+
+
+class BadValue(ValueError):
+    """A value outside what its setting takes; the message is one line: what was expected, and what was given."""
 
 
 def whole_number(low: int, high: int | None = None, odd: bool = False) -> Callable[[str], int]:
@@ -20,10 +24,10 @@ def whole_number(low: int, high: int | None = None, odd: bool = False) -> Callab
         except ValueError:
             value = None
         if value is None or value < low or (odd and value % 2 == 0) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text}{_most(high)}")
+            raise BadValue(f"expected {what}, got {text}{_most(high)}")
         return value
 
-    parse.__name__ = what  # argparse names the type in its own messages
+    parse.__name__ = what  # the command line names the type in its own messages
     return parse
 
 
@@ -38,7 +42,7 @@ def real_number(low: float, high: float | None = None, above: bool = False, unit
             value = math.nan
         if not (math.isfinite(value) and (value > low if above else value >= low) and (high is None or value <= high)):
             hint = _most(high) if math.isfinite(value) else " (finite numbers only)"
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text}{hint}")
+            raise BadValue(f"expected {what}, got {text}{hint}")
         return value
 
     parse.__name__ = what
@@ -59,7 +63,7 @@ box_size = whole_number(1, 8191, odd=True)
 def bgr_colour(text: str) -> tuple[int, int, int]:
     parts = text.split(",")
     if len(parts) != 3 or not all(part.strip().isdigit() and int(part) <= 255 for part in parts):
-        raise argparse.ArgumentTypeError(f"expected B,G,R with each 0-255, like 0,255,0, got {text!r}")
+        raise BadValue(f"expected B,G,R with each 0-255, like 0,255,0, got {text!r}")
     blue, green, red = (int(part) for part in parts)
     return blue, green, red
 
@@ -68,14 +72,14 @@ def class_list(text: str) -> tuple[str, ...]:
     """Comma-separated class names or ids: ``person,car`` or ``0,2``."""
     names = tuple(name.strip() for name in text.split(","))
     if not all(names):
-        raise argparse.ArgumentTypeError(f"expected class names or ids separated by commas, got {text!r}")
+        raise BadValue(f"expected class names or ids separated by commas, got {text!r}")
     return names
 
 
 def probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text}")
+        raise BadValue(f"expected a probability between 0 and 1, got {text}")
     return value
 
 
@@ -90,8 +94,8 @@ def streams(text: str) -> str:
         return "AUTO"
     try:
         return str(threads(text))
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected AUTO or a whole number from 1 to {2**31 - 1}, got {text}") from None
+    except BadValue:
+        raise BadValue(f"expected AUTO or a whole number from 1 to {2**31 - 1}, got {text}") from None
 
 
 MAX_SIDE = 65500
@@ -103,9 +107,9 @@ def resolution(text: str) -> tuple[int, int]:
     (2^30; a larger frame fails to allocate or to encode)."""
     width, _, height = text.lower().partition("x")
     if not (width.isdigit() and height.isdigit()) or int(width) < 1 or int(height) < 1:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at least 1, got {text!r}")
+        raise BadValue(f"expected WIDTHxHEIGHT with both at least 1, got {text!r}")
     if max(int(width), int(height)) > MAX_SIDE or int(width) * int(height) > MAX_PIXELS:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at most {MAX_SIDE} and at most "
+        raise BadValue(f"expected WIDTHxHEIGHT with both at most {MAX_SIDE} and at most "
                                          f"{MAX_PIXELS} pixels in all, got {text!r}")
     return int(width), int(height)
 
