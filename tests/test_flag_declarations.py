@@ -14,6 +14,7 @@ from demo.core.flag import declared_flags
 from demo.frames.live import LiveSettings
 from demo.model.download import default_models_dir
 from demo.model.segmenter import Settings
+from demo.outputs.exports import ExportSettings
 from demo.results.tracker import TrackerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,7 @@ def test_the_command_lines_defaults_are_the_python_settings_defaults(monkeypatch
         {name: getattr(python, name) for name in declared_flags(Settings) if name != "models_dir"}
     assert flags.live_settings(args) == LiveSettings()
     assert flags.tracker_settings(args) == TrackerSettings()
+    assert flags.export_settings(args) == ExportSettings()
 
 
 def test_eval_keeps_its_own_threshold_and_max_det():

@@ -21,17 +21,8 @@ from demo.core import values
 from demo.core.errors import DemoError, UsageError
 from demo.core.files import Output, shown
 from demo.core.flag import Flag, declared_flags
-from demo.core.values import (
-    MAX_PIXELS,
-    BadValue,
-    bgr_colour,
-    box_size,
-    median_size,
-    non_negative,
-    positive,
-    real_number,
-    whole_number,
-)
+from demo.core.values import (MAX_PIXELS, BadValue, bgr_colour, box_size, median_size, non_negative, positive,
+                               real_number, whole_number)
 from demo.frames.live import LiveSettings
 from demo.frames.sources import DEFAULT_MAX_IMAGE_PIXELS, FrameSource, open_source
 from demo.model.catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
@@ -156,17 +147,11 @@ def model_settings(args: argparse.Namespace) -> Settings:
 
 # --- Exports for other tools (--coco_results, --save_masks, --yolo_labels) -------------------------
 
-EXPORTS = Group("results for other tools (every input; -limit and --classes apply)", (
-    Flag(("--coco_results",), "write every instance to a COCO results file (boxes, RLE masks, scores), written at "
-         "the end of the run", Path, metavar="FILE.json"),
-    Flag(("--save_masks",), "write one PNG per frame: 0 background, k the k-th instance of the frame", Path,
-         metavar="DIR"),
-    Flag(("--yolo_labels",), "write one Ultralytics segmentation label file per frame: class and polygon", Path,
-         metavar="DIR")))
+EXPORTS = Group("results for other tools (every input; -limit and --classes apply)", declared(ExportSettings))
 
 
 def export_settings(args: argparse.Namespace) -> ExportSettings:
-    return ExportSettings(args.coco_results, args.save_masks, args.yolo_labels)
+    return ExportSettings(**declared_values(args, ExportSettings))
 
 # --- End of exports ---------------------------------------------------------------------------------
 

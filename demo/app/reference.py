@@ -8,17 +8,19 @@ from demo.app.flags import COMMANDS, Command, Group
 from demo.core.flag import Flag, declared_flags
 from demo.frames.live import LiveSettings
 from demo.model.segmenter import Settings
+from demo.outputs.exports import ExportSettings
 from demo.results.tracker import TrackerSettings
 
 HEADER = """# Command-line reference
 
 Every flag of every command, written from the flags' declarations by `python -m demo.app.reference > docs/cli.md`:
 edit the declarations (demo/app/flags.py, and the settings classes beside their fields), not this page.
-A flag marked `demo.open(NAME=...)` is the Python setting of that name (the fields of `demo.Settings`).
+A flag's "Python:" note names the same setting in Python: `demo.open(NAME=...)` for the model's (the fields of
+`demo.Settings`), else the field of the settings class named.
 """
 # The library settings classes whose fields declare flags, and how a Python user reaches each field.
 PYTHON_SETTINGS = ((Settings, "demo.open({}=...)"), (LiveSettings, "LiveSettings.{}"),
-                   (TrackerSettings, "TrackerSettings.{}"))
+                   (TrackerSettings, "TrackerSettings.{}"), (ExportSettings, "ExportSettings.{}"))
 
 
 def python_names() -> dict[tuple[str, ...], str]:

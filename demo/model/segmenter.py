@@ -28,23 +28,10 @@ from demo.core.metrics import StageClock
 from demo.frames.merge import Feed, SourceMerger, merged
 from demo.frames.sources import Frame, as_bgr
 from demo.model.catalogue import DEFAULT_PRECISION, PRECISIONS, ResolvedModel
-from demo.model.contracts import (
-    MODEL_TYPES,
-    YOLACT_IOU_THRESHOLD,
-    YOLO_IOU_THRESHOLD,
-    DecodeLimits,
-    Detections,
-)
+from demo.model.contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, DecodeLimits, Detections
 from demo.model.download import Fetcher, default_models_dir, resolve_model
 from demo.model.geometry import Geometry, ResizePolicy
-from demo.model.loading import (
-    DeviceConfig,
-    LoadedModel,
-    LoadOptions,
-    default_cache_dir,
-    first_stated,
-    load_model,
-)
+from demo.model.loading import DeviceConfig, LoadedModel, LoadOptions, default_cache_dir, first_stated, load_model
 from demo.model.pipeline import AsyncPipeline, InferredFrame
 from demo.model.postprocess import to_instances
 from demo.model.remote import DEFAULT_REQUESTS as DEFAULT_REMOTE_REQUESTS
