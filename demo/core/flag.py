@@ -41,10 +41,6 @@ class Flag:
         long = [name for name in self.spellings if name.startswith("--")]
         return (long or self.spellings)[0].lstrip("-").replace("-", "_")
 
-    @property
-    def positional(self) -> bool:
-        return not self.spellings[0].startswith("-")
-
     def current_default(self) -> Any:
         return self.default_from() if self.default_from else self.default
 
