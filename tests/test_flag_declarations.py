@@ -15,6 +15,8 @@ from demo.frames.live import LiveSettings
 from demo.model.download import default_models_dir
 from demo.model.segmenter import Settings
 from demo.outputs.exports import ExportSettings
+from demo.outputs.sinks import VideoSettings
+from demo.picture.background import BackgroundSettings
 from demo.results.tracker import TrackerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +84,9 @@ def test_the_command_lines_defaults_are_the_python_settings_defaults(monkeypatch
     assert flags.live_settings(args) == LiveSettings()
     assert flags.tracker_settings(args) == TrackerSettings()
     assert flags.export_settings(args) == ExportSettings()
+    assert flags.video_settings(args) == VideoSettings()
+    assert flags.background_settings(flags.build_parser().parse_args(["--mode", "background"])) == \
+        BackgroundSettings()
 
 
 def test_eval_keeps_its_own_threshold_and_max_det():

@@ -20,9 +20,8 @@ from demo.app.evaluate import DEFAULT_THRESHOLD, MAX_PER_IMAGE, EvalSettings
 from demo.core import values
 from demo.core.errors import DemoError, UsageError
 from demo.core.files import Output, shown
-from demo.core.flag import Flag, declared_flags
-from demo.core.values import (MAX_PIXELS, BadValue, bgr_colour, box_size, median_size, non_negative, positive,
-                               real_number, whole_number)
+from demo.core.flag import Flag, declared_flags, filled
+from demo.core.values import MAX_PIXELS, BadValue, non_negative, positive, real_number, whole_number
 from demo.frames.live import LiveSettings
 from demo.frames.sources import DEFAULT_MAX_IMAGE_PIXELS, FrameSource, open_source
 from demo.model.catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
@@ -31,7 +30,7 @@ from demo.model.segmenter import MAX_REQUESTS, Settings  # noqa: F401  (MAX_REQU
 from demo.outputs.exports import ExportSettings
 from demo.outputs.repository import RepositoryRequest
 from demo.outputs.serve import ALLOW_HOST_FLAG, ANY_HOST, ServeSettings
-from demo.outputs.sinks import DEFAULT_CRF, VideoSettings
+from demo.outputs.sinks import VideoSettings
 from demo.outputs.virtual_camera import VirtualCameraSettings
 from demo.picture import background
 from demo.picture.render import StatusSettings
@@ -94,9 +93,9 @@ def argument_type(parse: Callable[[str], object]) -> Callable[[str], object]:
 
 
 def declared_values(args: argparse.Namespace, settings_class: type) -> dict[str, object]:
-    """The fields of ``settings_class`` whose declared flags this command has, by field name."""
-    return {name: getattr(args, flag.dest) for name, flag in declared_flags(settings_class).items()
-            if hasattr(args, flag.dest)}
+    """The fields of ``settings_class`` its flags on this command fill, by field name; a field whose flag the
+    command lacks, or left None, keeps its default."""
+    return filled(settings_class, lambda flag: getattr(args, flag.dest, None))
 
 
 def declared(settings_class: type, *names: str) -> tuple[Flag, ...]:
@@ -217,37 +216,11 @@ COMPOSED_MODES = ("background", "privacy")
 # The flags each composed mode alone takes, with None as their default when not given.
 MODE_ONLY_FLAGS = {"background": ("target_color", "target_bgr", "blur_bgr", "empty"),
                    "privacy": ("blur_people", "pixelate")}
-smoothing = real_number(0, 0.99)
-hold_frames = whole_number(0, 100_000)
-pixel_block = whole_number(2, 8191)
-
 MODE = Flag(("--mode",), "draw the instances, keep the people and replace the background, or hide the people in "
             "the scene (default: %(default)s)", choices=["instances", *COMPOSED_MODES], default="instances")
 # The flags of --mode background and --mode privacy (whose classes are --classes, default person).
-COMPOSITING = Group("background and privacy modes (--mode background, --mode privacy)", (
-    Flag(("--target_color",), "replace the background with this B,G,R colour (default: 0,255,0, green)",
-         bgr_colour, metavar="B,G,R", exclusive="replacement"),
-    Flag(("--target_bgr",), "replace the background with an image, or a video (looped, frame n with frame n), "
-         "stretched to the frame", metavar="PATH", exclusive="replacement"),
-    Flag(("--blur_bgr",), "replace the background with the frame itself blurred by a KxK box filter, the people "
-         "left out of the blur", box_size, metavar="K", exclusive="replacement"),
-    Flag(("--blur_people",), f"privacy: blur the people with a KxK box filter (default: "
-         f"{background.DEFAULT_BLUR_PEOPLE})", box_size, metavar="K", exclusive="hiding"),
-    Flag(("--pixelate",), "privacy: show the people as blocks of NxN pixels instead of blurring them", pixel_block,
-         metavar="N", exclusive="hiding"),
-    Flag(("--median",), "median filter size that smooths the person mask; 1 = none (default: %(default)s)",
-         median_size, default=5, metavar="K"),
-    Flag(("--alpha_edge",), "width in pixels over which the person fades into the background; 1 = hard edge "
-         "(default: %(default)s)", box_size, default=3, metavar="W"),
-    Flag(("--smooth",), "over a video, the share of the last frame's opacity kept where the new mask agrees with "
-         "it, 0 to 0.99; 0 = off (default: %(default)s)", smoothing, default=background.DEFAULT_SMOOTH,
-         metavar="S"),
-    Flag(("--hold",), "over a video, frames a missed person keeps the last opacity before it fades (default: "
-         "%(default)s)", hold_frames, default=background.DEFAULT_HOLD, metavar="N"),
-    Flag(("--empty",), "what a frame with no person shows (default: background over a video with --smooth or "
-         "--hold on, else original)", choices=background.EMPTY_CHOICES),
-    Flag(("--show_with_original_frame",), "show the original frame and the result side by side",
-         action="store_true")))
+COMPOSITING = Group("background and privacy modes (--mode background, --mode privacy)",
+                    declared(background.BackgroundSettings))
 
 
 def background_settings(args: argparse.Namespace) -> background.BackgroundSettings:
@@ -255,11 +228,7 @@ def background_settings(args: argparse.Namespace) -> background.BackgroundSettin
         for name in names:
             if getattr(args, name) is not None and args.mode != mode:
                 raise UsageError(f"argument --{name}: only with --mode {mode}")
-    defaults = background.BackgroundSettings()
-    return background.BackgroundSettings(
-        args.mode, None, args.target_color or defaults.colour, args.target_bgr, args.blur_bgr,
-        args.blur_people or defaults.blur_people, args.pixelate, background.EdgeStyle(args.median, args.alpha_edge),
-        args.smooth, args.hold, args.empty, args.show_with_original_frame)
+    return background.BackgroundSettings(mode=args.mode, **declared_values(args, background.BackgroundSettings))
 
 
 def footage(source: FrameSource, looping: bool) -> background.Footage:
@@ -333,12 +302,7 @@ def virtual_camera_settings(args: argparse.Namespace, fps: float) -> VirtualCame
     return VirtualCameraSettings(args.virtual_camera or None, fps, args.output_resolution)
 
 
-crf_value = whole_number(0, 51)  # x264's range for 8-bit video
-
-VIDEO = Group("video output", (
-    Flag(("--crf",), "quality of an .mp4 output (H.264's constant rate factor): 18 looks lossless, 51 is smallest, "
-         "each +6 about halves the file; 0 is lossless but needs the High 4:4:4 profile, which many players and "
-         f"hardware decoders lack (default: {DEFAULT_CRF})", crf_value, metavar="N"),))
+VIDEO = Group("video output", declared(VideoSettings))
 
 
 def video_settings(args: argparse.Namespace) -> VideoSettings:
@@ -348,7 +312,7 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
     if args.crf is not None and not mp4:
         given = f"-o '{shown(args.output)}' is not one" if args.output else "there is no -o"
         raise UsageError(f"--crf sets the quality of an .mp4 output, and {given}")
-    return VideoSettings(DEFAULT_CRF if args.crf is None else args.crf)
+    return VideoSettings(**declared_values(args, VideoSettings))
 
 
 STATUS = Group("status lines (FPS, latency)", (

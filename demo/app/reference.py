@@ -9,6 +9,8 @@ from demo.core.flag import Flag, declared_flags
 from demo.frames.live import LiveSettings
 from demo.model.segmenter import Settings
 from demo.outputs.exports import ExportSettings
+from demo.outputs.sinks import VideoSettings
+from demo.picture.background import BackgroundSettings, EdgeStyle
 from demo.results.tracker import TrackerSettings
 
 HEADER = """# Command-line reference
@@ -19,8 +21,11 @@ A flag's "Python:" note names the same setting in Python: `demo.open(NAME=...)` 
 `demo.Settings`), else the field of the settings class named.
 """
 # The library settings classes whose fields declare flags, and how a Python user reaches each field.
+# A nested class comes after its holder: its fields are its own.
 PYTHON_SETTINGS = ((Settings, "demo.open({}=...)"), (LiveSettings, "LiveSettings.{}"),
-                   (TrackerSettings, "TrackerSettings.{}"), (ExportSettings, "ExportSettings.{}"))
+                   (TrackerSettings, "TrackerSettings.{}"), (ExportSettings, "ExportSettings.{}"),
+                   (VideoSettings, "VideoSettings.{}"), (BackgroundSettings, "BackgroundSettings.{}"),
+                   (EdgeStyle, "EdgeStyle.{}"))
 
 
 def python_names() -> dict[tuple[str, ...], str]:

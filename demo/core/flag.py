@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 FLAG = "flag"  # the key of a field's metadata that holds its Flag
+NESTED = "nested settings"  # the key of a field's metadata that holds the settings class it is
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Flag:
     const: Any = None
     required: bool = False
     exclusive: str | None = None  # flags of a group that share this name exclude each other
+    # None on the command line unless given, so that the app can refuse the flag where it does not apply;
+    # the field's default applies when it is not given (the help says what it is).
+    given_only: bool = False
 
     @property
     def dest(self) -> str:
@@ -47,7 +51,7 @@ class Flag:
 
 def setting(flag: Flag, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING) -> Any:
     """A dataclass field with its flag; the flag's default is the field's unless the flag states its own."""
-    if flag.default is None and flag.default_from is None:
+    if flag.default is None and flag.default_from is None and not flag.given_only:
         if default is not dataclasses.MISSING:
             flag = dataclasses.replace(flag, default=default)
         elif default_factory is not dataclasses.MISSING:
@@ -55,6 +59,29 @@ def setting(flag: Flag, default: Any = dataclasses.MISSING, default_factory: Any
     return dataclasses.field(default=default, default_factory=default_factory, metadata={FLAG: flag})
 
 
+def nested(settings_class: type) -> Any:
+    """A dataclass field holding ``settings_class``, whose flags count among its holder's."""
+    return dataclasses.field(default_factory=settings_class, metadata={NESTED: settings_class})
+
+
 def declared_flags(settings_class: type) -> dict[str, Flag]:
-    """The flags a settings dataclass declares, by field name, in the fields' order."""
-    return {field.name: field.metadata[FLAG] for field in dataclasses.fields(settings_class) if FLAG in field.metadata}
+    """The flags a settings dataclass declares, by field name (a nested one's by theirs), in the fields' order."""
+    flags: dict[str, Flag] = {}
+    for field in dataclasses.fields(settings_class):
+        if FLAG in field.metadata:
+            flags[field.name] = field.metadata[FLAG]
+        elif NESTED in field.metadata:
+            flags.update(declared_flags(field.metadata[NESTED]))
+    return flags
+
+
+def filled(settings_class: type, value_of: Callable[[Flag], Any]) -> dict[str, Any]:
+    """The keywords that make ``settings_class`` from its flags' values: ``value_of`` gives a flag's value, None
+    where the flag was not given or is not there, which leaves the field's default."""
+    keywords: dict[str, Any] = {}
+    for field in dataclasses.fields(settings_class):
+        if FLAG in field.metadata and (value := value_of(field.metadata[FLAG])) is not None:
+            keywords[field.name] = value
+        elif NESTED in field.metadata:
+            keywords[field.name] = field.metadata[NESTED](**filled(field.metadata[NESTED], value_of))
+    return keywords
