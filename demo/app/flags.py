@@ -1,43 +1,40 @@
 """Every flag of every command, and what each turns into: the typed settings the stages take.
 
-Flags are named as in Open Model Zoo's Python demos. Nothing outside this module and
-:mod:`demo.app.cli` sees an ``argparse.Namespace``.
+Flags are declared once, as data: a library setting's flag beside its field (:func:`demo.core.flag.setting`),
+the application's own in the tables below. The parsers and the reference page docs/cli.md
+(:mod:`demo.app.reference`) are built from them. Flags are named as in Open Model Zoo's Python demos.
+Nothing outside this module and :mod:`demo.app.cli` sees an ``argparse.Namespace``.
 """
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from demo.app import many
-from demo.app.argtypes import bgr_colour, box_size, median_size, real_number, whole_number
 from demo.app.benchmark import DEFAULT_SECONDS, BenchmarkSettings
 from demo.app.evaluate import DEFAULT_THRESHOLD, MAX_PER_IMAGE, EvalSettings
+from demo.core import values
 from demo.core.errors import DemoError, UsageError
 from demo.core.files import Output, shown
+from demo.core.flag import Flag, declared_flags, filled
+from demo.core.values import MAX_PIXELS, BadValue, non_negative, positive, real_number, whole_number
 from demo.frames.live import LiveSettings
 from demo.frames.sources import DEFAULT_MAX_IMAGE_PIXELS, FrameSource, open_source
 from demo.model.catalogue import DEFAULT_MODEL, DEFAULT_PRECISION, PRECISIONS
-from demo.model.contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD
-from demo.model.download import MEDIA_ORIGIN, MODEL_ORIGIN, DownloadRequest, Fetcher, default_models_dir
-from demo.model.geometry import ResizePolicy
-from demo.model.loading import default_cache_dir
-from demo.model.remote import DEFAULT_REQUESTS as DEFAULT_REMOTE_REQUESTS
-from demo.model.segmenter import Settings
+from demo.model.download import MEDIA_ORIGIN, MODEL_ORIGIN, DownloadRequest, Fetcher
+from demo.model.segmenter import MAX_REQUESTS, Settings  # noqa: F401  (MAX_REQUESTS: the flag's bound, for tests)
 from demo.outputs.exports import ExportSettings
 from demo.outputs.repository import RepositoryRequest
 from demo.outputs.serve import ALLOW_HOST_FLAG, ANY_HOST, ServeSettings
-from demo.outputs.sinks import DEFAULT_CRF, VideoSettings
+from demo.outputs.sinks import VideoSettings
 from demo.outputs.virtual_camera import VirtualCameraSettings
 from demo.picture import background
 from demo.picture.render import StatusSettings
-from demo.results.labels import COCO_LABELS
 from demo.results.tracker import TrackerSettings
-
-MAX_SIDE = 65500
-MAX_PIXELS = 2**30
-MAX_REQUESTS = 64
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,167 +42,115 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def resolution(text: str) -> tuple[int, int]:
-    """WxH within OpenCV's image limits: the JPEG/MJPEG codec's 65500 a side, CV_IO_MAX_IMAGE_PIXELS in all
-    (2^30; a larger frame fails to allocate or to encode)."""
-    width, _, height = text.lower().partition("x")
-    if not (width.isdigit() and height.isdigit()) or int(width) < 1 or int(height) < 1:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at least 1, got {text!r}")
-    if max(int(width), int(height)) > MAX_SIDE or int(width) * int(height) > MAX_PIXELS:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with both at most {MAX_SIDE} and at most "
-                                         f"{MAX_PIXELS} pixels in all, got {text!r}")
-    return int(width), int(height)
+@dataclass(frozen=True)
+class Group:
+    """Flags shown together under a title; None: the command's own options."""
+
+    title: str | None
+    flags: tuple[Flag, ...]
 
 
-def probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text}")
-    return value
+@dataclass(frozen=True)
+class Command:
+    """A command's parser as data: the parser and the reference page (demo.app.reference) are built from it."""
+
+    prog: str
+    description: str
+    groups: tuple[Group, ...]
+
+    def parser(self) -> Parser:
+        parser = Parser(prog=self.prog, description=self.description)
+        for group in self.groups:
+            container = parser.add_argument_group(group.title) if group.title else parser
+            exclusive: dict[str, argparse._MutuallyExclusiveGroup] = {}
+            for flag in group.flags:
+                into = container
+                if flag.exclusive:
+                    into = exclusive.get(flag.exclusive) or container.add_mutually_exclusive_group()
+                    exclusive[flag.exclusive] = into
+                into.add_argument(*flag.spellings, **argument_keywords(flag))
+        return parser
 
 
-non_negative = whole_number(0)
-positive = whole_number(1)
-# OpenVINO's INFERENCE_NUM_THREADS and NUM_STREAMS are 32-bit; it uses no more than the device has.
-threads = whole_number(1, 2**31 - 1)
-# Each request holds its own tensors and the pipeline decodes two frames per request ahead.
-requests = whole_number(0, MAX_REQUESTS)
+def argument_keywords(flag: Flag) -> dict[str, object]:
+    """What ``add_argument`` takes besides the spellings; the unset ones are left to argparse."""
+    keywords = {"help": flag.help, "type": flag.parse and argument_type(flag.parse), "default": flag.current_default(),
+                "choices": flag.choices, "metavar": flag.metavar, "action": flag.action, "nargs": flag.nargs,
+                "const": flag.const, "required": flag.required or None}
+    return {key: value for key, value in keywords.items() if value is not None}
 
 
-def streams(text: str) -> str:
-    if text.strip().upper() == "AUTO":
-        return "AUTO"
-    try:
-        return str(threads(text))
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected AUTO or a whole number from 1 to {2**31 - 1}, got {text}") from None
+def argument_type(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """``parse`` as argparse's type: a BadValue's one line is what argparse shows after the flag's name."""
+    def typed(text: str) -> object:
+        try:
+            return parse(text)
+        except BadValue as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    typed.__name__ = getattr(parse, "__name__", repr(parse))  # argparse names the type in its own messages
+    return typed
 
 
-positive_seconds = real_number(0, 3600, above=True, unit=" of seconds")
-frame_rate = real_number(0, 1000, above=True, unit=" of frames per second")
+def declared_values(args: argparse.Namespace, settings_class: type) -> dict[str, object]:
+    """The fields of ``settings_class`` its flags on this command fill, by field name; a field whose flag the
+    command lacks, or left None, keeps its default."""
+    return filled(settings_class, lambda flag: getattr(args, flag.dest, None))
 
 
-def add_live_arguments(parser: argparse.ArgumentParser) -> None:
-    live = parser.add_argument_group("cameras and network streams")
-    live.add_argument("--rtsp_transport", choices=["tcp", "udp"], default="tcp",
-                      help="how RTSP streams carry their packets (default: %(default)s)")
-    live.add_argument("--open_timeout", type=positive_seconds, default=LiveSettings.open_timeout, metavar="SECONDS",
-                      help="give up opening a stream after this long (default: %(default)g)")
-    live.add_argument("--read_timeout", type=positive_seconds, default=LiveSettings.read_timeout, metavar="SECONDS",
-                      help="a stream that delivers nothing for this long is lost and reconnected "
-                           "(default: %(default)g)")
-    live.add_argument("--reconnect", type=non_negative, metavar="N",
-                      help="attempts to reconnect a lost camera or stream, 0 to end the run instead "
-                           "(default: keep trying)")
-    live.add_argument("--no_drop", action="store_true",
-                      help="process every frame of a camera or stream instead of always the newest: what is "
-                           "shown falls behind when the model is slower than the source")
-    live.add_argument("--camera_resolution", type=resolution, metavar="WxH", help="ask the camera for this size")
-    live.add_argument("--camera_fps", type=frame_rate, metavar="N", help="ask the camera for this frame rate")
+def declared(settings_class: type, *names: str) -> tuple[Flag, ...]:
+    """The flags ``settings_class`` declares for these fields; all of them without names."""
+    flags = declared_flags(settings_class)
+    return tuple(flags[name] for name in names or flags)
+
+
+DEBUG = Flag(("--debug",), "show tracebacks", action="store_true")
+MIRRORS = (Flag(("--mirror",), f"fetch models from URL instead of {MODEL_ORIGIN} (default: $OMZ_MIRROR)",
+                metavar="URL"),
+           Flag(("--media_mirror",), f"fetch the sample clip from URL instead of {MEDIA_ORIGIN} "
+                "(default: $DEMO_MEDIA_MIRROR)", metavar="URL"))
+
+
+NO_CACHE = Flag(("--no_cache",), "do not use the compiled-model cache", action="store_true")
+
+
+def model_group(threshold: float = Settings.threshold, max_det: int = Settings.max_det) -> Group:
+    """Model and device flags, shared by every command that runs a model: the model and the device, then the
+    fields of :class:`Settings` as it declares them, each followed by the application's flags that go with it."""
+    fields = declared_flags(Settings)
+    fields["threshold"] = replace(fields["threshold"], default=threshold)
+    fields["max_det"] = replace(fields["max_det"], default=max_det)
+    beside = {"cache_dir": (NO_CACHE,), "models_dir": MIRRORS}
+    return Group("model and device", (
+        Flag(("-m", "--model"), "model .xml (with its .bin), .onnx or .tflite, or a name from models.lst, "
+             f"downloaded on first use (default: {DEFAULT_MODEL}), or a served model: "
+             "http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N]"),
+        Flag(("-d", "--device"), "OpenVINO device: CPU, GPU, AUTO, MULTI:..., HETERO:...", default="CPU"),
+        *(flag for name, field in fields.items() for flag in (field, *beside.get(name, ())))))
 
 
 def live_settings(args: argparse.Namespace) -> LiveSettings:
-    return LiveSettings(args.rtsp_transport, args.open_timeout, args.read_timeout, args.reconnect, args.no_drop,
-                        args.camera_resolution, args.camera_fps)
+    return LiveSettings(**declared_values(args, LiveSettings))
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, threshold: float = Settings.threshold,
-                        max_det: int = Settings.max_det) -> None:
-    """Model and device flags, shared by every command that runs a model: the fields of :class:`Settings`."""
-    model = parser.add_argument_group("model and device")
-    model.add_argument("-m", "--model",
-                       help="model .xml (with its .bin), .onnx or .tflite, or a name from models.lst, downloaded on "
-                            f"first use (default: {DEFAULT_MODEL}), or a served model: "
-                            "http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N]")
-    model.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
-                       help="which files of a named model (default: %(default)s)")
-    model.add_argument("--models_dir", type=Path, default=default_models_dir(),
-                       help="where named models are kept ($DEMO_MODELS_DIR; default: %(default)s)")
-    add_mirror_arguments(model)
-    model.add_argument("-d", "--device", default="CPU", help="OpenVINO device: CPU, GPU, AUTO, MULTI:..., HETERO:...")
-    model.add_argument("--labels", type=Path,
-                       help="class names, one per line (default: the names the model carries, else COCO's, "
-                            f"{COCO_LABELS.relative_to(COCO_LABELS.parent.parent)})")
-    model.add_argument("-t", "--prob_threshold", type=probability, default=threshold,
-                       help="minimum score to keep (default: %(default)s)")
-    model.add_argument("--max_det", type=positive, default=max_det,
-                       help="most instances kept per frame (default: %(default)s)")
-    model.add_argument("--classes", type=class_list, metavar="NAMES",
-                       help="keep only these classes, by name or id, comma-separated: person,car")
-    model.add_argument("--iou_threshold", type=probability,
-                       help="YOLO-seg and YOLACT models: overlap above which NMS drops the weaker of two "
-                            f"same-class instances (default: the model's own, else {YOLO_IOU_THRESHOLD} for YOLO, "
-                            f"{YOLACT_IOU_THRESHOLD} for YOLACT)")
-    model.add_argument("--model_type", choices=MODEL_TYPES,
-                       help="decode the model as this kind where its shapes cannot tell (default: recognised)")
-    model.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
-                       help="how frames fit the model input (default: the one the model was measured with)")
-    model.add_argument("-nireq", "--num_infer_requests", type=requests, default=0,
-                       help=f"infer requests in flight, up to {MAX_REQUESTS} (0: the device's optimal number; "
-                            f"{DEFAULT_REMOTE_REQUESTS} for a served model)")
-    model.add_argument("-nstreams", "--num_streams", type=streams, help="CPU/GPU streams, a number >= 1 or AUTO")
-    model.add_argument("-nthreads", "--num_threads", type=threads, help="CPU inference threads")
-    model.add_argument("--hint", choices=["latency", "throughput"],
-                       help="OpenVINO performance hint (default: latency for a camera, throughput otherwise)")
-    model.add_argument("--cache_dir", type=Path, default=default_cache_dir(),
-                       help="compiled-model cache, so the next start is fast (default: %(default)s)")
-    model.add_argument("--no_cache", action="store_true", help="do not use the compiled-model cache")
+def fetcher(args: argparse.Namespace) -> Fetcher:
+    return Fetcher.from_environment(args.mirror, args.media_mirror)
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog="python -m demo", description="OpenVINO instance segmentation demo")
-    add_model_arguments(parser)
-    io = parser.add_argument_group("input and output")
-    io.add_argument("-i", "--input", action="append",
-                    help="image, folder of images, video, image pattern (img_%%04d.png), camera index, stream URL "
-                         "(rtsp://, http://, ...) or named pipe (default: the sample clip, downloaded on first use); "
-                         "given several times, or as @FILE (the inputs listed in FILE), all of them through one "
-                         "model, -o with {source} in its name or a folder")
-    io.add_argument("--loop", action="store_true", help="repeat the input forever")
-    io.add_argument("--max_image_pixels", type=whole_number(1, MAX_PIXELS), default=DEFAULT_MAX_IMAGE_PIXELS,
-                    metavar="N", help="refuse an image with more pixels than this, as its header says, before "
-                                      "decoding it (default: %(default)s, 2^27; at most 2^30)")
-    io.add_argument("-o", "--output", help="write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)")
-    io.add_argument("-limit", "--output_limit", type=non_negative, default=0,
-                    help="frames to write to -o, --results and the exports (0: all)")
-    io.add_argument("--output_resolution", type=resolution, help="size of shown and written frames, WxH")
-    io.add_argument("--no_show", action="store_true", help="do not open a window")
-    io.add_argument("--results", type=Path, help="write each frame's instances as JSON Lines")
-    io.add_argument("-r", "--raw_output_message", action="store_true", help="print each frame's detections")
-    add_video_arguments(parser)
-    add_export_arguments(parser)
-    add_live_arguments(parser)
-    add_live_output_arguments(parser)
-    add_status_arguments(parser)
-    view = parser.add_argument_group("what is drawn")
-    view.add_argument("--show_boxes", action="store_true", help="draw boxes")
-    view.add_argument("--show_scores", action="store_true", help="draw scores beside the names")
-    parser.add_argument("--mode", choices=["instances", *COMPOSED_MODES], default="instances",
-                        help="draw the instances, keep the people and replace the background, or hide the people "
-                             "in the scene (default: %(default)s)")
-    add_background_arguments(parser)
-    add_plate_arguments(parser)
-    add_tracking_arguments(parser)
-    add_benchmark_arguments(parser)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    return parser
+def model_settings(args: argparse.Namespace) -> Settings:
+    """The model flags as :class:`Settings` (a hint left unset is for the caller to choose by the source)."""
+    return Settings(**{**declared_values(args, Settings), "cache_dir": None if args.no_cache else args.cache_dir},
+                    matting=getattr(args, "mode", "instances") == "background", plate=background_plate(args),
+                    fetcher=fetcher(args))
 
 
 # --- Exports for other tools (--coco_results, --save_masks, --yolo_labels) -------------------------
 
-def add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("results for other tools (every input; -limit and --classes apply)")
-    group.add_argument("--coco_results", type=Path, metavar="FILE.json",
-                       help="write every instance to a COCO results file (boxes, RLE masks, scores), written "
-                            "at the end of the run")
-    group.add_argument("--save_masks", type=Path, metavar="DIR",
-                       help="write one PNG per frame: 0 background, k the k-th instance of the frame")
-    group.add_argument("--yolo_labels", type=Path, metavar="DIR",
-                       help="write one Ultralytics segmentation label file per frame: class and polygon")
+EXPORTS = Group("results for other tools (every input; -limit and --classes apply)", declared(ExportSettings))
 
 
 def export_settings(args: argparse.Namespace) -> ExportSettings:
-    return ExportSettings(args.coco_results, args.save_masks, args.yolo_labels)
+    return ExportSettings(**declared_values(args, ExportSettings))
 
 # --- End of exports ---------------------------------------------------------------------------------
 
@@ -249,78 +194,33 @@ def many_outputs(args: argparse.Namespace, names: list[str]) -> dict[str, str]:
 # --- End of several inputs --------------------------------------------------------------------------
 
 
-def class_list(text: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in text.split(","))
-    if not all(names):
-        raise argparse.ArgumentTypeError(f"expected class names or ids separated by commas, got {text!r}")
-    return names
-
-
-def add_mirror_arguments(parser: argparse._ActionsContainer) -> None:  # a parser or an argument group
-    parser.add_argument("--mirror", metavar="URL",
-                        help=f"fetch models from URL instead of {MODEL_ORIGIN} (default: $OMZ_MIRROR)")
-    parser.add_argument("--media_mirror", metavar="URL",
-                        help=f"fetch the sample clip from URL instead of {MEDIA_ORIGIN} (default: $DEMO_MEDIA_MIRROR)")
-
-
-def fetcher(args: argparse.Namespace) -> Fetcher:
-    return Fetcher.from_environment(args.mirror, args.media_mirror)
-
-
-def model_settings(args: argparse.Namespace) -> Settings:
-    """The model flags as :class:`Settings` (a hint left unset is for the caller to choose by the source)."""
-    return Settings(
-        threshold=args.prob_threshold, iou_threshold=args.iou_threshold, max_det=args.max_det, classes=args.classes,
-        resize=args.resize_type, labels=args.labels, model_type=args.model_type,
-        matting=getattr(args, "mode", "instances") == "background", plate=background_plate(args),
-        hint=args.hint, streams=args.num_streams, threads=args.num_threads,
-        requests=args.num_infer_requests, cache_dir=None if args.no_cache else args.cache_dir,
-        precision=args.precision, models_dir=args.models_dir, fetcher=fetcher(args))
+INPUT_OUTPUT = Group("input and output", (
+    Flag(("-i", "--input"), "image, folder of images, video, image pattern (img_%%04d.png), camera index, stream URL "
+         "(rtsp://, http://, ...) or named pipe (default: the sample clip, downloaded on first use); given several "
+         "times, or as @FILE (the inputs listed in FILE), all of them through one model, -o with {source} in its "
+         "name or a folder", action="append"),
+    Flag(("--loop",), "repeat the input forever", action="store_true"),
+    Flag(("--max_image_pixels",), "refuse an image with more pixels than this, as its header says, before decoding "
+         "it (default: %(default)s, 2^27; at most 2^30)", whole_number(1, MAX_PIXELS),
+         default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N"),
+    Flag(("-o", "--output"), "write frames to a video (.avi, .mp4, .mkv) or images (out_%%03d.png)"),
+    Flag(("-limit", "--output_limit"), "frames to write to -o, --results and the exports (0: all)", non_negative,
+         default=0),
+    Flag(("--output_resolution",), "size of shown and written frames, WxH", values.resolution),
+    Flag(("--no_show",), "do not open a window", action="store_true"),
+    Flag(("--results",), "write each frame's instances as JSON Lines", Path),
+    Flag(("-r", "--raw_output_message"), "print each frame's detections", action="store_true")))
 
 
 COMPOSED_MODES = ("background", "privacy")
 # The flags each composed mode alone takes, with None as their default when not given.
 MODE_ONLY_FLAGS = {"background": ("target_color", "target_bgr", "blur_bgr", "empty"),
                    "privacy": ("blur_people", "pixelate")}
-smoothing = real_number(0, 0.99)
-hold_frames = whole_number(0, 100_000)
-pixel_block = whole_number(2, 8191)
-
-
-def add_background_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``--mode background`` and ``--mode privacy`` (whose classes are --classes, default person)."""
-    group = parser.add_argument_group("background and privacy modes (--mode background, --mode privacy)")
-    replacement = group.add_mutually_exclusive_group()
-    replacement.add_argument("--target_color", type=bgr_colour, metavar="B,G,R",
-                             help="replace the background with this B,G,R colour (default: 0,255,0, green)")
-    replacement.add_argument("--target_bgr", metavar="PATH",
-                             help="replace the background with an image, or a video (looped, frame n with "
-                                  "frame n), stretched to the frame")
-    replacement.add_argument("--blur_bgr", type=box_size, metavar="K",
-                             help="replace the background with the frame itself blurred by a KxK box filter, "
-                                  "the people left out of the blur")
-    hiding = group.add_mutually_exclusive_group()
-    hiding.add_argument("--blur_people", type=box_size, metavar="K",
-                        help="privacy: blur the people with a KxK box filter "
-                             f"(default: {background.DEFAULT_BLUR_PEOPLE})")
-    hiding.add_argument("--pixelate", type=pixel_block, metavar="N",
-                        help="privacy: show the people as blocks of NxN pixels instead of blurring them")
-    group.add_argument("--median", type=median_size, default=5, metavar="K",
-                       help="median filter size that smooths the person mask; 1 = none (default: %(default)s)")
-    group.add_argument("--alpha_edge", type=box_size, default=3, metavar="W",
-                       help="width in pixels over which the person fades into the background; 1 = hard edge "
-                            "(default: %(default)s)")
-    group.add_argument("--smooth", type=smoothing, default=background.DEFAULT_SMOOTH, metavar="S",
-                       help="over a video, the share of the last frame's opacity kept where the new mask agrees "
-                            "with it, 0 to 0.99; 0 = off (default: %(default)s)")
-    group.add_argument("--hold", type=hold_frames, default=background.DEFAULT_HOLD, metavar="N",
-                       help="over a video, frames a missed person keeps the last opacity before it fades "
-                            "(default: %(default)s)")
-    group.add_argument("--empty", choices=background.EMPTY_CHOICES,
-                       help="what a frame with no person shows (default: background over a video with --smooth "
-                            "or --hold on, else original)")
-    group.add_argument("--show_with_original_frame", action="store_true",
-                       help="show the original frame and the result side by side")
+MODE = Flag(("--mode",), "draw the instances, keep the people and replace the background, or hide the people in "
+            "the scene (default: %(default)s)", choices=["instances", *COMPOSED_MODES], default="instances")
+# The flags of --mode background and --mode privacy (whose classes are --classes, default person).
+COMPOSITING = Group("background and privacy modes (--mode background, --mode privacy)",
+                    declared(background.BackgroundSettings))
 
 
 def background_settings(args: argparse.Namespace) -> background.BackgroundSettings:
@@ -328,11 +228,7 @@ def background_settings(args: argparse.Namespace) -> background.BackgroundSettin
         for name in names:
             if getattr(args, name) is not None and args.mode != mode:
                 raise UsageError(f"argument --{name}: only with --mode {mode}")
-    defaults = background.BackgroundSettings()
-    return background.BackgroundSettings(
-        args.mode, None, args.target_color or defaults.colour, args.target_bgr, args.blur_bgr,
-        args.blur_people or defaults.blur_people, args.pixelate, background.EdgeStyle(args.median, args.alpha_edge),
-        args.smooth, args.hold, args.empty, args.show_with_original_frame)
+    return background.BackgroundSettings(mode=args.mode, **declared_values(args, background.BackgroundSettings))
 
 
 def footage(source: FrameSource, looping: bool) -> background.Footage:
@@ -348,36 +244,33 @@ def serve_address(text: str) -> tuple[str, int]:
     """[HOST:]PORT, also as http://HOST:PORT/; an IPv6 host in brackets ([::1]:8080)."""
     rest = text.strip()
     if rest.lower().startswith("https://"):
-        raise argparse.ArgumentTypeError(f"the live view is plain HTTP: use http:// or HOST:PORT, got {text!r}")
+        raise BadValue(f"the live view is plain HTTP: use http:// or HOST:PORT, got {text!r}")
     if rest.lower().startswith(SERVED_SCHEME):
         rest, _, path = rest[len(SERVED_SCHEME):].partition("/")
         if path:
-            raise argparse.ArgumentTypeError(f"the live view is served at /, give no path: got {text!r}")
+            raise BadValue(f"the live view is served at /, give no path: got {text!r}")
     host, colon, port = rest.rpartition(":")
     if not colon:
         host, port = DEFAULT_SERVE_HOST, rest
     elif host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif ":" in host:
-        raise argparse.ArgumentTypeError(f"an IPv6 host goes in brackets, like [::1]:8080, got {text!r}")
+        raise BadValue(f"an IPv6 host goes in brackets, like [::1]:8080, got {text!r}")
     if not port.isdigit() or int(port) > 65535:
-        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT with a port from 0 to 65535, got {text!r}")
+        raise BadValue(f"expected [HOST:]PORT with a port from 0 to 65535, got {text!r}")
     return host or DEFAULT_SERVE_HOST, int(port)
 
 
-def add_live_output_arguments(parser: argparse.ArgumentParser) -> None:
-    outputs = parser.add_argument_group("live outputs")
-    outputs.add_argument("--serve", type=serve_address, metavar="[HOST:]PORT",
-                         help="serve the output as an MJPEG stream with a page that shows it, at http://HOST:PORT/ "
-                              f"(default host {DEFAULT_SERVE_HOST}; 0.0.0.0 for other machines); "
-                              "-o http://HOST:PORT/ does the same")
-    outputs.add_argument(ALLOW_HOST_FLAG, action="append", default=[], metavar="NAME",
-                         help="a name a browser may open the live view by, besides an IP address, localhost, the "
-                              "served host and this machine's name (which are all it answers to, against DNS "
-                              f"rebinding); repeat for several, {ANY_HOST} for any")
-    outputs.add_argument("--virtual_camera", nargs="?", const="", metavar="DEVICE",
-                         help="send the output to a virtual camera for video calls: v4l2loopback on Linux "
-                              "(DEVICE such as /dev/video10; default: the first one), OBS's on Windows and macOS")
+LIVE_OUTPUTS = Group("live outputs", (
+    Flag(("--serve",), "serve the output as an MJPEG stream with a page that shows it, at http://HOST:PORT/ "
+         f"(default host {DEFAULT_SERVE_HOST}; 0.0.0.0 for other machines); -o http://HOST:PORT/ does the same",
+         serve_address, metavar="[HOST:]PORT"),
+    Flag((ALLOW_HOST_FLAG,), "a name a browser may open the live view by, besides an IP address, localhost, the "
+         "served host and this machine's name (which are all it answers to, against DNS rebinding); repeat for "
+         f"several, {ANY_HOST} for any", action="append", default=[], metavar="NAME"),
+    Flag(("--virtual_camera",), "send the output to a virtual camera for video calls: v4l2loopback on Linux "
+         "(DEVICE such as /dev/video10; default: the first one), OBS's on Windows and macOS", nargs="?", const="",
+         metavar="DEVICE")))
 
 
 def served_output(args: argparse.Namespace) -> bool:
@@ -399,7 +292,7 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings | None:
         return ServeSettings(*args.serve, allowed_hosts=allowed) if args.serve else None
     try:
         return ServeSettings(*serve_address(args.output), allowed_hosts=allowed)
-    except argparse.ArgumentTypeError as error:
+    except BadValue as error:
         raise UsageError(f"argument -o/--output: {error}") from None
 
 
@@ -409,15 +302,7 @@ def virtual_camera_settings(args: argparse.Namespace, fps: float) -> VirtualCame
     return VirtualCameraSettings(args.virtual_camera or None, fps, args.output_resolution)
 
 
-crf_value = whole_number(0, 51)  # x264's range for 8-bit video
-
-
-def add_video_arguments(parser: argparse.ArgumentParser) -> None:
-    video = parser.add_argument_group("video output")
-    video.add_argument("--crf", type=crf_value, metavar="N",
-                       help="quality of an .mp4 output (H.264's constant rate factor): 18 looks lossless, 51 "
-                            "is smallest, each +6 about halves the file; 0 is lossless but needs the High 4:4:4 "
-                            f"profile, which many players and hardware decoders lack (default: {DEFAULT_CRF})")
+VIDEO = Group("video output", declared(VideoSettings))
 
 
 def video_settings(args: argparse.Namespace) -> VideoSettings:
@@ -427,27 +312,23 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
     if args.crf is not None and not mp4:
         given = f"-o '{shown(args.output)}' is not one" if args.output else "there is no -o"
         raise UsageError(f"--crf sets the quality of an .mp4 output, and {given}")
-    return VideoSettings(DEFAULT_CRF if args.crf is None else args.crf)
+    return VideoSettings(**declared_values(args, VideoSettings))
 
 
-def add_status_arguments(parser: argparse.ArgumentParser) -> None:
-    status = parser.add_argument_group("status lines (FPS, latency)")
-    status.add_argument("--no_status", action="store_true", help="draw no status lines, not even in the window")
-    status.add_argument("--status_in_output", action="store_true",
-                        help="draw the status lines into what -o writes too (default: the window and the live "
-                             "views only)")
+STATUS = Group("status lines (FPS, latency)", (
+    Flag(("--no_status",), "draw no status lines, not even in the window", action="store_true"),
+    Flag(("--status_in_output",), "draw the status lines into what -o writes too (default: the window and the live "
+         "views only)", action="store_true")))
 
 
 def status_settings(args: argparse.Namespace) -> StatusSettings:
     return StatusSettings(shown=not args.no_status, in_output=args.status_in_output)
 
 
-def add_plate_arguments(parser: argparse.ArgumentParser) -> None:
-    # Named as in Open Model Zoo's background_subtraction_demo, which runs the same model.
-    group = parser.add_argument_group("two-image matting (background-matting-mobilenetv2, --mode background)")
-    group.add_argument("--background", metavar="IMAGE",
-                       help="the scene without the person, taken from the same place: the plate a two-image "
-                            "matting model compares each frame with (stretched to the frame)")
+# Named as in Open Model Zoo's background_subtraction_demo, which runs the same model.
+PLATE = Group("two-image matting (background-matting-mobilenetv2, --mode background)", (
+    Flag(("--background",), "the scene without the person, taken from the same place: the plate a two-image "
+         "matting model compares each frame with (stretched to the frame)", metavar="IMAGE"),))
 
 
 def background_plate(args: argparse.Namespace) -> np.ndarray | None:
@@ -465,30 +346,23 @@ def background_plate(args: argparse.Namespace) -> np.ndarray | None:
         return next(iter(source)).image
 
 
-def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
-    track = parser.add_argument_group("tracking (videos and streams)")
-    track.add_argument("--no_track", action="store_true",
-                       help="no tracker: instances get no ids and colours do not follow objects")
-    track.add_argument("--track_memory", type=non_negative, default=TrackerSettings.memory, metavar="N",
-                       help="frames an object may go unseen (hidden, missed) and keep its id (default: %(default)s)")
+TRACKING = Group("tracking (videos and streams)", (
+    Flag(("--no_track",), "no tracker: instances get no ids and colours do not follow objects", action="store_true"),
+    *declared(TrackerSettings)))
 
 
 def tracker_settings(args: argparse.Namespace) -> TrackerSettings:
-    return TrackerSettings(memory=args.track_memory)
+    return TrackerSettings(**declared_values(args, TrackerSettings))
 
 
-def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("benchmark")
-    group.add_argument("--benchmark", action="store_true",
-                       help="run the whole pipeline headless as fast as it goes, looping the input, and report "
-                            "its throughput against the model's own")
-    group.add_argument("-niter", "--number_iterations", type=positive, metavar="N",
-                       help="frames to measure (with --benchmark)")
-    group.add_argument("--time", type=real_number(0, above=True, unit=" of seconds"), metavar="SECONDS",
-                       help=f"seconds to measure (with --benchmark; default {DEFAULT_SECONDS:g} unless -niter is "
-                            "given; with both, whichever ends first). Not -t, which is the score threshold here")
-    group.add_argument("--report", type=Path, metavar="FILE.json",
-                       help="also write the figures to this JSON file (with --benchmark)")
+BENCHMARK = Group("benchmark", (
+    Flag(("--benchmark",), "run the whole pipeline headless as fast as it goes, looping the input, and report its "
+         "throughput against the model's own", action="store_true"),
+    Flag(("-niter", "--number_iterations"), "frames to measure (with --benchmark)", positive, metavar="N"),
+    Flag(("--time",), f"seconds to measure (with --benchmark; default {DEFAULT_SECONDS:g} unless -niter is given; "
+         "with both, whichever ends first). Not -t, which is the score threshold here",
+         real_number(0, above=True, unit=" of seconds"), metavar="SECONDS"),
+    Flag(("--report",), "also write the figures to this JSON file (with --benchmark)", Path, metavar="FILE.json")))
 
 
 def benchmark_settings(args: argparse.Namespace) -> BenchmarkSettings | None:
@@ -505,18 +379,32 @@ def benchmark_settings(args: argparse.Namespace) -> BenchmarkSettings | None:
     return BenchmarkSettings(args.number_iterations, seconds, args.report)
 
 
+RUN = Command("python -m demo", "OpenVINO instance segmentation demo", (
+    model_group(), INPUT_OUTPUT, VIDEO, EXPORTS,
+    Group("cameras and network streams", declared(LiveSettings)),
+    LIVE_OUTPUTS, STATUS,
+    Group("what is drawn", (Flag(("--show_boxes",), "draw boxes", action="store_true"),
+                            Flag(("--show_scores",), "draw scores beside the names", action="store_true"))),
+    Group(None, (MODE,)), COMPOSITING, PLATE, TRACKING, BENCHMARK, Group(None, (DEBUG,))))
+
+
+def build_parser() -> Parser:
+    return RUN.parser()
+
+
+EVAL = Command("python -m demo eval", "COCO box and mask AP of a model, measured through the demo's own pipeline", (
+    model_group(DEFAULT_THRESHOLD, MAX_PER_IMAGE),
+    Group("data and results", (
+        Flag(("--annotations",), "COCO instances JSON file", Path, required=True),
+        Flag(("--images",), "folder holding the annotation file's images", Path, required=True),
+        Flag(("--limit",), "evaluate the first N images (0: all)", non_negative, default=0),
+        Flag(("--results",), "write the detections as a COCO results JSON file", Path),
+        Flag(("--metrics",), "write the AP figures as JSON", Path))),
+    Group(None, (DEBUG,))))
+
+
 def eval_parser() -> Parser:
-    parser = Parser(prog="python -m demo eval",
-                    description="COCO box and mask AP of a model, measured through the demo's own pipeline")
-    add_model_arguments(parser, DEFAULT_THRESHOLD, MAX_PER_IMAGE)
-    data = parser.add_argument_group("data and results")
-    data.add_argument("--annotations", type=Path, required=True, help="COCO instances JSON file")
-    data.add_argument("--images", type=Path, required=True, help="folder holding the annotation file's images")
-    data.add_argument("--limit", type=non_negative, default=0, help="evaluate the first N images (0: all)")
-    data.add_argument("--results", type=Path, help="write the detections as a COCO results JSON file")
-    data.add_argument("--metrics", type=Path, help="write the AP figures as JSON")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    return parser
+    return EVAL.parser()
 
 
 def eval_settings(args: argparse.Namespace) -> EvalSettings:
@@ -524,19 +412,20 @@ def eval_settings(args: argparse.Namespace) -> EvalSettings:
                         args.results, args.metrics)
 
 
+DOWNLOAD = Command("python -m demo download",
+                   "fetch Open Model Zoo models and the sample clip, checking size and checksum", (Group(None, (
+                       Flag(("names",), "model names; ? and * are wildcards", nargs="*", metavar="NAME"),
+                       Flag(("--list",), "a file of model names, one per line (e.g. models.lst)", Path),
+                       Flag(("--media",), "fetch the sample clip one-by-one-person-detection.mp4 (CC-BY-4.0, Intel)",
+                            action="store_true"),
+                       Flag(("--precision",), "default: %(default)s", choices=PRECISIONS, default=DEFAULT_PRECISION),
+                       Flag(("--output_dir",), "where to put the files (default: the cache the demo reads, "
+                            "$DEMO_MODELS_DIR for models)", Path),
+                       *MIRRORS, DEBUG)),))
+
+
 def download_parser() -> Parser:
-    parser = Parser(prog="python -m demo download",
-                    description="fetch Open Model Zoo models and the sample clip, checking size and checksum")
-    parser.add_argument("names", nargs="*", metavar="NAME", help="model names; ? and * are wildcards")
-    parser.add_argument("--list", type=Path, help="a file of model names, one per line (e.g. models.lst)")
-    parser.add_argument("--media", action="store_true",
-                        help="fetch the sample clip one-by-one-person-detection.mp4 (CC-BY-4.0, Intel)")
-    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION, help="default: %(default)s")
-    parser.add_argument("--output_dir", type=Path,
-                        help="where to put the files (default: the cache the demo reads, $DEMO_MODELS_DIR for models)")
-    add_mirror_arguments(parser)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    return parser
+    return DOWNLOAD.parser()
 
 
 def download_request(args: argparse.Namespace) -> DownloadRequest:
@@ -545,30 +434,25 @@ def download_request(args: argparse.Namespace) -> DownloadRequest:
 
 # --- python -m demo export: an OpenVINO Model Server repository (demo.outputs.repository) ---------------------
 
+EXPORT = Command("python -m demo export",
+                 "write an OpenVINO Model Server repository of MODEL into DIR: DIR/NAME/1/model.xml (the demo's "
+                 "pre-processing embedded: it takes BGR u8 frames of any size) and DIR/config.json; nothing in DIR "
+                 "is replaced", (Group(None, (
+                     Flag(("model",), "model .xml, .onnx or .tflite, or a name from models.lst", metavar="MODEL"),
+                     Flag(("folder",), "the repository folder (made if absent)", Path, metavar="DIR"),
+                     Flag(("--name",), "the served model's name (default: the model file's name without suffix)"),
+                     *declared(Settings, "model_type", "resize", "precision", "models_dir"),
+                     *MIRRORS, DEBUG)),))
+
+
 def repository_parser() -> Parser:
-    parser = Parser(prog="python -m demo export",
-                    description="write an OpenVINO Model Server repository of MODEL into DIR: DIR/NAME/1/model.xml "
-                                "(the demo's pre-processing embedded: it takes BGR u8 frames of any size) and "
-                                "DIR/config.json; nothing in DIR is replaced")
-    parser.add_argument("model", metavar="MODEL", help="model .xml, .onnx or .tflite, or a name from models.lst")
-    parser.add_argument("folder", metavar="DIR", type=Path, help="the repository folder (made if absent)")
-    parser.add_argument("--name", help="the served model's name (default: the model file's name without suffix)")
-    parser.add_argument("--model_type", choices=MODEL_TYPES,
-                        help="decode the model as this kind where its shapes cannot tell (default: recognised)")
-    parser.add_argument("--resize_type", choices=[p.value for p in ResizePolicy],
-                        help="how frames fit the model input (default: the one the model was measured with)")
-    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
-                        help="which files of a named model (default: %(default)s)")
-    parser.add_argument("--models_dir", type=Path, default=default_models_dir(),
-                        help="where named models are kept ($DEMO_MODELS_DIR; default: %(default)s)")
-    add_mirror_arguments(parser)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    return parser
+    return EXPORT.parser()
 
 
 def repository_request(args: argparse.Namespace) -> RepositoryRequest:
-    settings = Settings(resize=args.resize_type, model_type=args.model_type, precision=args.precision,
-                        models_dir=args.models_dir, fetcher=fetcher(args))
+    settings = Settings(**declared_values(args, Settings), fetcher=fetcher(args))
     return RepositoryRequest(args.model, args.folder, args.name, settings)
 
 # --- End of export -----------------------------------------------------------------------------------
+
+COMMANDS = (RUN, EVAL, DOWNLOAD, EXPORT)

@@ -20,7 +20,9 @@ from typing import Protocol
 
 import numpy as np
 
+from demo.core import values
 from demo.core.errors import DemoError
+from demo.core.flag import Flag, setting
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +51,25 @@ def is_stream_url(spec: str) -> bool:
 
 @dataclass(frozen=True)
 class LiveSettings:
-    """How live sources are opened and read; times in seconds."""
+    """How live sources are opened and read; times in seconds. Each field's flag is declared beside it."""
 
-    rtsp_transport: str = "tcp"
-    open_timeout: float = 10.0
-    read_timeout: float = 5.0
-    reconnect: int | None = None  # attempts after each loss; None: keep trying
-    no_drop: bool = False
-    camera_resolution: tuple[int, int] | None = None  # (w, h)
-    camera_fps: float | None = None
+    rtsp_transport: str = setting(Flag(("--rtsp_transport",), "how RTSP streams carry their packets "
+                                       "(default: %(default)s)", choices=["tcp", "udp"]), "tcp")
+    open_timeout: float = setting(Flag(("--open_timeout",), "give up opening a stream after this long "
+                                       "(default: %(default)g)", values.positive_seconds, metavar="SECONDS"), 10.0)
+    read_timeout: float = setting(Flag(("--read_timeout",), "a stream that delivers nothing for this long is lost "
+                                       "and reconnected (default: %(default)g)", values.positive_seconds,
+                                       metavar="SECONDS"), 5.0)
+    reconnect: int | None = setting(Flag(("--reconnect",), "attempts to reconnect a lost camera or stream, 0 to end "
+                                         "the run instead (default: keep trying)", values.non_negative,
+                                         metavar="N"), None)  # attempts after each loss; None: keep trying
+    no_drop: bool = setting(Flag(("--no_drop",), "process every frame of a camera or stream instead of always the "
+                                 "newest: what is shown falls behind when the model is slower than the source",
+                                 action="store_true"), False)
+    camera_resolution: tuple[int, int] | None = setting(Flag(("--camera_resolution",), "ask the camera for this size",
+                                                             values.resolution, metavar="WxH"), None)  # (w, h)
+    camera_fps: float | None = setting(Flag(("--camera_fps",), "ask the camera for this frame rate",
+                                            values.frame_rate, metavar="N"), None)
 
 
 class Capture(Protocol):

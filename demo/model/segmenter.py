@@ -15,23 +15,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import openvino as ov
 
+from demo.core import values
 from demo.core.errors import DemoError, UsageError
+from demo.core.flag import Flag, setting
 from demo.core.metrics import StageClock
 from demo.frames.merge import Feed, SourceMerger, merged
 from demo.frames.sources import Frame, as_bgr
-from demo.model.catalogue import DEFAULT_PRECISION, ResolvedModel
-from demo.model.contracts import DecodeLimits, Detections
+from demo.model.catalogue import DEFAULT_PRECISION, PRECISIONS, ResolvedModel
+from demo.model.contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, DecodeLimits, Detections
 from demo.model.download import Fetcher, default_models_dir, resolve_model
 from demo.model.geometry import Geometry, ResizePolicy
 from demo.model.loading import DeviceConfig, LoadedModel, LoadOptions, default_cache_dir, first_stated, load_model
 from demo.model.pipeline import AsyncPipeline, InferredFrame
 from demo.model.postprocess import to_instances
+from demo.model.remote import DEFAULT_REQUESTS as DEFAULT_REMOTE_REQUESTS
 from demo.model.remote import is_remote, load_served
 from demo.results.instances import FrameResult
 from demo.results.labels import COCO_LABELS, load_labels
@@ -39,29 +42,59 @@ from demo.results.labels import COCO_LABELS, load_labels
 ClassChoice = str | int  # a class name or id
 
 
+# Each request holds its own tensors and the pipeline decodes two frames per request ahead.
+MAX_REQUESTS = 64
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of :func:`open`, with the command line's defaults (its flag names in brackets)."""
+    """Every setting of :func:`open`, with the command line's defaults; a field's flag is declared beside it
+    (demo.core.flag), and the command line and docs/cli.md are built from those declarations."""
 
-    threshold: float = 0.5  # the lowest score kept (-t)
-    iou_threshold: float | None = None  # NMS overlap (--iou_threshold); None: the model's own, else its kind's
-    max_det: int = 100  # most instances per frame (--max_det)
-    classes: Sequence[ClassChoice] | None = None  # keep only these classes, by name or id (--classes)
-    resize: ResizePolicy | str | None = None  # (--resize_type) None: the model's own, else its kind's
-    labels: Path | str | Sequence[str] | None = None  # a file or the names (--labels); None: the model's, else COCO's
-    model_type: str | None = None  # force a contract (--model_type)
-    matting: bool = False  # accept a matting model, whose only use is background compositing
-    plate: np.ndarray | None = None  # a two-image matting model's clean background (--background)
-    hint: str | None = None  # "latency" or "throughput" (--hint); None: throughput
-    streams: str | None = None  # (-nstreams)
-    threads: int | None = None  # (-nthreads)
-    requests: int = 0  # infer requests in flight (-nireq); 0: the device's optimal number
-    cache_dir: Path | None = field(default_factory=default_cache_dir)  # compiled-model cache; None: no cache
-    precision: str = DEFAULT_PRECISION  # which files of a named model (--precision)
-    models_dir: Path | None = None  # where named models are kept (--models_dir); None: $DEMO_MODELS_DIR or the cache
-    fetcher: Fetcher | None = None  # mirrors for named models (--mirror); None: from the environment
+    threshold: float = setting(Flag(("-t", "--prob_threshold"), "minimum score to keep (default: %(default)s)",
+                                    values.probability), 0.5)
+    iou_threshold: float | None = setting(Flag(
+        ("--iou_threshold",), "YOLO-seg and YOLACT models: overlap above which NMS drops the weaker of two same-class "
+        f"instances (default: the model's own, else {YOLO_IOU_THRESHOLD} for YOLO, {YOLACT_IOU_THRESHOLD} for "
+        "YOLACT)", values.probability), None)
+    max_det: int = setting(Flag(("--max_det",), "most instances kept per frame (default: %(default)s)", values.positive),
+                           100)
+    classes: Sequence[ClassChoice] | None = setting(Flag(
+        ("--classes",), "keep only these classes, by name or id, comma-separated: person,car", values.class_list,
+        metavar="NAMES"), None)
+    resize: ResizePolicy | str | None = setting(Flag(
+        ("--resize_type",), "how frames fit the model input (default: the one the model was measured with)",
+        choices=[policy.value for policy in ResizePolicy]), None)
+    labels: Path | str | Sequence[str] | None = setting(Flag(
+        ("--labels",), "class names, one per line (default: the names the model carries, else COCO's, "
+        f"{COCO_LABELS.relative_to(COCO_LABELS.parent.parent)})", Path), None)
+    model_type: str | None = setting(Flag(
+        ("--model_type",), "decode the model as this kind where its shapes cannot tell (default: recognised)",
+        choices=MODEL_TYPES), None)
+    matting: bool = False  # accept a matting model, whose only use is background compositing (--mode background)
+    plate: np.ndarray | None = None  # a two-image matting model's clean background (--background IMAGE)
+    hint: str | None = setting(Flag(
+        ("--hint",), "OpenVINO performance hint (default: latency for a camera, throughput otherwise)",
+        choices=["latency", "throughput"]), None)  # None: throughput
+    streams: str | None = setting(Flag(("-nstreams", "--num_streams"), "CPU/GPU streams, a number >= 1 or AUTO",
+                                       values.streams), None)
+    threads: int | None = setting(Flag(("-nthreads", "--num_threads"), "CPU inference threads", values.threads), None)
+    requests: int = setting(Flag(
+        ("-nireq", "--num_infer_requests"), f"infer requests in flight, up to {MAX_REQUESTS} (0: the device's "
+        f"optimal number; {DEFAULT_REMOTE_REQUESTS} for a served model)", values.whole_number(0, MAX_REQUESTS)), 0)
+    cache_dir: Path | None = setting(Flag(
+        ("--cache_dir",), "compiled-model cache, so the next start is fast (default: %(default)s)", Path,
+        shown_default="~/.cache/openvino-segmentation-demo/compiled"),
+        default_factory=default_cache_dir)  # None: no cache (--no_cache)
+    precision: str = setting(Flag(("--precision",), "which files of a named model (default: %(default)s)",
+                                  choices=PRECISIONS), DEFAULT_PRECISION)
+    models_dir: Path | None = setting(Flag(
+        ("--models_dir",), "where named models are kept ($DEMO_MODELS_DIR; default: %(default)s)", Path,
+        default_from=default_models_dir, shown_default="~/.cache/openvino-segmentation-demo/models"),
+        None)  # None: $DEMO_MODELS_DIR or the cache
+    fetcher: Fetcher | None = None  # mirrors for named models (--mirror, --media_mirror); None: from the environment
     # Attempts to reach a served model's lost server again before the run ends (--reconnect, for a live
-    # source); 0: end at once; None: keep trying.
+    # source, where the command line chooses by the source); 0: end at once; None: keep trying.
     reconnect: int | None = 0
 
     def device_config(self, device: str) -> DeviceConfig:

@@ -17,6 +17,7 @@ import numpy as np
 
 from demo.core.errors import DemoError
 from demo.core.files import Output, Writes, refuse_planted_link, shown
+from demo.core.flag import Flag, setting
 from demo.frames.sources import ClosesOnExit
 from demo.outputs.sinks import Sink, require_writable_folder, write_image, write_json, write_whole
 from demo.results.coco import CategoryMap, CocoDetection, name_key, to_coco
@@ -32,11 +33,17 @@ UINT8_LABELS = 255  # instances a frame's label PNG holds in 8 bits; more take 1
 
 @dataclass(frozen=True)
 class ExportSettings:
-    """Where each export goes; None: not written."""
+    """Where each export goes; None: not written. Each field's flag is declared beside it."""
 
-    coco_results: Path | None = None
-    save_masks: Path | None = None
-    yolo_labels: Path | None = None
+    coco_results: Path | None = setting(Flag(
+        ("--coco_results",), "write every instance to a COCO results file (boxes, RLE masks, scores), written at the "
+        "end of the run", Path, metavar="FILE.json"), None)
+    save_masks: Path | None = setting(Flag(
+        ("--save_masks",), "write one PNG per frame: 0 background, k the k-th instance of the frame", Path,
+        metavar="DIR"), None)
+    yolo_labels: Path | None = setting(Flag(
+        ("--yolo_labels",), "write one Ultralytics segmentation label file per frame: class and polygon", Path,
+        metavar="DIR"), None)
 
     def planned(self) -> list[Output]:
         """What the exports asked for write, for the run's list of outputs."""

@@ -14,9 +14,10 @@ import av
 import cv2
 import numpy as np
 
-from demo.core import files
+from demo.core import files, values
 from demo.core.errors import DemoError, UsageError, native_stderr_captured
 from demo.core.files import FRAME_NUMBER_FIELD, shown
+from demo.core.flag import Flag, setting
 from demo.frames.sources import ClosesOnExit
 from demo.results.instances import FrameResult, Instance
 
@@ -37,7 +38,11 @@ class VideoSettings:
     with ``real_time`` an .mp4 stamps each frame with the time it was captured (a live source that
     drops frames) instead of n / fps."""
 
-    crf: int = DEFAULT_CRF
+    crf: int = setting(Flag(("--crf",), "quality of an .mp4 output (H.264's constant rate factor): 18 looks "
+                            "lossless, 51 is smallest, each +6 about halves the file; 0 is lossless but needs the "
+                            "High 4:4:4 profile, which many players and hardware decoders lack (default: "
+                            f"{DEFAULT_CRF})", values.whole_number(0, 51), metavar="N", given_only=True),
+                       DEFAULT_CRF)  # x264's range for 8-bit video
     real_time: bool = False
 
 

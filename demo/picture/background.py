@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
 import numpy as np
 
+from demo.core import values
 from demo.core.errors import DemoError
+from demo.core.flag import Flag, nested, setting
 from demo.core.names import shown
 from demo.frames.sources import Frame, FrameSource, open_source
 from demo.model.geometry import fit_to
@@ -62,8 +64,11 @@ RegionAlpha = tuple[Region, np.ndarray]  # a region of the frame and the u8 opac
 
 @dataclass(frozen=True)
 class EdgeStyle:
-    median: int = 5
-    alpha_edge: int = 3
+    median: int = setting(Flag(("--median",), "median filter size that smooths the person mask; 1 = none "
+                               "(default: %(default)s)", values.median_size, metavar="K"), 5)
+    alpha_edge: int = setting(Flag(("--alpha_edge",), "width in pixels over which the person fades into the "
+                                   "background; 1 = hard edge (default: %(default)s)", values.box_size,
+                                   metavar="W"), 3)
 
     @property
     def reach(self) -> int:
@@ -91,16 +96,32 @@ class BackgroundSettings:
 
     mode: Mode = "background"
     classes: frozenset[int] | None = None
-    colour: BGR = DEFAULT_COLOUR
-    target: str | None = None
-    blur_background: int | None = None
-    blur_people: int = DEFAULT_BLUR_PEOPLE
-    pixelate: int | None = None
-    edges: EdgeStyle = field(default_factory=EdgeStyle)
-    smooth: float = DEFAULT_SMOOTH
-    hold: int = DEFAULT_HOLD
-    empty: Empty | None = None
-    side_by_side: bool = False
+    colour: BGR = setting(Flag(("--target_color",), "replace the background with this B,G,R colour (default: "
+                               "0,255,0, green)", values.bgr_colour, metavar="B,G,R", exclusive="replacement",
+                               given_only=True), DEFAULT_COLOUR)
+    target: str | None = setting(Flag(("--target_bgr",), "replace the background with an image, or a video "
+                                      "(looped, frame n with frame n), stretched to the frame", metavar="PATH",
+                                      exclusive="replacement"), None)
+    blur_background: int | None = setting(Flag(("--blur_bgr",), "replace the background with the frame itself "
+                                               "blurred by a KxK box filter, the people left out of the blur",
+                                               values.box_size, metavar="K", exclusive="replacement"), None)
+    blur_people: int = setting(Flag(("--blur_people",), "privacy: blur the people with a KxK box filter (default: "
+                                    f"{DEFAULT_BLUR_PEOPLE})", values.box_size, metavar="K", exclusive="hiding",
+                                    given_only=True), DEFAULT_BLUR_PEOPLE)
+    pixelate: int | None = setting(Flag(("--pixelate",), "privacy: show the people as blocks of NxN pixels instead "
+                                        "of blurring them", values.whole_number(2, 8191), metavar="N", exclusive="hiding"), None)
+    edges: EdgeStyle = nested(EdgeStyle)
+    smooth: float = setting(Flag(("--smooth",), "over a video, the share of the last frame's opacity kept where the "
+                                 "new mask agrees with it, 0 to 0.99; 0 = off (default: %(default)s)",
+                                 values.real_number(0, 0.99), metavar="S"), DEFAULT_SMOOTH)
+    hold: int = setting(Flag(("--hold",), "over a video, frames a missed person keeps the last opacity before it "
+                             "fades (default: %(default)s)", values.whole_number(0, 100_000), metavar="N"),
+                        DEFAULT_HOLD)
+    empty: Empty | None = setting(Flag(("--empty",), "what a frame with no person shows (default: background over a "
+                                       "video with --smooth or --hold on, else original)", choices=EMPTY_CHOICES),
+                                  None)
+    side_by_side: bool = setting(Flag(("--show_with_original_frame",), "show the original frame and the result side "
+                                      "by side", action="store_true"), False)
 
 
 @dataclass(frozen=True)

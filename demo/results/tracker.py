@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from demo.core import values
+from demo.core.flag import Flag, setting
 from demo.results.instances import Box, Instance
 from demo.results.masks import BoxMask
 
@@ -37,7 +39,9 @@ VELOCITY_WEIGHT = 0.5
 class TrackerSettings:
     """How long a lost track is kept, and how much overlap each matching stage asks for."""
 
-    memory: int = DEFAULT_MEMORY  # frames a track may go unseen and still get its detection back
+    # frames a track may go unseen and still get its detection back
+    memory: int = setting(Flag(("--track_memory",), "frames an object may go unseen (hidden, missed) and keep its id "
+                               "(default: %(default)s)", values.non_negative, metavar="N"), DEFAULT_MEMORY)
     mask_iou: float = 0.3  # first stage: with the track's last mask, moved by its predicted motion
     box_share: float = 0.5  # second stage: share of the detection's box inside the predicted box
 
