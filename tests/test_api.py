@@ -12,10 +12,11 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import synthetic
-from conftest import ROOT, SHARED, read_results, run_demo
+from helpers import synthetic
+from helpers.results import read_results
+from helpers.running import ROOT, SHARED, run_demo
+from helpers.scenes import write_scene
 from pycocotools import mask as mask_utils
-from test_yolo import write_scene
 
 import demo
 

@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-import synthetic
-from conftest import ROOT
+from helpers import synthetic
+from helpers.running import ROOT
 
 import demo
 from demo.core.errors import DemoError
