@@ -242,7 +242,7 @@ def test_metadata_yaml_is_read_as_ultralytics_writes_it(tmp_path):
 
 
 def test_matting_models_with_more_inputs_are_recognised_or_refused_by_what_they_lack(tmp_path):
-    """Recurrent and two-image matting models are supported (tests/test_recurrent.py); an RVM-shaped model
+    """Recurrent and two-image matting models are supported (tests/model/test_recurrent.py); an RVM-shaped model
     without its next states is one line naming the first state left unfed."""
     states = [("r1i", [1, 16, 144, 256]), ("r2i", [1, 20, 72, 128]), ("r3i", [1, 40, 36, 64]),
               ("r4i", [1, 64, 18, 32])]
