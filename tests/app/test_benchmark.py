@@ -69,6 +69,7 @@ def check_consistent(report: dict) -> None:
     assert report["process_cpu_ms"]["end_to_end"] > 0 and report["process_cpu_ms"]["inference_only"] > 0
 
 
+@pytest.mark.slow
 def test_report_counts_every_frame_of_the_looped_input_and_writes_them(models, clip, tmp_path):
     frames = 2 * CLIP_FRAMES + 2  # more than the clip holds: the input loops
     output, results = tmp_path / "out.avi", tmp_path / "results.jsonl"
@@ -95,6 +96,7 @@ def test_report_counts_every_frame_of_the_looped_input_and_writes_them(models, c
     assert f"efficiency (end-to-end / inference-only): {report['efficiency']:.3f}" in run.stdout
 
 
+@pytest.mark.slow
 def test_time_limit_runs_at_least_that_long(models, clip, tmp_path):
     report, _ = benchmark(models, clip, tmp_path, "--time", "1.5", "--hint", "latency")
 

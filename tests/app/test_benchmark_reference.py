@@ -45,6 +45,7 @@ def test_the_model_alone_decodes_each_frame_as_the_stream_does(models):
     assert measure_model_alone(segmenter, frames, 0.3).frames >= 1
 
 
+@pytest.mark.slow
 def test_the_report_gives_the_rounds_spread_and_the_efficiency_in_cpu_time(models, tmp_path):
     clip = synthetic.write_ffv1_video(tmp_path / "clip.mkv", [frame_with([Shape.rect((0, 0, 255), 20 + step, 20,
                                                                                    120 + step, 140)])

@@ -38,6 +38,7 @@ def contract_models(models, tmp_path_factory) -> dict[str, Path]:
     return {"security-0091": models["security-0091"].xml, "two-input": models["two-input"].xml, "yolo-seg": yolo}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["security-0091", "two-input", "yolo-seg"])
 def test_known_shapes_score_near_perfect_ap(contract_models, coco_set, tmp_path, model_name):
     annotations, images = coco_set
@@ -51,6 +52,7 @@ def test_known_shapes_score_near_perfect_ap(contract_models, coco_set, tmp_path,
     check_scores_are_pycocotools_own(run, metrics, annotations, tmp_path / "results.json")
 
 
+@pytest.mark.slow
 def test_max_det_limits_the_instances_scored_per_image(contract_models, coco_set, tmp_path):
     annotations, images = coco_set
 
@@ -63,6 +65,7 @@ def test_max_det_limits_the_instances_scored_per_image(contract_models, coco_set
     check_scores_are_pycocotools_own(run, metrics, annotations, tmp_path / "results.json")
 
 
+@pytest.mark.slow
 def test_limit_and_a_category_the_model_does_not_know(models, coco_set, tmp_path):
     annotations, images = coco_set
     dataset = json.loads(annotations.read_text())
@@ -81,6 +84,7 @@ def test_limit_and_a_category_the_model_does_not_know(models, coco_set, tmp_path
     assert metrics["box"]["AP"] >= 0.95 and metrics["mask"]["AP"] >= 0.95, metrics
 
 
+@pytest.mark.slow
 def test_missing_images_are_named(models, coco_set, tmp_path):
     annotations, images = coco_set
     partial = tmp_path / "partial"
@@ -96,6 +100,7 @@ def test_missing_images_are_named(models, coco_set, tmp_path):
         f"error: 2 of the 5 images to evaluate are missing from {partial}: {names[0]}, {names[1]}"]
 
 
+@pytest.mark.slow
 def test_an_unwritable_results_path_fails_before_the_run(models, coco_set, tmp_path):
     annotations, images = coco_set
     results = tmp_path / "no_such_folder" / "results.json"
@@ -108,6 +113,7 @@ def test_an_unwritable_results_path_fails_before_the_run(models, coco_set, tmp_p
         f"error: cannot write '{results}': folder '{results.parent}' does not exist"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content, message", [
     ("not json", "not a JSON file"),
     ('{"images": []}', "not a COCO instances file (no annotations, categories list)"),
@@ -127,6 +133,7 @@ README_AP = {"yolo11n-seg_int8_openvino_model/yolo11n-seg.xml": (52.96, 40.18),
              "yolov8n-seg_int8_tflite/yolov8n-seg_int8.tflite": (48.19, 37.48)}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ICEVISION.is_dir(), reason=f"shared data not found in {SHARED}")
 @pytest.mark.parametrize("model", README_AP, ids=lambda name: name.split("/")[0])
 def test_real_models_score_the_readme_figures_on_real_coco_images(tmp_path, model):
@@ -162,6 +169,7 @@ def catalogue_of_one(name: str, model: Path, folder: Path, **facts: object) -> d
     return {"DEMO_CATALOGUE": str(folder / "catalogue.json"), "DEMO_MODELS_DIR": str(folder / "models")}
 
 
+@pytest.mark.slow
 def test_a_person_only_catalogue_model_is_scored_on_people_only(coco_set, tmp_path):
     """person-0007 finds only people: its catalogue entry says so, and cars and dogs are not counted as missed.
     Only a model run by name gets the catalogue's facts: the same file given as a path is scored on every class."""

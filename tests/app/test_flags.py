@@ -94,6 +94,7 @@ def test_stream_and_thread_counts_at_the_bounds_compile(tmp_path, streams, threa
     assert compiled.get_property("NUM_STREAMS") >= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags, message", [
     (["--output_resolution", "100000x100000"], "argument --output_resolution: expected WIDTHxHEIGHT with both at "
                                                 "most 65500"),

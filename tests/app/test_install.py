@@ -52,6 +52,7 @@ def hidden(tmp_path):
     return hide
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["http", "grpc"])
 def test_remote_inference_without_its_extra_is_one_line(hidden, tmp_path, scheme):
     image = tmp_path / "scene.png"
@@ -66,6 +67,7 @@ def test_remote_inference_without_its_extra_is_one_line(hidden, tmp_path, scheme
         "pip install '.[remote]' in the demo's folder, or pip install -r requirements.txt")
 
 
+@pytest.mark.slow
 def test_the_virtual_camera_without_its_extra_is_one_line(hidden, models, tmp_path):
     image = tmp_path / "scene.png"
     write_scene(image, 320, 240)

@@ -79,6 +79,7 @@ def test_an_output_deeper_inside_an_export_folder_is_refused(yolo_model, home):
             "give each output its own place")
 
 
+@pytest.mark.slow
 def test_two_export_folders_that_are_one_folder_are_refused(yolo_model, home):
     folder, link = home / "D", home / "link"
     link.symlink_to(folder)
@@ -89,6 +90,7 @@ def test_two_export_folders_that_are_one_folder_are_refused(yolo_model, home):
                 "give each output its own place")
 
 
+@pytest.mark.slow
 def test_an_export_folder_inside_another_is_refused(yolo_model, home):
     outer, inner, link = home / "D", home / "D" / "sub", home / "link"
     link.symlink_to(outer)
@@ -100,6 +102,7 @@ def test_an_export_folder_inside_another_is_refused(yolo_model, home):
             "give each output its own place")
 
 
+@pytest.mark.slow
 def test_images_whose_stems_meet_get_one_export_file_each(yolo_model, tmp_path):
     """a.jpg, a.png and a.png.png: three frames, three files in each export, each holding its own frame (the
     images differ in size); b.jpg, whose stem is its own, keeps the name a tool pairs with it."""
@@ -175,6 +178,7 @@ def clips(tmp_path) -> list[Path]:
     return paths
 
 
+@pytest.mark.slow
 def test_several_sources_whose_outputs_meet_are_refused(yolo_model, tmp_path, clips):
     out = tmp_path / "out"
     out.mkdir()
@@ -186,6 +190,7 @@ def test_several_sources_whose_outputs_meet_are_refused(yolo_model, tmp_path, cl
             f"-o and --results both write '{out / 'x1.avi'}'; give each output its own file")
 
 
+@pytest.mark.slow
 def test_several_sources_of_one_name_get_an_output_each(yolo_model, tmp_path, clips):
     out = tmp_path / "out"
     out.mkdir()

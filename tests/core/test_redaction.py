@@ -87,6 +87,7 @@ def model(tmp_path_factory):
     return synthetic.person_0007_like(tmp_path_factory.mktemp("model") / "blobs.xml", synthetic.DEFAULT_DETECTORS)
 
 
+@pytest.mark.slow
 def test_secrets_of_several_streams_are_in_no_output(model, tmp_path):
     """An RTSP stream with a password in its user information and query, an MJPEG stream over HTTP with
     one in its path (XMEye's form) and query: measured, printed, written, reported."""

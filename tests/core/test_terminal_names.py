@@ -38,6 +38,7 @@ def no_control_characters(text: str) -> bool:
     return not any(ord(c) < 0x20 and c != "\n" or 0x7f <= ord(c) < 0xa0 or c == "\u202e" for c in text)
 
 
+@pytest.mark.slow
 def test_a_missing_input_with_escape_sequences_is_named_escaped(model, tmp_path):
     run = run_demo("-m", model, "-i", tmp_path / (HOSTILE + "png"), "--no_show")
     assert run.returncode == 1
@@ -45,6 +46,7 @@ def test_a_missing_input_with_escape_sequences_is_named_escaped(model, tmp_path)
     assert no_control_characters(run.stderr)
 
 
+@pytest.mark.slow
 def test_a_skipped_image_and_a_corrupt_video_with_escape_sequences_are_named_escaped(model, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -61,6 +63,7 @@ def test_a_skipped_image_and_a_corrupt_video_with_escape_sequences_are_named_esc
     assert no_control_characters(run.stderr + failed.stderr)
 
 
+@pytest.mark.slow
 def test_non_ascii_names_under_an_ascii_locale_run_and_fail_in_one_line(model, tmp_path):
     picture = tmp_path / "h\u00e9llo.png"
     cv2.imwrite(str(picture), synthetic.draw_scene(160, 120, [])[0])

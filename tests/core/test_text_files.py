@@ -32,6 +32,7 @@ def test_labels_read_the_same_in_every_editor_form(tmp_path, form):
     assert load_labels(path) == NAMES
 
 
+@pytest.mark.slow
 def test_a_bom_labels_file_keeps_person_for_background_mode(models, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_bytes("\ufeffperson\r\ncar\r\n".encode("utf-8"))
@@ -47,6 +48,7 @@ def test_a_bom_labels_file_keeps_person_for_background_mode(models, tmp_path):
     assert [i["name"] for i in read_results(results)[0]["instances"]] == ["person"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text, line", [("person\n\ncar\n", 2), ("\nperson\ncar\n", 1), ("a\r\nb\r\n \r\nc\r\n", 3)])
 def test_a_blank_line_before_the_last_name_is_an_error_naming_the_line(models, tmp_path, text, line):
     labels = tmp_path / "labels.txt"
@@ -62,6 +64,7 @@ def test_a_blank_line_before_the_last_name_is_an_error_naming_the_line(models, t
         "name for that class"]
 
 
+@pytest.mark.slow
 def test_a_latin1_labels_file_is_one_line_naming_it(models, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_bytes("person\ncaf\u00e9\n".encode("latin-1"))

@@ -10,6 +10,7 @@ from helpers.running import run_demo
 from helpers.scenes import FRAME_SIZES, box_tolerance, check_frame, scene_shapes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["fit", "stretch"])
 @pytest.mark.parametrize("model_name", ["security-0091", "person-0007", "two-input"])
 def test_images_of_several_sizes(models, tmp_path, model_name, policy):
@@ -37,6 +38,7 @@ def test_images_of_several_sizes(models, tmp_path, model_name, policy):
     assert [image.shape[1::-1] for image in written] == [tuple(size) for size in FRAME_SIZES]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["security-0091", "person-0007"])
 def test_video_every_frame_in_order(models, tmp_path, model_name):
     width, height = 640, 480
@@ -66,6 +68,7 @@ def test_video_every_frame_in_order(models, tmp_path, model_name):
     assert "FPS" in run.stderr and "inference" in run.stderr
 
 
+@pytest.mark.slow
 def test_the_projects_own_sample_clip(models, tmp_path):
     """assets/sample_clip.avi (MJPG, made by assets/make_sample_clip.py) runs whole, shapes found in every frame."""
     results, output = tmp_path / "results.jsonl", tmp_path / "out.mp4"

@@ -36,6 +36,7 @@ def wait_for_lines(path: Path, count: int, process: subprocess.Popen, timeout: f
     raise AssertionError(f"the demo did not write {count} results in time: {process.communicate()[1]}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_a_stopped_run_leaves_a_playing_video_and_whole_lines_written(models, tmp_path, stop):
     results, video = tmp_path / "results.jsonl", tmp_path / "out.avi"
@@ -53,6 +54,7 @@ def test_a_stopped_run_leaves_a_playing_video_and_whole_lines_written(models, tm
     assert count_frames(video) == len(lines) >= 40
 
 
+@pytest.mark.slow
 def test_limit_stops_writing_but_the_run_goes_on(models, tmp_path):
     results, video = tmp_path / "results.jsonl", tmp_path / "out.avi"
     process = start_demo("-m", models["person-0007"].xml, "-i", "assets/sample_clip.avi", "--loop", "--no_show",
@@ -72,6 +74,7 @@ def rss_mb() -> float:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs /proc to read the resident memory")
 def test_memory_stays_flat_over_ten_thousand_looped_frames(tmp_path):
     # A tiny input keeps 10,000 frames quick: what is measured is the demo's memory, not the network.
@@ -165,6 +168,7 @@ def moment(name: str, process: subprocess.Popen, model: Path, results: Path) -> 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to see the run's moments")
 
 
+@pytest.mark.slow
 @needs_proc
 @pytest.mark.parametrize("when, signals", [
     ("start-up", ["SIGTERM"]),
@@ -190,6 +194,7 @@ def test_signals_at_any_moment_stop_cleanly_with_status_130(tmp_path, when, sign
         process.kill()
 
 
+@pytest.mark.slow
 @needs_proc
 def test_signals_during_the_stop_itself_are_ignored(tmp_path):
     model = synthetic.person_0007_like(tmp_path / "person.xml", synthetic.DEFAULT_DETECTORS)
@@ -208,6 +213,7 @@ def test_signals_during_the_stop_itself_are_ignored(tmp_path):
         process.kill()
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_ends_the_run_quietly(models, tmp_path):
     results, video = tmp_path / "results.jsonl", tmp_path / "out.avi"
     process = start_demo("-m", models["person-0007"].xml, "-i", "assets/sample_clip.avi", "--loop", "--no_show",
@@ -225,6 +231,7 @@ def test_a_closed_stdout_ends_the_run_quietly(models, tmp_path):
     assert count_frames(video) == len(lines) >= 3, stderr  # frames 0-2 were delivered before frame 3 printed
 
 
+@pytest.mark.slow
 @needs_proc
 def test_under_nohup_a_hang_up_does_not_stop_the_run(models, tmp_path):
     results, video = tmp_path / "results.jsonl", tmp_path / "out.avi"

@@ -71,6 +71,7 @@ def one_colour_png(path: Path, width: int, height: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_huge_picture_is_refused_from_its_header_without_decoding_it(models, tmp_path):
     huge = one_colour_png(tmp_path / "huge.png", HUGE_SIDE, HUGE_SIDE)
     before = snapshot(tmp_path)
@@ -85,6 +86,7 @@ def test_a_huge_picture_is_refused_from_its_header_without_decoding_it(models, t
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_huge_picture_in_a_folder_is_skipped_by_name_and_the_others_are_read(models, tmp_path):
     folder = tmp_path / "pictures"
     folder.mkdir()
@@ -122,6 +124,7 @@ def test_max_image_pixels_out_of_range_is_one_line(models, value):
     assert "--max_image_pixels" in one_error_line(run.stderr)
 
 
+@pytest.mark.slow
 def test_sixty_listed_photos_take_about_the_memory_of_the_same_photos_as_a_folder(models, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -179,6 +182,7 @@ def test_a_pipe_or_device_as_the_model_says_what_it_is(tmp_path, special, kind):
     assert one_error_line(run.stderr) == f"error: model {path} is {kind}, not a model file"
 
 
+@pytest.mark.slow
 def test_a_weights_file_that_is_a_pipe_says_so(models, tmp_path):
     xml = tmp_path / "model.xml"
     xml.write_bytes(models["person-0007"].xml.read_bytes())
@@ -204,6 +208,7 @@ def portrait_photo(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return upright, person
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["image", "folder", "pattern"])
 def test_a_portrait_photo_is_segmented_upright_and_written_at_its_upright_size(models, tmp_path, form):
     folder = tmp_path / "photos"
@@ -239,6 +244,7 @@ def test_the_api_reads_a_portrait_photo_upright(tmp_path, form):
     assert np.abs(frame.image.astype(int) - upright).mean() < 3  # JPEG's loss only
 
 
+@pytest.mark.slow
 def test_a_truncated_jpeg_is_read_with_a_warning_naming_it(models, tmp_path):
     scene, _ = synthetic.draw_scene(640, 480, [RED_SHAPE])
     whole = cv2.imencode(".jpg", scene)[1].tobytes()
@@ -271,6 +277,7 @@ def nan_class_model(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_nan_class_ids_give_no_instance_and_one_warning(tmp_path):
     model = nan_class_model(tmp_path)
     shapes = [synthetic.Shape.rect(detector.colour, 40 + 130 * n, 60, 150 + 130 * n, 300)

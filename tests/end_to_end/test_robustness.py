@@ -123,6 +123,7 @@ def odd_images() -> dict[str, np.ndarray]:
             "e_16bit.png": deep, "f_8k.png": cv2.resize(scene, (7680, 4320), interpolation=cv2.INTER_NEAREST)}
 
 
+@pytest.mark.slow
 def test_odd_frames_are_converted_and_segmented(models, tmp_path):
     folder = tmp_path / "odd"
     folder.mkdir()

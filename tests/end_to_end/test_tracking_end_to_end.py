@@ -44,6 +44,7 @@ def switches(ids: list[int | None]) -> int:
     return sum(a != b for a, b in zip(ids, ids[1:]))
 
 
+@pytest.mark.slow
 def test_ids_survive_the_crossing_and_the_pillar_and_come_out_the_same_every_run(models, clip, tmp_path):
     first, stdout = tracked_run(models, clip, tmp_path / "first.jsonl")
     second, _ = tracked_run(models, clip, tmp_path / "second.jsonl")
@@ -60,6 +61,7 @@ def test_ids_survive_the_crossing_and_the_pillar_and_come_out_the_same_every_run
     assert sorted(line.rsplit(" id ", 1)[1] for line in frame_0[1:]) == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_a_memory_shorter_than_the_occlusion_gives_the_hidden_one_a_new_id(models, clip, tmp_path):
     records, _ = tracked_run(models, clip, tmp_path / "short.jsonl", "--track_memory", "5")
     ids = ids_by_person(records)
@@ -69,6 +71,7 @@ def test_a_memory_shorter_than_the_occlusion_gives_the_hidden_one_a_new_id(model
     assert set(ids["yellow"]) == {2}
 
 
+@pytest.mark.slow
 def test_untracked_runs_write_null_ids_and_print_none(models, tmp_path):
     short = synthetic.write_ffv1_video(tmp_path / "short.avi", [tracking_scene.frame(t)[0] for t in range(3)])
     records, stdout = tracked_run(models, short, tmp_path / "untracked.jsonl", "--no_track")
@@ -77,6 +80,7 @@ def test_untracked_runs_write_null_ids_and_print_none(models, tmp_path):
     assert " id " not in stdout
 
 
+@pytest.mark.slow
 def test_a_still_image_is_not_tracked(models, tmp_path):
     image = tmp_path / "scene.png"
     assert cv2.imwrite(str(image), tracking_scene.frame(0)[0])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from helpers.results import count_frames
 from helpers.running import ROOT, run_demo
 
@@ -47,6 +48,7 @@ def first_frame() -> np.ndarray:
     return frame
 
 
+@pytest.mark.slow
 def test_an_image_with_such_a_name_goes_to_a_video_with_such_a_name(models, tmp_path):
     image, video = odd(tmp_path, b"caf\xe9.png"), odd(tmp_path, b"r\xe9sultat\xff.mkv")
     image.write_bytes(cv2.imencode(".png", first_frame())[1].tobytes())
@@ -58,6 +60,7 @@ def test_an_image_with_such_a_name_goes_to_a_video_with_such_a_name(models, tmp_
     assert len(odd(tmp_path, b"\xfe.jsonl").read_text().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_video_with_such_a_name_plays_to_the_end_into_such_a_video(models, tmp_path):
     clip, video = odd(tmp_path, b"clip\xe9.avi"), odd(tmp_path, b"out\xe9.avi")
     shutil.copy(CLIP, clip)
@@ -68,6 +71,7 @@ def test_a_video_with_such_a_name_plays_to_the_end_into_such_a_video(models, tmp
     assert frames_of(video, tmp_path) == 30
 
 
+@pytest.mark.slow
 def test_such_names_inside_an_input_folder_and_as_an_output_pattern(models, tmp_path):
     folder, out = odd(tmp_path, b"in\xe9"), odd(tmp_path, b"out\xe9")
     folder.mkdir()
@@ -88,6 +92,7 @@ def test_such_names_inside_an_input_folder_and_as_an_output_pattern(models, tmp_
         in run.stderr
 
 
+@pytest.mark.slow
 def test_such_a_name_in_an_error_is_printed_readably(models, tmp_path):
     missing = odd(tmp_path, b"missing\xe9.png")
     run = demo(models, "-i", missing)

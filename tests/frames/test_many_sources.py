@@ -73,6 +73,7 @@ def alone(models, sources, tmp_path_factory) -> dict[str, list[dict]]:
     return results
 
 
+@pytest.mark.slow
 def test_every_source_complete_in_order_and_as_found_alone(models, sources, alone, tmp_path):
     results = tmp_path / "all.jsonl"
     run = run_demo("-m", models["person-0007"].xml, *inputs(sources), "--no_show", "--results", results,
@@ -93,6 +94,7 @@ def test_every_source_complete_in_order_and_as_found_alone(models, sources, alon
     assert "source street: frames: 12" in run.stderr and "all 3 sources: frames: 37" in run.stderr
 
 
+@pytest.mark.slow
 def test_a_corrupt_file_is_reported_while_the_others_finish(models, sources, tmp_path):
     corrupt = tmp_path / "broken.avi"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00AVI " + bytes(range(256)) * 40)
@@ -110,6 +112,7 @@ def test_a_corrupt_file_is_reported_while_the_others_finish(models, sources, tmp
         name: length for name, (_, length) in sources.items()}
 
 
+@pytest.mark.slow
 def test_looped_sources_take_turns_and_number_their_own_frames(models, sources, alone, tmp_path):
     """With --loop every source runs until stopped; the short folder never crowds out the others, and each
     source's frame n is its own frame n mod its length."""
@@ -142,6 +145,7 @@ def hidden_lines(path: Path) -> list[str]:
     return []
 
 
+@pytest.mark.slow
 def test_o_must_say_where_each_source_goes(models, sources, tmp_path):
     run = run_demo("-m", models["person-0007"].xml, *inputs(sources), "--no_show", "-o", tmp_path / "out.avi")
     assert run.returncode == 2
@@ -151,6 +155,7 @@ def test_o_must_say_where_each_source_goes(models, sources, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_folder_as_o_and_a_list_of_inputs(models, sources, tmp_path):
     listing = tmp_path / "cameras.txt"
     # Relative to the list's folder, as playlists do; comments and blank lines aside.
@@ -164,6 +169,7 @@ def test_a_folder_as_o_and_a_list_of_inputs(models, sources, tmp_path):
     assert count_frames(out / "street.mp4") == 12 and count_frames(out / "loop.mp4") == 20
 
 
+@pytest.mark.slow
 def test_a_recurrent_model_takes_one_input(tmp_path, sources):
     model = synthetic.build_recurrent_matting_model(tmp_path / "rvm.xml")
     run = run_demo("-m", model, *inputs(sources), "--no_show", "--mode", "background")
@@ -196,6 +202,7 @@ def test_the_merger_serves_ready_sources_in_turn_and_keeps_a_live_ones_newest():
     assert merger._next() is None
 
 
+@pytest.mark.slow
 def test_the_window_shows_every_source_in_its_tile(models, sources, tmp_path):
     """The grid on a real X server: paused, each tile is what that source's output holds for the frame it
     last delivered, the fourth tile of the 2x2 grid is empty, and each tile carries its label."""
@@ -258,6 +265,7 @@ def test_the_window_shows_every_source_in_its_tile(models, sources, tmp_path):
     assert not screenshot[height:, width:].any()  # no fourth source: a black tile
 
 
+@pytest.mark.slow
 def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, alone, tmp_path):
     """A real MJPEG stream over HTTP (ffmpeg, 30 fps) beside a video: the video's frames all come, as alone;
     the stream's are each newer than the one before, numbered on without gaps."""
@@ -300,6 +308,7 @@ def test_a_live_stream_among_files_keeps_to_its_newest_frame(models, sources, al
     assert all(later > earlier for earlier, later in zip(numbers, numbers[1:])), numbers
 
 
+@pytest.mark.slow
 def test_benchmark_and_printed_detections_name_each_source(models, sources, tmp_path):
     report = tmp_path / "report.json"
     run = run_demo("-m", models["person-0007"].xml, "-i", sources["street"][0], "-i", sources["loop"][0],
@@ -334,6 +343,7 @@ def test_the_python_api_streams_several_sources_by_name(models, sources):
         assert [(i.class_id, i.box) for i in result] == [(i.class_id, i.box) for i in alone]
 
 
+@pytest.mark.slow
 def test_a_missing_or_empty_list_of_inputs_is_one_line(models, tmp_path):
     missing = run_demo("-m", models["person-0007"].xml, "-i", f"@{tmp_path / 'cameras.txt'}", "--no_show")
     assert missing.returncode == 2
@@ -360,6 +370,7 @@ def test_a_source_failing_midway_ends_alone():
     assert isinstance(failed.error, OSError) and next(feed for feed in ended if feed.name == "good").error is None
 
 
+@pytest.mark.slow
 def test_a_stream_lost_for_good_is_one_line_and_exit_1_while_the_video_finishes(models, sources, tmp_path):
     served = write_numbered_jpegs(tmp_path / "served")
     results = tmp_path / "all.jsonl"

@@ -49,6 +49,7 @@ def assert_numbered_without_gaps(results: Path) -> None:
     assert [record["frame"] for record in records] == list(range(len(records)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["rtsp", "http"])
 def test_a_stream_is_read_frame_after_newer_frame(frames, light_model, tmp_path, kind):
     server = rtsp_server(frames, 30) if kind == "rtsp" else http_server(frames[0].parent, 30)
@@ -108,6 +109,7 @@ def test_no_drop_keeps_every_frame_of_a_stream(frames, slow_model, tmp_path):
     assert any("dropped: 0 " in line for line in reader.stderr), reader.stderr
 
 
+@pytest.mark.slow
 def test_a_server_that_goes_away_and_comes_back(frames, light_model, tmp_path):
     results = tmp_path / "results.jsonl"
     port = free_port()
@@ -131,6 +133,7 @@ def test_a_server_that_goes_away_and_comes_back(frames, light_model, tmp_path):
     assert [index for index, _, _ in reader.frames] == list(range(len(reader.frames)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 @pytest.mark.parametrize("moment", ["stalled", "reconnecting"])
 def test_quitting_while_the_server_is_frozen(frames, light_model, tmp_path, stop, moment):
@@ -153,6 +156,7 @@ def test_quitting_while_the_server_is_frozen(frames, light_model, tmp_path, stop
     assert count_frames(video) == len(read_results(results)) >= 10
 
 
+@pytest.mark.slow
 def test_a_server_that_stays_away_ends_the_run_after_the_attempts_allowed(frames, light_model, tmp_path):
     results, video = tmp_path / "results.jsonl", tmp_path / "out.avi"
     server = rtsp_server(frames, 30).start()
@@ -170,6 +174,7 @@ def test_a_server_that_stays_away_ends_the_run_after_the_attempts_allowed(frames
     assert count_frames(video) == len(read_results(results)) >= 10
 
 
+@pytest.mark.slow
 def test_a_dead_address_is_one_line_without_the_password(light_model):
     url = f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/stream"
     run = run_demo("-m", light_model, "-i", url, "--no_show", "--no_cache", "--open_timeout", "3", timeout=60)
@@ -180,6 +185,7 @@ def test_a_dead_address_is_one_line_without_the_password(light_model):
     assert "hunter2" not in run.stderr + run.stdout and "admin" not in run.stderr + run.stdout
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_fails_at_the_open_timeout(light_model):
     with socket.socket() as silent:  # the kernel accepts the connection; nobody ever answers
         silent.bind(("127.0.0.1", 0))
@@ -207,6 +213,7 @@ def fifo(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_named_pipe_without_a_writer_is_one_line(light_model, fifo):
     run = run_demo("-m", light_model, "-i", fifo, "--no_show", "--no_cache", "--open_timeout", "1",
                    "--read_timeout", "1", timeout=60)
@@ -215,6 +222,7 @@ def test_a_named_pipe_without_a_writer_is_one_line(light_model, fifo):
     assert "named pipe" in one_error_line(run.stderr) and "writer" in run.stderr
 
 
+@pytest.mark.slow
 def test_a_named_pipe_is_read_as_a_stream_and_ctrl_c_works(frames, light_model, fifo, tmp_path):
     results = tmp_path / "results.jsonl"
     writer = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-re", "-stream_loop", "-1",
@@ -256,6 +264,7 @@ def test_a_camera_reports_what_it_gives(light_model):
     assert any("camera 0: " in line and "asked for 640x480" in line for line in reader.stderr), reader.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_camera_is_one_line(light_model):
     run = run_demo("-m", light_model, "-i", "99999", "--no_show", "--no_cache")
     assert run.returncode == 1
@@ -273,6 +282,7 @@ def test_latency_percentiles_in_constant_memory_match_numpy():
         assert histogram.percentile(percent) == pytest.approx(np.percentile(values, percent), rel=0.01)
 
 
+@pytest.mark.slow
 def test_benchmark_on_a_stream_reports_drops_and_ages(frames, light_model, tmp_path):
     report = tmp_path / "report.json"
     with rtsp_server(frames, 60) as server:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import openvino as ov
 import pytest
+
 from helpers.synthetic import (
     DEFAULT_DETECTORS,
     GRAY_BACKGROUND,

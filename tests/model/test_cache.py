@@ -34,6 +34,7 @@ def assert_ran_without_cache(run, results: Path, folder: Path, reason: str) -> N
     assert [i["name"] for i in read_results(results)[0]["instances"]] == ["person"]
 
 
+@pytest.mark.slow
 def test_a_writable_cache_is_filled(models, scene, tmp_path):
     run, results = run_with_cache(models, scene, tmp_path, {"XDG_CACHE_HOME": str(tmp_path / "cache")})
 

@@ -52,6 +52,7 @@ def test_download_by_name_puts_verified_files_in_place(world, tmp_path):
         assert path.read_bytes() == world.bodies[path.name]
 
 
+@pytest.mark.slow
 def test_second_download_is_a_cache_hit_and_a_damaged_file_is_fetched_again(world, tmp_path):
     out = tmp_path / "out"
     assert run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env).returncode == 0
@@ -169,6 +170,7 @@ def test_ctrl_c_mid_download_leaves_no_part_file(world, tmp_path):
     assert [p.name for p in leftovers(out)] == [f"{SECURITY}.xml"]
 
 
+@pytest.mark.slow
 def test_no_arguments_runs_the_default_model_on_the_sample_clip(world, tmp_path):
     results = tmp_path / "results.jsonl"
 
@@ -358,6 +360,7 @@ def silent_server():
     listener.close()
 
 
+@pytest.mark.slow
 def test_a_mirror_that_never_answers_fails_once_in_one_line(world, silent_server, tmp_path):
     url, accepted = silent_server
 
@@ -404,6 +407,7 @@ def test_a_read_only_models_folder_is_one_line(world, tmp_path):
     assert world.server.state.requests == []
 
 
+@pytest.mark.slow
 def test_a_read_only_folder_of_verified_files_still_serves_them(world, tmp_path):
     out = tmp_path / "out"
     assert run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env).returncode == 0

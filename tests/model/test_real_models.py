@@ -96,6 +96,7 @@ def check_mask_fits_box(instance: dict) -> None:
     assert area >= 0.15 * box_area, (instance["name"], area, box_area)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_photos_show_what_a_person_sees(photo_results, model):
     found = photo_results[model]
@@ -111,6 +112,7 @@ def test_photos_show_what_a_person_sees(photo_results, model):
             check_mask_fits_box(instance)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_clip_every_frame_written_and_people_found_when_they_walk_in(clip_runs, model):
     by_frame, video = clip_runs[model]

@@ -213,6 +213,7 @@ def test_model_type_that_does_not_fit_is_refused(tmp_path, kind, model, fragment
     assert fragment in refusal(shaped(tmp_path, GOOD[model]), kind)
 
 
+@pytest.mark.slow
 def test_model_type_flag_through_the_demo(tmp_path):
     image = tmp_path / "scene.png"
     cv2.imwrite(str(image), synthetic.draw_scene(64, 48, [])[0])

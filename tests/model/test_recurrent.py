@@ -120,6 +120,7 @@ def test_the_states_start_again_when_the_frame_size_changes(rvm):
     assert np.round(np.multiply(alphas, synthetic.RVM_COUNT_SCALE)).tolist() == [1, 2, 1, 2, 3, 1]
 
 
+@pytest.mark.slow
 def test_each_image_of_a_folder_starts_the_states_again(rvm, tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -147,6 +148,7 @@ def errors(run) -> list[str]:
     return [line for line in run.stderr.splitlines() if line.startswith("error:")]
 
 
+@pytest.mark.slow
 def test_in_instance_mode_and_in_eval_a_recurrent_model_is_one_line(rvm, tmp_path):
     image = one_colour(tmp_path / "frame.png")
     instances = run_demo("-m", rvm, "-i", image, "--no_show", "--no_cache")

@@ -96,6 +96,7 @@ def assert_same_within_tolerance(remote: list[dict], local: list[dict], toleranc
             assert np.allclose(got["box"], want["box"], atol=tolerance.box_px)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", SYNTHETIC)
 def test_served_models_give_the_local_answers_over_rest_and_grpc(served, scene, tmp_path, kind):
     server, local = served
@@ -110,6 +111,7 @@ def test_served_models_give_the_local_answers_over_rest_and_grpc(served, scene, 
                                      SYNTHETIC_TOLERANCE)
 
 
+@pytest.mark.slow
 def test_a_served_model_keeps_several_requests_in_flight_and_its_order(served, tmp_path):
     server, local = served
     # A red square that moves right frame after frame: a result out of order would show.
@@ -134,6 +136,7 @@ def test_the_python_api_opens_a_served_model(served, scene):
     assert [len(result.instances) for result in streamed] == [4, 4]
 
 
+@pytest.mark.slow
 def test_benchmark_runs_against_a_served_model(served, scene, tmp_path):
     server, _ = served
     report = tmp_path / "report.json"
@@ -171,6 +174,7 @@ def test_a_wrong_address_is_one_line(served, scene, address, code, says):
     assert says in line and "secret" not in line
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_times_out(scene):
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -195,6 +199,7 @@ def test_export_refuses_to_replace_anything(served, tmp_path):
     assert (folder / "config.json").read_text() == "mine\n" and not (folder / "yolo").exists()
 
 
+@pytest.mark.slow
 def test_export_writes_what_ovms_reads(served, scene, tmp_path):
     _, local = served
     model = export(local["two-input"], tmp_path / "repository", "blobs")
@@ -212,6 +217,7 @@ def test_export_writes_what_ovms_reads(served, scene, tmp_path):
     assert done.returncode == 1 and "made for a model server" in one_error_line(done.stderr)
 
 
+@pytest.mark.slow
 def test_losing_the_server_ends_a_file_run_with_one_line(tmp_path, scene):
     model = SYNTHETIC["yolo"](tmp_path / "yolo.xml")
     with KServe({"yolo": model}, tmp_path / "server.log") as server:
@@ -263,6 +269,7 @@ def test_a_live_run_waits_for_a_lost_server_and_goes_on(tmp_path):
     assert all(number is not None for _, number, _ in reader.frames)
 
 
+@pytest.mark.slow
 def test_a_live_run_gives_up_on_a_lost_server_after_the_reconnect_attempts(tmp_path):
     with live_run_on_a_served_model(tmp_path, "--reconnect", "2") as (server, reader):
         reader.wait_frames(5)
@@ -302,6 +309,7 @@ def write_certificates(folder: Path) -> tuple[Path, Path, Path]:
     return ca, certificate, key
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
 def test_https_with_a_ca_file_and_a_bearer_token_from_the_environment(tmp_path, scene):
     ca, certificate, key = write_certificates(tmp_path)
@@ -327,6 +335,7 @@ def test_https_with_a_ca_file_and_a_bearer_token_from_the_environment(tmp_path, 
         assert "401" in line and token not in line
 
 
+@pytest.mark.slow
 def test_eval_scores_a_served_model_as_the_local_one(served, tmp_path):
     from helpers.coco_sets import write_coco_set
     server, local = served

@@ -117,6 +117,7 @@ FAULTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol, fault, says, nireq", [(*case, "0")[:4] for case in FAULTS])
 def test_a_misbehaving_server_ends_a_file_run_with_one_line_in_time(server, scene, protocol, fault, says, nireq):
     server.fault = fault
@@ -132,6 +133,7 @@ def test_a_misbehaving_server_ends_a_file_run_with_one_line_in_time(server, scen
     assert 0 < done.peak_mb < MEMORY_CEILING_MB
 
 
+@pytest.mark.slow
 def test_the_well_behaved_server_answers_the_same_tests(server, scene):
     """The faults' server, without a fault: the runs above fail because of the faults, not the server."""
     for protocol in ("http", "grpc"):
@@ -144,6 +146,7 @@ STALLS = [("http", "trickle", 2), ("http", "silent", 2), ("grpc", "silent", 2), 
           ("http", "metadata_silent", 1), ("grpc", "metadata_silent", 1)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("protocol, fault, requests", STALLS)
 def test_a_signal_stops_a_run_stalled_on_the_server_within_a_second(server, scene, protocol, fault, requests, stop):

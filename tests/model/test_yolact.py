@@ -66,11 +66,13 @@ def test_recognised_with_its_parts(yolact_model):
     assert contract.plane_stride == (INPUT / PLANE, INPUT / PLANE)
 
 
+@pytest.mark.slow
 def test_images_of_several_sizes_give_each_shape_once(yolact_model, tmp_path):
     # Stretched, as Open Model Zoo's accuracy check resizes.
     check_each_scene_size(yolact_model, tmp_path, "stretch", (INPUT, INPUT), "stretch")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("flags", "expected"), [
     ((), [0.95, 0.9, 0.85, 0.8]),  # NMS at 0.5, Open Model Zoo's, drops each shifted copy
     (("--iou_threshold", "0.99"), SCORES_WITH_COPIES),
@@ -123,6 +125,7 @@ def test_candidates_are_capped_per_class_best_first():
         assert {(r, c, round(float(k), 2)) for r, c, k in zip(rows, classes, kept)} == expected
 
 
+@pytest.mark.slow
 def test_eval_scores_yolact_like_the_others(yolact_model, tmp_path):
     annotations, images = write_coco_set(tmp_path)
 

@@ -58,6 +58,7 @@ def test_recognised_by_shape(yolo_models, variant):
     assert contract.plane_stride == (synthetic.YOLO_PROTO_STRIDE, synthetic.YOLO_PROTO_STRIDE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_images_of_several_sizes_give_each_shape_once(yolo_models, tmp_path, variant):
     # Every variant but the plain one has a weaker copy of each blob 2 px to the right: NMS must drop it.
@@ -66,6 +67,7 @@ def test_images_of_several_sizes_give_each_shape_once(yolo_models, tmp_path, var
     check_each_scene_size(yolo_models[variant], tmp_path, "letterbox", (width, height), "fit")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("flags", "expected"), [
     (("--iou_threshold", "0.99"), [0.95, 0.9, 0.8, 0.8 * 0.95, 0.85, 0.8 * 0.9, 0.8 * 0.85, 0.8 * 0.8]),
     (("--max_det", "2"), [0.95, 0.9]),
@@ -75,6 +77,7 @@ def test_nms_and_instance_limit_flags(yolo_models, tmp_path, flags, expected):
     np.testing.assert_allclose(scores, sorted(expected, reverse=True), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_class_names_from_metadata_beside_the_model(tmp_path):
     # No rt_info, so the names come from Ultralytics' metadata.yaml in the export folder.
     model = synthetic.build_yolo_seg_model(tmp_path / "m.xml", synthetic.DEFAULT_DETECTORS, rt_info=False)
@@ -104,6 +107,7 @@ def test_class_names_from_rt_info_and_labels_flag_wins(yolo_models, tmp_path):
     assert class_names(build_parser().parse_args(["--labels", str(own)]).labels, info.labels) == ["a", "b"]
 
 
+@pytest.mark.slow
 def test_bad_rt_info_is_one_line(yolo_models, tmp_path):
     model = ov.Core().read_model(yolo_models["ultralytics_ir"])
     model.set_rt_info("grey", ["model_info", "pad_value"])

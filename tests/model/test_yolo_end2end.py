@@ -45,6 +45,7 @@ def test_the_old_misread_is_recognised_as_an_end2end_head(end2end_models, varian
         YoloSegContract.match(model, ModelInfo())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_images_of_several_sizes_give_each_shape_once(end2end_models, tmp_path, variant):
     check_each_scene_size(end2end_models[variant], tmp_path, "letterbox", (640, 640), "fit")
@@ -57,6 +58,7 @@ def model_with_copies(tmp_path_factory) -> Path:
     return synthetic.build_yolo_end2end_seg_model(folder / "m.xml", synthetic.DEFAULT_DETECTORS, duplicates=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("flags", "expected"), [
     ((), SCORES_WITH_COPIES),  # the head has suppressed already: no NMS drops the overlapping copies
     (("--iou_threshold", "0.1"), SCORES_WITH_COPIES),
@@ -83,6 +85,7 @@ def test_normalised_rows_are_scaled_to_input_pixels():
         assert detections.class_ids.tolist() == [2, 0] and detections.heatmaps.shape == (2, 120, 160)
 
 
+@pytest.mark.slow
 def test_eval_scores_the_end2end_head_like_the_others(end2end_models, tmp_path):
     annotations, images = write_coco_set(tmp_path)
 

@@ -35,6 +35,7 @@ def assert_exported(folder: Path, name: str) -> None:
         ["model_info", "embedded_processing"]).astype(str) == "YES"
 
 
+@pytest.mark.slow
 def test_export_into_a_file_is_one_line_and_the_file_stays(tmp_path):
     file = tmp_path / "repository"
     file.write_bytes(NOTES)
@@ -46,6 +47,7 @@ def test_export_into_a_file_is_one_line_and_the_file_stays(tmp_path):
     assert contents(tmp_path) == {"repository": NOTES}
 
 
+@pytest.mark.slow
 def test_a_full_disk_leaves_nothing_and_a_retry_after_freeing_space_succeeds(tmp_path):
     with filesystems.tmpfs(tmp_path / "disk", "8m") as disk:
         filler = disk / "filler"
@@ -95,6 +97,7 @@ def staging_appears(folder: Path, process: subprocess.Popen, timeout: float = 12
     return False
 
 
+@pytest.mark.slow
 def test_ctrl_c_mid_export_leaves_the_folder_as_it_was_and_a_retry_succeeds(large_model, tmp_path):
     folder = tmp_path / "repository"
     folder.mkdir()

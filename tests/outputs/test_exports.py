@@ -73,6 +73,7 @@ def quiet_eval(coco: COCO, results: list, iou_type: str, image_ids: list[int], c
 
 # --- Fast tests: synthetic models ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_folder_exports_masks_and_polygons_that_read_back_to_the_results(yolo_model, scenes, tmp_path):
     run = run_demo(*export_args(yolo_model, scenes, tmp_path))
 
@@ -93,6 +94,7 @@ def test_a_folder_exports_masks_and_polygons_that_read_back_to_the_results(yolo_
         assert detection["score"] == pytest.approx(matches[0]["score"])
 
 
+@pytest.mark.slow
 def test_overlapping_instances_give_the_pixel_to_the_higher_score(yolo_model, tmp_path):
     """Without NMS the synthetic model's weaker copy of each shape (0.8 of its score, 2 px off) lies
     over the shape: in the PNG the stronger instance keeps every pixel the two share."""
@@ -115,6 +117,7 @@ def test_overlapping_instances_give_the_pixel_to_the_higher_score(yolo_model, tm
     assert (png[person & copy] == 1).all()
 
 
+@pytest.mark.slow
 def test_a_video_is_numbered_by_frame_and_limited_as_the_results_are(yolo_model, clip, tmp_path):
     run = run_demo(*export_args(yolo_model, clip, tmp_path, "-limit", "4"))
 
@@ -125,6 +128,7 @@ def test_a_video_is_numbered_by_frame_and_limited_as_the_results_are(yolo_model,
     assert len(coco) == sum(len(r["instances"]) for r in read_results(tmp_path / "results.jsonl"))
 
 
+@pytest.mark.slow
 def test_the_class_filter_reaches_every_export(yolo_model, scenes, tmp_path):
     run = run_demo(*export_args(yolo_model, scenes, tmp_path, "--classes", "car"))
 
@@ -138,6 +142,7 @@ def test_the_class_filter_reaches_every_export(yolo_model, scenes, tmp_path):
                for f in (tmp_path / "masks").iterdir())
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_still_writes_the_whole_coco_file(yolo_model, clip, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -156,6 +161,7 @@ def test_an_interrupted_run_still_writes_the_whole_coco_file(yolo_model, clip, t
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", ["--save_masks", "--yolo_labels"])
 def test_a_folder_that_cannot_be_made_or_written_is_one_line(yolo_model, scenes, tmp_path, flag):
     (tmp_path / "a_file").write_text("mine")
@@ -174,6 +180,7 @@ def test_a_folder_that_cannot_be_made_or_written_is_one_line(yolo_model, scenes,
     assert error_lines(run.stderr) == [f"error: {flag} '{locked}': the folder is not writable"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", ["--save_masks", "--yolo_labels"])
 def test_an_export_folder_holding_the_inputs_is_refused(yolo_model, scenes, flag):
     before = {p.name: p.read_bytes() for p in scenes.iterdir()}
@@ -184,6 +191,7 @@ def test_an_export_folder_holding_the_inputs_is_refused(yolo_model, scenes, flag
     assert {p.name: p.read_bytes() for p in scenes.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_coco_results_over_the_input_or_into_a_missing_folder_are_refused(yolo_model, scenes, tmp_path):
     image = scenes / "000000000007.png"
     before = image.read_bytes()

@@ -217,6 +217,7 @@ def test_into_a_pipe_it_is_a_fragmented_mp4_that_plays_whole(tmp_path):
 
 # --- Through the command line -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_crf_reaches_the_encoder_and_an_input_without_a_rate_is_written_at_25_fps(models, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -241,6 +242,7 @@ def test_crf_with_another_output_is_refused(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_leaves_a_whole_mp4_at_the_sources_rate(models, tmp_path):
     out, results = tmp_path / "out.mp4", tmp_path / "results.jsonl"
     clip = ROOT / "assets" / "sample_clip.avi"  # 10 fps
@@ -391,6 +393,7 @@ def played_in_chromium(video: Path, seek_to: float, tmp_path: Path) -> dict:
     return reports[0]
 
 
+@pytest.mark.slow
 def test_headless_chromium_plays_it_to_the_end_and_shows_the_frame_sought(tmp_path):
     path = tmp_path / "out.mp4"
     written = write_mp4(path, 40, fps=25.0)
@@ -412,6 +415,7 @@ def test_headless_chromium_plays_it_to_the_end_and_shows_the_frame_sought(tmp_pa
     assert mean_difference(shown, written[frame]) < 3.0
 
 
+@pytest.mark.slow
 def test_headless_chromium_refuses_mpeg4_part2_so_the_check_can_fail(tmp_path):
     """What .mp4 used to be (mp4v, by OpenCV): the same page reports an error, not a duration."""
     path = tmp_path / "mp4v.mp4"
@@ -453,6 +457,7 @@ def test_capture_times_are_ignored_unless_asked_for(tmp_path):
     assert times == pytest.approx([n / 10 for n in range(5)], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_a_recording_of_a_stream_that_drops_frames_lasts_as_long_as_what_was_seen(tmp_path):
     """A model slower than a 60 fps RTSP stream takes some of its frames; at n / fps the recording
     would play them in less time than they took, with capture times it takes as long as they did."""

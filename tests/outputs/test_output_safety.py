@@ -59,6 +59,7 @@ def assert_failed_and_kept(run, target: Path, what: str, unit: str) -> None:
     assert sorted(p.name for p in target.parent.iterdir()) == sorted(["filler", target.name])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extension", [".avi", ".mp4", ".mkv"])
 def test_a_video_on_a_full_disk_is_an_error_and_the_previous_file_stays(models, small_disk, extension):
     target = small_disk / f"out{extension}"
@@ -71,6 +72,7 @@ def test_a_video_on_a_full_disk_is_an_error_and_the_previous_file_stays(models, 
     assert_failed_and_kept(run, target, "video", "frame")
 
 
+@pytest.mark.slow
 def test_an_image_sequence_on_a_full_disk_is_an_error_and_the_previous_image_stays(models, small_disk):
     target = small_disk / "out_000.png"
     target.write_bytes(PREVIOUS)
@@ -81,6 +83,7 @@ def test_an_image_sequence_on_a_full_disk_is_an_error_and_the_previous_image_sta
     assert_failed_and_kept(run, target, "image", "image")
 
 
+@pytest.mark.slow
 def test_results_on_a_full_disk_are_an_error_and_the_previous_file_stays(models, small_disk):
     target = small_disk / "results.jsonl"
     target.write_bytes(PREVIOUS)
@@ -91,6 +94,7 @@ def test_results_on_a_full_disk_are_an_error_and_the_previous_file_stays(models,
     assert_failed_and_kept(run, target, "results", "line")
 
 
+@pytest.mark.slow
 def test_a_benchmark_report_on_a_full_disk_is_an_error(models, small_disk):
     target = small_disk / "report.json"
     target.write_bytes(PREVIOUS)
@@ -105,6 +109,7 @@ def test_a_benchmark_report_on_a_full_disk_is_an_error(models, small_disk):
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "report.json"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag, what", [("--results", "results"), ("--metrics", "metrics")])
 def test_eval_outputs_on_a_full_disk_are_an_error(models, small_disk, tmp_path, flag, what):
     (tmp_path / "coco").mkdir()

@@ -56,6 +56,7 @@ def demo_args(models, *args) -> list:
     return ["-m", models["person-0007"].xml, "--no_show", "--no_cache", "-i", CLIP, *args]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag, name", [("--results", "results.jsonl"), ("-o", "out.avi"),
                                         ("--coco_results", "coco.json")])
 def test_a_link_another_user_planted_in_a_sticky_shared_folder_is_refused(models, tmp_path, flag, name):
@@ -73,6 +74,7 @@ def test_a_link_another_user_planted_in_a_sticky_shared_folder_is_refused(models
     assert target.read_bytes() == PREVIOUS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sticky", [True, False])
 def test_a_link_of_the_user_is_followed_and_stays(models, tmp_path, sticky):
     """As the kernel's protected_symlinks rule has it: the user's own link, or any link outside a sticky folder."""
@@ -87,6 +89,7 @@ def test_a_link_of_the_user_is_followed_and_stays(models, tmp_path, sticky):
     assert len(target.read_text().splitlines()) == 30
 
 
+@pytest.mark.slow
 def test_a_stamp_link_planted_in_a_shared_models_folder_is_replaced_not_followed(world, tmp_path):  # noqa: F811
     out = tmp_path / "models"
     assert run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env).returncode == 0
@@ -105,6 +108,7 @@ def test_a_stamp_link_planted_in_a_shared_models_folder_is_replaced_not_followed
     assert stamp.read_text().startswith("sha384 ")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("owner, mode, reason", [(0, 0o1777, "every user can write in it"),
                                                  (NOBODY, 0o755, f"it belongs to uid {NOBODY}")])
 def test_a_compiled_model_cache_others_can_write_in_is_not_used(models, tmp_path, owner, mode, reason):
@@ -125,6 +129,7 @@ def test_a_compiled_model_cache_others_can_write_in_is_not_used(models, tmp_path
     assert len(results.read_text().splitlines()) == 30
 
 
+@pytest.mark.slow
 def test_export_refuses_a_model_folder_link_planted_in_a_shared_folder(tmp_path):
     """Else the version folder would be made inside the folder the link leads to, a folder of the user's."""
     mine = tmp_path / "home" / "projects"
@@ -142,6 +147,7 @@ def test_export_refuses_a_model_folder_link_planted_in_a_shared_folder(tmp_path)
     assert entries(tmp_path) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", ["--save_masks", "--yolo_labels"])
 def test_an_export_folder_link_planted_in_a_sticky_shared_folder_is_refused(models, tmp_path, flag):
     """Else the per-frame files would be written in the folder the link leads to, a folder of the user's."""

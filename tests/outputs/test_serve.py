@@ -121,6 +121,7 @@ def assert_shows(served: np.ndarray, written: np.ndarray, clip_frame: np.ndarray
         assert np.percentile(error, 90) < 10
 
 
+@pytest.mark.slow
 def test_two_viewers_at_once_get_the_pictures_the_demo_writes_beyond_the_output_limit(model, scene, tmp_path):
     clip, clip_frame, truths = scene
     reader, url = serving("-m", model, "-i", clip, "--loop", "-o", tmp_path / "out_%03d.png", "-limit", "3")
@@ -138,6 +139,7 @@ def test_two_viewers_at_once_get_the_pictures_the_demo_writes_beyond_the_output_
             assert_shows(served, cv2.imread(str(written[-1])), clip_frame, truths)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt install chromium-headless-shell)")
 def test_a_browser_shows_the_page_while_opencv_reads_the_stream(model, scene, tmp_path):
     clip, clip_frame, truths = scene
@@ -183,6 +185,7 @@ def parts_received(viewer: socket.socket) -> int:
     return data.count(b"--frame\r\nContent-Type: image/jpeg\r\n")
 
 
+@pytest.mark.slow
 def test_a_viewer_that_stops_reading_slows_neither_the_run_nor_the_other_viewer(model, noisy_clip):
     reader, url = serving("-m", model, "-i", noisy_clip, "--loop")
     try:
@@ -202,6 +205,7 @@ def test_a_viewer_that_stops_reading_slows_neither_the_run_nor_the_other_viewer(
     assert sent < processed / 2, (sent, processed)
 
 
+@pytest.mark.slow
 def test_the_end_of_the_input_ends_the_server_and_its_viewers_connections(model, scene):
     clip, _, _ = scene
     reader, url = serving("-m", model, "-i", clip)

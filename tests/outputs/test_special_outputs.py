@@ -37,6 +37,7 @@ def folder(tmp_path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_a_signal_ends_the_wait_for_a_reader_of_a_pipe_given_as_coco_results(models, folder):
     pipe, results = folder / "coco.json", folder / "results.jsonl"
     os.mkfifo(pipe)
@@ -55,6 +56,7 @@ def test_a_signal_ends_the_wait_for_a_reader_of_a_pipe_given_as_coco_results(mod
     assert len(results.read_text().splitlines()) == 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag, name, what", [("-o", "out.mp4", "video"), ("--results", "results.jsonl", "results")])
 def test_a_pipe_nobody_reads_is_one_line_after_a_bounded_wait(models, folder, flag, name, what):
     pipe = folder / name
@@ -69,6 +71,7 @@ def test_a_pipe_nobody_reads_is_one_line_after_a_bounded_wait(models, folder, fl
     assert entries(folder) == {name: "pipe", "notes.txt": PREVIOUS}
 
 
+@pytest.mark.slow
 def test_a_pipe_with_a_reader_gets_the_coco_results(models, folder):
     pipe = folder / "coco.json"
     os.mkfifo(pipe)
@@ -89,6 +92,7 @@ def hidden_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob(".*") if p.is_file())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag, name, what, unit", [("-o", "out.avi", "video", "frame"),
                                                     ("--results", "results.jsonl", "results", "line")])
 def test_an_output_folder_removed_mid_run_is_one_line(models, folder, flag, name, what, unit):

@@ -63,6 +63,7 @@ def pause(display: XServer, window: str) -> None:
     wait_for(lambda: "paused" in display.window_name(window), "the title to say paused")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["q", "shift+q", "Escape"])
 def test_a_quit_key_ends_the_run_with_a_playing_video(display, demos, models, tmp_path, key):
     demo, window, video, results = playing_video_run(display, demos, models, tmp_path)
@@ -72,6 +73,7 @@ def test_a_quit_key_ends_the_run_with_a_playing_video(display, demos, models, tm
     assert "WARNING" not in demo.stderr and "error" not in demo.stderr
 
 
+@pytest.mark.slow
 def test_the_close_button_ends_the_run_like_q(display, demos, models, tmp_path):
     demo, window, video, results = playing_video_run(display, demos, models, tmp_path)
     display.click_close_button(window)
@@ -80,6 +82,7 @@ def test_the_close_button_ends_the_run_like_q(display, demos, models, tmp_path):
     assert not display.tool("xdotool", "search", "--name", TITLE, check=False).split()
 
 
+@pytest.mark.slow
 def test_space_pauses_and_resumes(display, demos, models, tmp_path):
     demo, window, video, results = playing_video_run(display, demos, models, tmp_path)
     pause(display, window)
@@ -94,6 +97,7 @@ def test_space_pauses_and_resumes(display, demos, models, tmp_path):
     assert count_frames(video) == lines_written(results)
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_paused_run_cleanly(display, demos, models, tmp_path):
     demo, window, video, results = playing_video_run(display, demos, models, tmp_path)
     pause(display, window)
@@ -103,6 +107,7 @@ def test_sigterm_stops_a_paused_run_cleanly(display, demos, models, tmp_path):
     assert count_frames(video) == lines_written(results) >= 3
 
 
+@pytest.mark.slow
 def test_the_window_shows_the_frame_the_demo_wrote(display, demos, models, tmp_path):
     results = tmp_path / "frames.jsonl"
     demo = start_on_clip(display, demos, models, tmp_path, "-o", tmp_path / "out_%03d.png", "--results", results)
@@ -125,6 +130,7 @@ def test_the_window_shows_the_frame_the_demo_wrote(display, demos, models, tmp_p
     assert demo.finish() == 0, demo.stderr
 
 
+@pytest.mark.slow
 def test_a_large_single_image_fits_the_screen_and_stays_until_a_key(demos, models, tmp_path):
     big, shown = tmp_path / "big.png", tmp_path / "shown.png"
     shapes = [synthetic.Shape.rect((0, 0, 255), 100, 100, 700, 900),
@@ -159,6 +165,7 @@ def test_a_large_single_image_fits_the_screen_and_stays_until_a_key(demos, model
         assert demo.finish() == 0, demo.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("environment, reason", [
     ({"DISPLAY": ":987"}, "the display ':987' cannot be reached"),
     ({"WAYLAND_DISPLAY": "wayland-0"}, "only Wayland is running (WAYLAND_DISPLAY=wayland-0) and this OpenCV's "

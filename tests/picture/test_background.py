@@ -118,6 +118,7 @@ def test_image_is_stretched_to_each_frame_size_and_fills_empty_frames(models, tm
     np.testing.assert_array_equal(empty_output, expected)
 
 
+@pytest.mark.slow
 def test_short_video_loops_in_step_with_frames_in_flight(models, tmp_path):
     clip = [noise((320, 240), seed) for seed in range(3)]
     video = synthetic.write_ffv1_video(tmp_path / "waves.mkv", clip)
@@ -131,6 +132,7 @@ def test_short_video_loops_in_step_with_frames_in_flight(models, tmp_path):
         check_people_kept(output, frame, replacement, record, people)
 
 
+@pytest.mark.slow
 def test_blur_side_by_side_with_the_original(models, tmp_path):
     scenes = [scene(FULL_HD), scene(VGA)]
     written, records, _ = run_background(tmp_path, models["person-0007"].xml, [frame for frame, _ in scenes],

@@ -249,6 +249,7 @@ def unstatused(picture: np.ndarray, under: np.ndarray) -> np.ndarray:
     return picture
 
 
+@pytest.mark.slow
 def test_a_video_frame_without_people_keeps_them_held_and_never_shows_the_room(models, tmp_path):
     with_people, people = scene(VGA)
     without, _ = scene(VGA, people=False)
@@ -324,6 +325,7 @@ def test_bad_flags_are_one_line_errors(models, tmp_path, flags, code, message):
         assert "person, bicycle, car" in lines[-1] and len(lines) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode_flags", [["--mode", "background", "--smooth", "0.7", "--blur_bgr", "15"],
                                         ["--mode", "privacy", "--pixelate", "8"]])
 def test_benchmark_measures_the_composed_modes(models, tmp_path, mode_flags):

@@ -72,6 +72,7 @@ def scene(width: int, height: int) -> list[Instance]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(3840, 2160), (1920, 1080), (480, 360)])
 def test_labels_are_whole_inside_the_frame_off_each_other_and_off_the_status_box(size):
     instances = scene(*size)
@@ -260,6 +261,7 @@ def edge_scene(width: int, height: int) -> list[Instance]:
             for number, (x, y) in enumerate((x, y) for x in xs for y in ys if (x, y) != (xs[1], ys[1]))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(320, 240), (1920, 1080), (3840, 2160)])
 @pytest.mark.parametrize("status", [True, False])
 def test_labels_at_every_edge_and_corner_are_whole_inside_the_frame(size, status):
@@ -348,6 +350,7 @@ def status_pixels(picture: np.ndarray, tolerance: int = 0) -> np.ndarray:
         np.abs(inside - TEXT_COLOUR) <= tolerance, axis=2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags, in_file", [((), False), (("--status_in_output",), True),
                                             (("--no_status", "--status_in_output"), False)])
 def test_written_frames_hold_the_status_only_when_asked(models, tmp_path, flags, in_file):
