@@ -203,7 +203,7 @@ def inputs(tmp_path, models):
     shutil.copy(CLIP, folder / "clip.avi")
     shutil.copy(models["person-0007"].xml, folder / "model.xml")
     shutil.copy(models["person-0007"].xml.with_suffix(".bin"), folder / "model.bin")
-    shutil.copy(ROOT / "demo" / "coco_labels.txt", folder / "labels.txt")
+    shutil.copy(ROOT / "demo" / "results" / "coco_labels.txt", folder / "labels.txt")
     frames = folder / "frames"
     frames.mkdir()
     for name in ("out_000.png", "out_001.png"):
