@@ -1,7 +1,7 @@
 """Makes assets/sample_clip.avi: coloured shapes moving on gray, the project's own smoke-test clip.
 
 Its colours are those the test suite's synthetic colour-blob models look for
-(tests/synthetic.py), so a synthetic model finds every shape in every frame:
+(tests/helpers/synthetic.py), so a synthetic model finds every shape in every frame:
     python assets/make_sample_clip.py
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from synthetic import Shape, draw_scene  # noqa: E402
+from helpers.synthetic import Shape, draw_scene  # noqa: E402
 
 WIDTH, HEIGHT, FRAMES, FPS = 640, 360, 30, 10
 RED, GREEN, BLUE, YELLOW = (0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255)

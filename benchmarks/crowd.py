@@ -7,7 +7,7 @@ Open Model Zoo's security Mask R-CNNs (``image`` [1,3,H,W] BGR in; ``labels`` [N
 [N,5] with the score, ``masks`` [N,28,28] out) with the ``model_info`` both this demo and
 model_api read; its outputs are constants, so every frame has exactly ``count`` instances, and
 with ``gflops`` it is given a convolution stack of that cost whose result is added x0 to the
-boxes (tests/heavy_model.py), so that it costs what a real model costs.
+boxes (tests/helpers/heavy_model.py), so that it costs what a real model costs.
 """
 from __future__ import annotations
 

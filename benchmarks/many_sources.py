@@ -2,7 +2,7 @@
 process per source. The figures the README quotes.
 
 Four 1080p MJPG clips of ten shapes (benchmarks/clip.py; what a typical camera gives) and a model of
-person-0007's cost (tests/heavy_model.py):
+person-0007's cost (tests/helpers/heavy_model.py):
 
 1. ``python -m demo -i cam1 [-i cam2 ...] --benchmark`` with 1, 2 and 4 sources: each run's efficiency (its
    total end-to-end throughput over the same compiled model alone with the same requests, in alternating

@@ -1,7 +1,7 @@
 """How well the demo keeps a KServe v2 server busy: the figures the README's remote-inference section quotes.
 
-Serves a model of person-0007's cost (tests/heavy_model.py) on the tests' KServe server
-(tests/kserve_server.py, on 127.0.0.1) twice: exported by ``python -m demo export`` (pre-processing in
+Serves a model of person-0007's cost (tests/helpers/heavy_model.py) on the tests' KServe server
+(tests/helpers/kserve_server.py, on 127.0.0.1) twice: exported by ``python -m demo export`` (pre-processing in
 the served graph) and as it is (pre-processing on the client). Runs ``python -m demo --benchmark`` on a
 1080p MJPG clip locally and against the server with -nireq 1, 2 and 4, and prints a table: end-to-end
 FPS, the model alone through the same remote queue (the server's own capacity as this client reaches
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import cv2
 from clip import write_mjpg_clip
-from testkit import heavy_model, test_remote
+from testkit import heavy_model, kserve_process
 
 import demo
 
@@ -73,9 +73,9 @@ def main() -> None:
         if not video.exists():
             write_mjpg_clip(video)
         repository = folder / f"repository-{os.getpid()}"
-        exported = test_remote.export(model, repository, "served")
+        exported = kserve_process.export(model, repository, "served")
         rows = [("local", "-", benchmark(str(model), video, args.time, folder / "local.json", "-nireq", "2"))]
-        with test_remote.KServe({"served": exported, "raw": model}, folder / "server.log") as server:
+        with kserve_process.KServe({"served": exported, "raw": model}, folder / "server.log") as server:
             for name, url in (("gRPC, raw model, client pre-processing", server.url("raw", "grpc")),
                               ("REST, raw model, client pre-processing", server.url("raw")),
                               ("REST, exported model", server.url("served"))):

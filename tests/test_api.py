@@ -12,10 +12,11 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import synthetic
-from conftest import ROOT, SHARED, read_results, run_demo
+from helpers import synthetic
+from helpers.results import read_results
+from helpers.running import ROOT, SHARED, run_demo
+from helpers.scenes import write_scene
 from pycocotools import mask as mask_utils
-from test_yolo import write_scene
 
 import demo
 
@@ -71,6 +72,7 @@ def assert_same_instances(got: list[dict], written: list[dict]) -> None:
         assert mine["mask"] == theirs["mask"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", [*SYNTHETIC, *REAL_MODELS])
 def test_one_frame_and_a_stream_give_what_the_command_line_writes(kind, contract_models, tmp_path):
     model, scene = model_for(kind, contract_models), scene_for(kind, tmp_path)
@@ -106,6 +108,7 @@ def test_limits_change_per_call_without_recompiling(contract_models, tmp_path):
     assert segmenter.model.engine is compiled and [round(i.score, 3) for i in segmenter(frame)] == default
 
 
+@pytest.mark.slow
 def test_classes_by_name_or_id_in_the_api_and_on_the_command_line(contract_models, tmp_path):
     write_scene(tmp_path / "scene.png", 640, 480)
     frame = cv2.imread(str(tmp_path / "scene.png"))
@@ -213,6 +216,7 @@ def readme_python_example() -> str:
     return text[block:text.index("```", block)]
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_as_written(tmp_path):
     model_folder = REAL_MODELS["yolo11n-ir"].parent
     if not model_folder.is_dir():
@@ -231,6 +235,7 @@ def test_the_readme_example_runs_as_written(tmp_path):
     assert lines[-1].startswith("29 ")  # the clip's 30 frames, in order
 
 
+@pytest.mark.slow
 def test_every_module_imports_on_its_own():
     """No import cycle: each module loads first in a fresh interpreter, whichever a user imports."""
     modules = sorted(f"demo.{path.relative_to(ROOT / 'demo').with_suffix('').as_posix().replace('/', '.')}"

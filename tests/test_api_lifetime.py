@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-import synthetic
-from conftest import ROOT
+from helpers import synthetic
+from helpers.running import ROOT
 
 import demo
 from demo.core.errors import DemoError
@@ -86,6 +86,7 @@ def frame():
     return picture
 
 
+@pytest.mark.slow
 def test_fifty_segmenters_opened_and_closed_leave_threads_descriptors_and_memory_flat(yolo_model):
     done = subprocess.run([sys.executable, "-c", LIFETIME_SCRIPT, str(yolo_model), str(OPENED)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
