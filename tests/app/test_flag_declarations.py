@@ -19,7 +19,7 @@ from demo.outputs.sinks import VideoSettings
 from demo.picture.background import BackgroundSettings
 from demo.results.tracker import TrackerSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Each flagged field of Settings: a value other than its default, as typed and as the field holds it.
 MODEL_SAMPLES = {
     "threshold": ("0.25", 0.25), "iou_threshold": ("0.4", 0.4), "max_det": ("7", 7),

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 import pytest
-import synthetic
-from conftest import ROOT, run_demo
+from helpers import synthetic
+from helpers.running import ROOT, run_demo
 
 from demo.model.contracts import recognise
 from demo.model.model_info import SECTION, read_model_info

@@ -1,7 +1,7 @@
 """A mirror's address may carry credentials (user info, a token in its query): no message shows them."""
 from __future__ import annotations
 
-from conftest import one_error_line, run_demo
+from helpers.running import one_error_line, run_demo
 
 
 def test_a_mirror_with_credentials_that_cannot_be_reached_is_named_without_them(tmp_path):
