@@ -55,11 +55,11 @@ def test_hint_given_wins_over_a_live_input(listener):
 
 
 def test_several_inputs_keep_throughput_and_reconnect_when_one_is_live(listener, tmp_path):
-    url = f"rtsp://127.0.0.1:{listener.getsockname()[1]}/live"
-    run = planned("-i", str(CLIP), "-i", url, "--reconnect", "2", "-o", str(tmp_path / "out_{source}.mp4"))
+    port = listener.getsockname()[1]
+    run = planned("-i", str(CLIP), "-i", f"rtsp://127.0.0.1:{port}/live", "--reconnect", "2",
+                  "-o", str(tmp_path / "out_{source}.mp4"))
     assert (run.settings.hint, run.settings.reconnect) == (None, 2)
-    assert run.names == ("people-detection-preview", "127.0.0.1_9999_live".replace(
-        "9999", str(listener.getsockname()[1])))
+    assert run.names == ("people-detection-preview", f"127.0.0.1_{port}_live")
     assert run.frame_outputs == {name: str(tmp_path / f"out_{name}.mp4") for name in run.names}
     assert [output.path for output in run.writes] == [tmp_path / f"out_{name}.mp4" for name in run.names]
     assert not connected(listener)

@@ -113,7 +113,8 @@ def open_lane(plan: RunPlan, name: str, source: FrameSource, newest: bool, statu
     composer = plan.composition and resources.enter_context(closing(background.BackgroundComposer.from_settings(
         replace(plan.composition, classes=segmenter.classes), segmenter.labels, plan.labels_name,
         flags.footage(source, plan.looping))))
-    # Labels keep clear of the status band wherever it is drawn, so the window and the files agree.
+    # Labels keep clear of the status band wherever it is drawn, so the window and the files agree. One
+    # source keeps room for the dropped line whenever it is live, as it always has: its pictures stay the same.
     band = app.status_rows(source.live if not plan.several else newest) if status else 0
     render = composer or InstanceRenderer(plan.show_boxes, plan.show_scores, band)
     tracked = plan.tracker is not None and not (composer or source.kind in ("image", "folder"))
