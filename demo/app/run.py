@@ -135,10 +135,13 @@ class Shows(Protocol):
 
     def show(self, name: str, picture: np.ndarray, fps: float) -> bool: ...
 
+    def idle(self) -> bool: ...
+
 
 def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameResult], np.ndarray],
         outputs: Outputs, tracker: MaskTracker | None, metrics: RunMetrics, live: bool = False) -> None:
-    """One source's frames through the loop of :func:`deliver`, shown in ``outputs``' window and live views.
+    """One source's frames through the loop of :func:`deliver`, shown in ``outputs``' window and live views: for
+    a caller with outputs of its own (the command line's runner hands :func:`deliver` its lanes itself).
 
     The outputs stay open, so that several runs can write to them; whoever made them closes
     them, which leaves every sink whole however the run ended.
