@@ -302,6 +302,10 @@ def takes_newest(lanes: Mapping[str, app.Lane]) -> bool:
     return any(lane.live for lane in lanes.values())
 
 
+def several(lanes: Mapping[str, app.Lane]) -> bool:
+    return list(lanes) != [app.ONE_SOURCE]
+
+
 def measure_model_alone(segmenter: Segmenter, frames: list[Frame], seconds: float | None = None) -> Throughput:
     """The stream's own requests fed ``frames`` (decoded beforehand) in turn for ``seconds`` (None: once
     each), each result's outputs decoded as the stream does, and nothing after."""
@@ -333,6 +337,8 @@ def run(segmenter: Segmenter, source: FrameSource, lanes: Mapping[str, app.Lane]
     other_load = OtherLoad()
     with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
         metrics = MeasuredMetrics(progress)
+        if not several(lanes):  # one source's figures are the run's, counted once a frame
+            lanes = {name: replace(lane, metrics=metrics) for name, lane in lanes.items()}
         while round_ := settings.next_round(end_to_end):
             metrics.new_round()
             measured = measure_pipeline(segmenter, until(frames, *round_), lanes, screen, metrics)
@@ -342,7 +348,7 @@ def run(segmenter: Segmenter, source: FrameSource, lanes: Mapping[str, app.Lane]
             rounds.append(Round(measured, measure_model_alone(segmenter, decoded, measured.seconds)))
     report = BenchmarkReport.build(device, segmenter.model.engine.config(), segmenter.requests, rounds,
                                    metrics, other_load.share(), source.live)
-    if list(lanes) != [app.ONE_SOURCE]:
+    if several(lanes):
         report = replace(report, sources={name: {"frames": lane.metrics.frames,
                                                  "fps": lane.metrics.frames / end_to_end.seconds}
                                           for name, lane in lanes.items()})
