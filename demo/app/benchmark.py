@@ -1,6 +1,6 @@
 """``--benchmark``: the whole pipeline headless and flat out, set against the model alone.
 
-The end-to-end run is the demo's own loop (:func:`demo.app.run`) with whatever renderer and
+The end-to-end run is the demo's own loop (:func:`demo.app.run.deliver`) through the lanes and
 writers the command line built, over ``-niter`` frames or ``--time`` seconds of a looped
 input. The model-alone run is the most that loop could reach: the same requests of the same
 compiled model (the stream's own), fed frames of the same input decoded beforehand, each
@@ -21,7 +21,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -35,8 +35,6 @@ from demo.core.metrics import RunMetrics
 from demo.frames.sources import Frame, FrameSource
 from demo.model.segmenter import Segmenter
 from demo.outputs.sinks import write_json
-from demo.results.instances import FrameResult
-from demo.results.tracker import MaskTracker
 
 DEFAULT_SECONDS = 10.0
 # Short, for many rounds and so a measure of the noise; filling and draining cost both sides alike.
@@ -292,15 +290,20 @@ def until(frames: Iterable[Frame], count: int | None, seconds: float | None) -> 
         yield frame
 
 
-def measure_pipeline(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameResult], np.ndarray],
-                     outputs: app.Outputs, tracker: MaskTracker | None, metrics: RunMetrics,
-                     live: bool, lanes: Mapping[str, app.Lane] | None = None) -> Throughput:
+def measure_pipeline(segmenter: Segmenter, frames: Iterable[Frame], lanes: Mapping[str, app.Lane],
+                     screen: app.Shows, metrics: RunMetrics) -> Throughput:
     counted, cpu_started, started = metrics.frames, time.process_time(), time.perf_counter()
-    if lanes:  # several sources: each result through its own source's lane
-        many.run(segmenter.stream(frames, live), lanes, many.GridScreen(None, None), metrics)
-    else:
-        app.run(segmenter, frames, render, outputs, tracker, metrics, live)
+    app.deliver(segmenter.stream(frames, takes_newest(lanes)), lanes, screen, metrics)
     return Throughput(metrics.frames - counted, time.perf_counter() - started, time.process_time() - cpu_started)
+
+
+def takes_newest(lanes: Mapping[str, app.Lane]) -> bool:
+    """A lane's source drops frames: the stream takes a frame only when a request is free."""
+    return any(lane.live for lane in lanes.values())
+
+
+def several(lanes: Mapping[str, app.Lane]) -> bool:
+    return list(lanes) != [app.ONE_SOURCE]
 
 
 def measure_model_alone(segmenter: Segmenter, frames: list[Frame], seconds: float | None = None) -> Throughput:
@@ -312,12 +315,12 @@ def measure_model_alone(segmenter: Segmenter, frames: list[Frame], seconds: floa
     return Throughput(count, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
-def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult], np.ndarray], outputs: app.Outputs,
-        tracker: MaskTracker | None, settings: BenchmarkSettings, device: str, live: bool,
-        lanes: Mapping[str, app.Lane] | None = None) -> BenchmarkReport:
+def run(segmenter: Segmenter, source: FrameSource, lanes: Mapping[str, app.Lane], screen: app.Shows,
+        settings: BenchmarkSettings, device: str) -> BenchmarkReport:
     """Warm up, then measure the pipeline and the model alone in turns; print and maybe write the report.
 
-    With ``lanes`` the source is several sources merged (:mod:`demo.frames.merge`), and each lane's are measured too."""
+    ``source`` is the run's one source, or its several merged (:mod:`demo.frames.merge`), each lane's results
+    then measured too; ``screen`` shows the measured frames (a benchmark opens no window, but live views)."""
     frames = iter(source)
     sample = next(frames, None)
     if sample is None:
@@ -325,26 +328,27 @@ def run(segmenter: Segmenter, source: FrameSource, render: Callable[[FrameResult
     # The warm-up fills the pipeline once without the writers, so they get only measured frames. Its
     # frames, copied before the renderer draws on them, are what the model alone is fed: real frames of
     # this input, several, so that the model alone meets what the pipeline meets.
-    warmup = [sample, *itertools.islice(frames, segmenter.read_ahead(live) - 1)]
+    warmup = [sample, *itertools.islice(frames, segmenter.read_ahead(takes_newest(lanes)) - 1)]
     decoded = [replace(frame, image=frame.image.copy()) for frame in warmup]
-    measure_pipeline(segmenter, warmup, render, app.Outputs(), tracker, RunMetrics(), live, many.unwritten(lanes))
+    measure_pipeline(segmenter, warmup, many.unwritten(lanes), app.Screen(None), RunMetrics())
     measure_model_alone(segmenter, decoded)
     rounds: list[Round] = []
     end_to_end = Throughput()
     other_load = OtherLoad()
     with tqdm(total=settings.frames, desc="benchmark", unit="frame", file=sys.stderr, disable=None) as progress:
         metrics = MeasuredMetrics(progress)
+        if not several(lanes):  # one source's figures are the run's, counted once a frame
+            lanes = {name: replace(lane, metrics=metrics) for name, lane in lanes.items()}
         while round_ := settings.next_round(end_to_end):
             metrics.new_round()
-            measured = measure_pipeline(segmenter, until(frames, *round_), render, outputs, tracker, metrics, live,
-                                        lanes)
+            measured = measure_pipeline(segmenter, until(frames, *round_), lanes, screen, metrics)
             if not measured.frames:  # the input ran dry, or the time was too short for one frame
                 break
             end_to_end += measured
             rounds.append(Round(measured, measure_model_alone(segmenter, decoded, measured.seconds)))
     report = BenchmarkReport.build(device, segmenter.model.engine.config(), segmenter.requests, rounds,
                                    metrics, other_load.share(), source.live)
-    if lanes:
+    if several(lanes):
         report = replace(report, sources={name: {"frames": lane.metrics.frames,
                                                  "fps": lane.metrics.frames / end_to_end.seconds}
                                           for name, lane in lanes.items()})

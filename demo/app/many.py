@@ -10,7 +10,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,7 +30,6 @@ from demo.frames.sources import FrameSource, open_source
 from demo.outputs.sinks import Sink
 from demo.outputs.window import Window
 from demo.picture.render import FONT, STATUS_BACKGROUND, TEXT_COLOUR, TEXT_LINE, frame_style
-from demo.results.instances import FrameResult
 
 logger = logging.getLogger(__name__)
 
@@ -258,30 +257,11 @@ class GridScreen:
         return bool(self.window and self.shown) and not self.window.show(self.grid.picture)
 
 
-# --- The run ------------------------------------------------------------------------------------------
+# --- The lanes ----------------------------------------------------------------------------------------
 
-def run(results: Iterator[FrameResult], lanes: Mapping[str, app.Lane], screen: GridScreen,
-        metrics: RunMetrics) -> None:
-    """Hand each result of a stream of several sources (``Segmenter.stream_many``) to its source's lane and its
-    tile, until the stream ends or the user quits in the window. The lanes' outputs stay open for whoever made
-    them to close."""
-    try:
-        for result in results:
-            lane = lanes[result.source]
-            picture, clock = app.present(result, lane, screen.viewed)
-            going_on = screen.show(result.source, picture, lane.metrics.live_fps)
-            clock.lap("write")
-            app.count(lane.metrics, result)
-            app.count(metrics, result)
-            if not going_on:
-                break
-    finally:
-        results.close()
-
-
-def unwritten(lanes: Mapping[str, app.Lane] | None) -> dict[str, app.Lane] | None:
+def unwritten(lanes: Mapping[str, app.Lane]) -> dict[str, app.Lane]:
     """The lanes with nothing written and figures of their own: for a warm-up, whose frames are not the run's."""
-    return lanes and {name: replace(lane, outputs=app.Outputs(), metrics=RunMetrics()) for name, lane in lanes.items()}
+    return {name: replace(lane, outputs=app.Outputs(), metrics=RunMetrics()) for name, lane in lanes.items()}
 
 
 def summary(lanes: Mapping[str, app.Lane], live: Mapping[str, bool], total: RunMetrics) -> str:

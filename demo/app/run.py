@@ -1,11 +1,13 @@
-"""The demo's main loop: a segmenter's results in order, tracked, drawn, shown and written."""
+"""The demo's main loop: a segmenter's results in order, each through its source's lane: tracked, drawn, shown
+and written."""
 from __future__ import annotations
 
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -22,6 +24,8 @@ from demo.results.instances import FrameResult
 from demo.results.tracker import MaskTracker
 
 log = logging.getLogger(__name__)
+
+ONE_SOURCE = ""  # the lane of a run of one source, as its results' ``source`` names it
 
 
 @dataclass
@@ -98,30 +102,67 @@ class Lane:
     live: bool = False  # a camera or stream that drops frames: its status lines count them
 
 
+@dataclass
+class Screen:
+    """The window and the live views (--serve, --virtual_camera) of a run of one source: each picture whole."""
+
+    window: Window | None
+    live: list[Sink] = field(default_factory=list)
+    picture: np.ndarray | None = None  # the last one shown, shown again while no new one comes
+
+    @property
+    def viewed(self) -> bool:
+        return self.window is not None or bool(self.live)
+
+    def show(self, name: str, picture: np.ndarray, fps: float) -> bool:
+        """Show the picture (``name`` and ``fps`` are for a grid's tiles); False once the user has asked to stop."""
+        for view in self.live:
+            view.write(picture)
+        self.picture = picture
+        # Not shielded: a paused window waits here for a key, and a signal must still stop it.
+        return self.window.show(picture) if self.window else True
+
+    def idle(self) -> bool:
+        """While no result comes, keep the window answering its keys; True to stop."""
+        return self.window is not None and self.picture is not None and not self.window.show(self.picture)
+
+
+class Shows(Protocol):
+    """Where the pictures of a run are watched: :class:`Screen`, or a grid of several sources."""
+
+    @property
+    def viewed(self) -> bool: ...
+
+    def show(self, name: str, picture: np.ndarray, fps: float) -> bool: ...
+
+    def idle(self) -> bool: ...
+
+
 def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameResult], np.ndarray],
         outputs: Outputs, tracker: MaskTracker | None, metrics: RunMetrics, live: bool = False) -> None:
-    """Run until the frames end, the user quits in the window (Esc, q, its close button), or Ctrl-C.
+    """One source's frames through the loop of :func:`deliver`, shown in ``outputs``' window and live views: for
+    a caller with outputs of its own (the command line's runner hands :func:`deliver` its lanes itself).
 
     The outputs stay open, so that several runs can write to them; whoever made them closes
     them, which leaves every sink whole however the run ended.
     """
-    shown: list[np.ndarray] = []  # the last picture shown, shown again while no new one comes
+    screen = Screen(outputs.window, outputs.live)
     lane = Lane(render, outputs, tracker, metrics, live)
+    deliver(segmenter.stream(frames, live, screen.idle), {ONE_SOURCE: lane}, screen, metrics)
 
-    def quit_while_waiting() -> bool:
-        return bool(outputs.window and shown) and not outputs.window.show(shown[0])
 
-    results = segmenter.stream(frames, live, quit_while_waiting)
+def deliver(results: Iterator[FrameResult], lanes: Mapping[str, Lane], screen: Shows, total: RunMetrics) -> None:
+    """Hand each result to its source's lane (tracked, drawn, written) and to the screen, until the results end
+    or the user quits in the window (Esc, q, its close button). ``total`` counts every source's frames."""
     try:
         for result in results:
-            picture, clock = present(result, lane, outputs.viewed)
-            for view in outputs.live:
-                view.write(picture)
-            # Not shielded: a paused window waits here for a key, and a signal must still stop it.
-            going_on = outputs.window.show(picture) if outputs.window else True
-            shown[:] = [picture]
+            lane = lanes[result.source]
+            picture, clock = present(result, lane, screen.viewed)
+            going_on = screen.show(result.source, picture, lane.metrics.live_fps)
             clock.lap("write")
-            count(metrics, result)
+            count(lane.metrics, result)
+            if total is not lane.metrics:
+                count(total, result)
             if not going_on:
                 break
     finally:
