@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import SHARED, one_error_line
+from helpers.running import SHARED, one_error_line
 
 from demo.app import flags, plan
 from demo.app.cli import main
