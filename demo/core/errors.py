@@ -7,7 +7,9 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from typing import IO
 
 
 class DemoError(Exception):
@@ -30,7 +32,7 @@ def configure_logging() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _LogHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
     handler.addFilter(lambda record: "openvino_telemetry" not in record.pathname)
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
@@ -57,25 +59,78 @@ def openvino_reason(error: Exception) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
+class _StderrCapture:
+    """One capture of file descriptor 2 shared by every thread that asks for it (several sources open at
+    once): the first in redirects, the last out restores. Two captures of their own nested the saved
+    descriptors, and the second to end left fd 2 pointing at the first's deleted file, so every later
+    line, errors included, vanished. The demo's own log lines written meanwhile are held and written
+    once fd 2 is back, rather than captured with the libraries' chatter."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = -1
+        self._file: IO[bytes] | None = None
+        self._held: list[tuple[logging.Handler, logging.LogRecord]] = []
+
+    def holds(self, handler: logging.Handler, record: logging.LogRecord) -> bool:
+        with self._lock:
+            if self._users:
+                self._held.append((handler, record))
+            return bool(self._users)
+
+    def begin(self) -> None:
+        with self._lock:
+            if not self._users:
+                sys.stderr.flush()
+                self._saved = os.dup(2)
+                self._file = tempfile.TemporaryFile()
+                os.dup2(self._file.fileno(), 2)
+            self._users += 1
+
+    def end(self) -> list[str]:
+        """The lines captured so far; the last user out also puts fd 2 back and writes the held log lines."""
+        with self._lock:
+            assert self._file is not None
+            sys.stderr.flush()
+            self._users -= 1
+            self._file.seek(0)
+            lines = self._file.read().decode(errors="replace").splitlines()
+            if self._users:
+                self._file.seek(0, os.SEEK_END)
+                return lines
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._file.close()
+            self._file, held, self._held = None, self._held, []
+        for handler, record in held:
+            handler.handle(record)
+        return lines
+
+
+_CAPTURE = _StderrCapture()
+
+
+class _LogHandler(logging.StreamHandler):
+    """stderr, except that a line logged while the libraries' output is captured waits until it is not."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _CAPTURE.holds(self, record):
+            super().emit(record)
+
+
 @contextlib.contextmanager
 def native_stderr_captured() -> Iterator[list[str]]:
     """Collect what C++ libraries (OpenVINO's frontends, OpenCV, FFmpeg, Qt) print to file descriptor 2.
 
     Their warnings would bury the one line the demo prints for a failure. The lines are handed
     back in the yielded list once the block ends, for a caller that wants to name the cause.
-    The descriptor is process-wide, so use this only around start-up calls, not while other
-    threads may report.
+    The descriptor is process-wide: threads that capture at the same time share one capture (each
+    gets what was captured until it left), and the demo's own log lines wait until it ends.
     """
     lines: list[str] = []
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            lines += capture.read().decode(errors="replace").splitlines()
+    _CAPTURE.begin()
+    try:
+        yield lines
+    finally:
+        lines += _CAPTURE.end()
