@@ -115,15 +115,24 @@ def test_the_window_shows_the_frame_the_demo_wrote(display, demos, models, tmp_p
     wait_for(lambda: lines_written(results) >= 3, "three frames")
     pause(display, window)
     shown = lines_written(results) - 1  # paused on the frame it was showing, the last one delivered
-    screenshot = display.screenshot(window)
     written = cv2.imread(str(tmp_path / f"out_{shown:03d}.png"))
     earlier = cv2.imread(str(tmp_path / f"out_{shown - 2:03d}.png"))
-    assert screenshot.shape == written.shape == (360, 640, 3)
     # The status band aside (room for four lines): a live latency figure may be drawn as the frame is shown.
     outside_status = np.ones(written.shape[:2], bool)
     outside_status[:status_box(4).y2] = False
-    difference = cv2.absdiff(screenshot, written).max(axis=2)[outside_status]
-    assert difference.mean() < 1.0 and np.percentile(difference, 99.9) <= 8
+    shots = []
+
+    def shows_the_written_frame() -> bool:
+        # Polled: a loaded machine may paint the paused frame a moment late (it failed once in a full run).
+        shots.append(display.screenshot(window))
+        if shots[-1].shape != written.shape:
+            return False
+        difference = cv2.absdiff(shots[-1], written).max(axis=2)[outside_status]
+        return difference.mean() < 1.0 and np.percentile(difference, 99.9) <= 8
+
+    wait_for(shows_the_written_frame, "the paused window showing the frame written last")
+    screenshot = shots[-1]
+    assert screenshot.shape == written.shape == (360, 640, 3)
     # And the frame two before, whose shapes have moved, does not match: the comparison can fail.
     assert cv2.absdiff(screenshot, earlier).max(axis=2)[outside_status].mean() > 5
     display.key(window, "q")
