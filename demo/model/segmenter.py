@@ -14,6 +14,7 @@ The command line, ``eval`` and ``--benchmark`` are loops over :meth:`Segmenter.s
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -140,6 +141,10 @@ class Segmenter:
         self.classes = classes
         self._pipeline: AsyncPipeline | None = AsyncPipeline(model, requests)  # None once closed
         self._request_lock = threading.Lock()
+        # One dropped without close() is closed when it is collected: a served model's worker threads hold their
+        # queue, and would outlive it. Not at the interpreter's exit, which ends them anyway.
+        self._closer = weakref.finalize(self, model.engine.close)
+        self._closer.atexit = False
 
     @classmethod
     def load(cls, resolved: ResolvedModel, device: str = "CPU", settings: Settings = Settings()) -> Segmenter:
@@ -170,7 +175,7 @@ class Segmenter:
         with self._request_lock:  # not in the middle of a call from another thread
             if self._pipeline is not None:
                 self._pipeline = None
-                self.model.engine.close()
+                self._closer()
 
     def __enter__(self) -> Segmenter:
         return self

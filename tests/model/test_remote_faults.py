@@ -5,6 +5,7 @@ through a server restarted twice and a spell of garbage answers (REST and gRPC),
 without gaps; and an engine's close()."""
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -253,3 +254,14 @@ def test_closing_a_served_engine_ends_its_workers_and_cuts_a_stalled_request(ser
         engine.close()  # again: nothing left to do, nothing raised
     finally:
         server.fault = None
+
+
+def test_a_served_segmenter_dropped_without_closing_lets_its_workers_go(server, scene):
+    others = set(kserve_workers())  # of segmenters that earlier tests in this process left open
+    segmenter = demo.open(server.url("http"), requests=2)
+    frame = cv2.imread(str(scene))
+    assert len(list(segmenter.stream([frame, frame]))) == 2
+    assert len(set(kserve_workers()) - others) == 2
+    del segmenter
+    gc.collect()
+    assert wait_until(lambda: not set(kserve_workers()) - others, timeout=STOP_WITHIN_S)
