@@ -33,6 +33,7 @@ from demo.outputs.serve import ALLOW_HOST_FLAG, ANY_HOST, ServeSettings
 from demo.outputs.sinks import VideoSettings
 from demo.outputs.virtual_camera import VirtualCameraSettings
 from demo.picture import background
+from demo.picture.modes import RENDER_MODES
 from demo.picture.render import StatusSettings
 from demo.results.tracker import TrackerSettings
 
@@ -212,20 +213,17 @@ INPUT_OUTPUT = Group("input and output", (
     Flag(("-r", "--raw_output_message"), "print each frame's detections", action="store_true")))
 
 
-COMPOSED_MODES = ("background", "privacy")
-# The flags each composed mode alone takes, with None as their default when not given.
-MODE_ONLY_FLAGS = {"background": ("target_color", "target_bgr", "blur_bgr", "empty"),
-                   "privacy": ("blur_people", "pixelate")}
 MODE = Flag(("--mode",), "draw the instances, keep the people and replace the background, or hide the people in "
-            "the scene (default: %(default)s)", choices=["instances", *COMPOSED_MODES], default="instances")
+            "the scene (default: %(default)s)", choices=list(RENDER_MODES), default="instances")
 # The flags of --mode background and --mode privacy (whose classes are --classes, default person).
 COMPOSITING = Group("background and privacy modes (--mode background, --mode privacy)",
                     declared(background.BackgroundSettings))
 
 
 def background_settings(args: argparse.Namespace) -> background.BackgroundSettings:
-    for mode, names in MODE_ONLY_FLAGS.items():
-        for name in names:
+    # The flags a composed mode alone takes have None as their default when not given.
+    for mode, declared_mode in RENDER_MODES.items():
+        for name in declared_mode.only_flags:
             if getattr(args, name) is not None and args.mode != mode:
                 raise UsageError(f"argument --{name}: only with --mode {mode}")
     return background.BackgroundSettings(mode=args.mode, **declared_values(args, background.BackgroundSettings))

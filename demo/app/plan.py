@@ -20,10 +20,9 @@ from demo.outputs.serve import ServeSettings
 from demo.outputs.sinks import VideoSettings
 from demo.outputs.virtual_camera import VirtualCameraSettings
 from demo.picture import background
+from demo.picture.modes import RENDER_MODES
 from demo.picture.render import StatusSettings
 from demo.results.tracker import TrackerSettings
-
-WINDOW_TITLES = {"instances": "Instance segmentation", "background": "Background subtraction", "privacy": "Privacy"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def build(args: argparse.Namespace) -> RunPlan:
     several = flags.several_inputs(args)
     measure = flags.benchmark_settings(args)
     video = flags.video_settings(args)
-    composition = flags.background_settings(args) if args.mode in flags.COMPOSED_MODES else None
+    composition = flags.background_settings(args) if RENDER_MODES[args.mode].composed else None
     settings = flags.model_settings(args)
     model = resolve(args.model, settings)  # before the source, so that a wrong name never opens a camera
     if several is None:
@@ -91,7 +90,7 @@ def build(args: argparse.Namespace) -> RunPlan:
         args.loop, args.no_drop, composition, str(args.labels or "COCO"),
         None if args.no_track else flags.tracker_settings(args), video, args.results, flags.export_settings(args),
         flags.serve_settings(args), flags.virtual_camera_settings(args, 25.0),
-        None if args.no_show or measure else f"{WINDOW_TITLES[args.mode]} (q or Esc quits, space pauses)",
+        None if args.no_show or measure else f"{RENDER_MODES[args.mode].title} (q or Esc quits, space pauses)",
         args.show_boxes, args.show_scores, args.output_limit, args.output_resolution, args.raw_output_message,
         flags.status_settings(args), measure)
 

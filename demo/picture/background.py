@@ -31,6 +31,7 @@ from demo.core.flag import Flag, nested, setting
 from demo.core.names import shown
 from demo.frames.sources import Frame, FrameSource, open_source
 from demo.model.geometry import fit_to
+from demo.picture.modes import RENDER_MODES
 from demo.results.instances import FrameResult, Instance
 from demo.results.masks import Region
 
@@ -58,7 +59,6 @@ INVISIBLE = 0.5 / 255  # an opacity that rounds to 0
 BGR = tuple[int, int, int]
 Mode = Literal["background", "privacy"]
 Empty = Literal["original", "background"]
-MODE_VERBS = {"background": "keeps", "privacy": "hides"}
 RegionAlpha = tuple[Region, np.ndarray]  # a region of the frame and the u8 opacity over it
 
 
@@ -462,5 +462,5 @@ def class_ids(labels: list[str], labels_name: str, classes: frozenset[int] | Non
         return classes
     people = frozenset(index for index, label in enumerate(labels) if label.strip().lower() == PERSON)
     if not people:
-        raise DemoError(f"labels {labels_name} have no '{PERSON}' class: {mode} mode {MODE_VERBS[mode]} people")
+        raise DemoError(f"labels {labels_name} have no '{PERSON}' class: {mode} mode {RENDER_MODES[mode].verb} people")
     return people
