@@ -18,8 +18,8 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 # 0.3 ms of a 1080p frame's labels and status lines.
 TEXT_LINE = cv2.LINE_8
 TEXT_COLOUR = (255, 255, 255)
-LABEL_BACKGROUND = (0, 0, 0)
-# Dark grey, told apart from a label's black; text on a box of its own needs no outline.
+DARK_TEXT = (0, 0, 0)  # on a label whose colour is too light for white text
+# Dark grey, told apart from the labels' bright colours; text on a box of its own needs no outline.
 STATUS_BACKGROUND = (48, 48, 48)
 STATUS_WIDEST = "latency: 0000 ms"  # the status box is at least this wide
 STATUS_ROWS = 2  # the status lines of a file's run (FPS, latency): the area labels keep clear of
@@ -50,8 +50,8 @@ class Style:
 
     label_scale: float
     status_scale: float
-    line: int  # stroke width of outlines, text, and half that of boxes
-    label_pad: int  # around a label's text, inside its black box
+    line: int  # stroke width of outlines, text, leader lines, and half that of boxes
+    label_pad: int  # around a label's text, inside its coloured box
     status_pad: int
 
 
@@ -84,6 +84,17 @@ def instance_colour(instance: Instance, position: int) -> tuple[int, int, int]:
     return palette_colour(instance.track_id if instance.track_id is not None else position)
 
 
+@lru_cache(maxsize=256)
+def text_colour_on(background: tuple[int, int, int]) -> tuple[int, int, int]:
+    """White or black, whichever stands out more on ``background`` (BGR) by WCAG's contrast ratio of
+    relative luminances: on the palette, at least 4.5, WCAG's AA level for text. Its blues and violets
+    (hues 220-280 degrees) take white, the rest black."""
+    linear = [channel / 255 / 12.92 if channel <= 10 else ((channel / 255 + 0.055) / 1.055) ** 2.4
+              for channel in background]
+    luminance = 0.0722 * linear[0] + 0.7152 * linear[1] + 0.2126 * linear[2]
+    return TEXT_COLOUR if (1.05 / (luminance + 0.05)) > ((luminance + 0.05) / 0.05) else DARK_TEXT
+
+
 def blend_masks(image: np.ndarray, instances: list[Instance], alpha: float = 0.5) -> None:
     for position, instance in enumerate(instances):
         region = instance.mask.within(image)
@@ -106,9 +117,8 @@ def draw_outlines(image: np.ndarray, instances: list[Instance], thickness: int =
 
 def draw_boxes(image: np.ndarray, instances: list[Instance], thickness: int = 2) -> None:
     for position, instance in enumerate(instances):
-        box = instance.box
-        cv2.rectangle(image, (round(box.x1), round(box.y1)), (round(box.x2) - 1, round(box.y2) - 1),
-                      instance_colour(instance, position), thickness)
+        box = box_rect(instance.box)
+        cv2.rectangle(image, (box.x1, box.y1), (box.x2 - 1, box.y2 - 1), instance_colour(instance, position), thickness)
 
 
 class Rect(NamedTuple):
@@ -123,6 +133,11 @@ class Rect(NamedTuple):
         return self.x1 < other.x2 and other.x1 < self.x2 and self.y1 < other.y2 and other.y1 < self.y2
 
 
+def box_rect(box: Box) -> Rect:
+    """The box in whole pixels, as it is drawn and as its label is placed against it."""
+    return Rect(round(box.x1), round(box.y1), round(box.x2), round(box.y2))
+
+
 def label_candidates(box: Box, size: tuple[int, int], frame: tuple[int, int]) -> Iterator[Rect]:
     """Where a label of ``size`` (w, h) may go for ``box``, best first, each moved inside ``frame`` (w, h).
 
@@ -130,7 +145,7 @@ def label_candidates(box: Box, size: tuple[int, int], frame: tuple[int, int]) ->
     down inside the box and up above it, for crowds. Made one by one: most labels take the first.
     """
     (width, height), (frame_width, frame_height) = size, frame
-    left, top, right, bottom = round(box.x1), round(box.y1), round(box.x2), round(box.y2)
+    left, top, right, bottom = box_rect(box)
     corners = itertools.chain(((x, y) for x in (left, right - width) for y in (top - height, top, bottom)),
                               ((left, top + step * height) for step in range(1, 4)),
                               ((left, top - step * height) for step in range(2, 5)))
@@ -228,17 +243,65 @@ def label_layout(text: str, style: Style, frame_width: int) -> TextLayout:
     return TextLayout(text, scale, (width + 2 * style.label_pad, height + baseline + 2 * style.label_pad), baseline)
 
 
+def touches(label: Rect, box: Rect) -> bool:
+    """Whether ``label`` overlaps ``box`` or lies right against one of its sides."""
+    return label.x1 <= box.x2 and box.x1 <= label.x2 and label.y1 <= box.y2 and box.y1 <= label.y2
+
+
+def nearest_between(a: Rect, b: Rect) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A pixel of ``a`` and a pixel of ``b`` as near each other as any two (apart, they share no pixel):
+    straight across where they share columns or rows, at the middle of what they share."""
+    ends = []
+    for a_low, a_high, b_low, b_high in ((a.x1, a.x2 - 1, b.x1, b.x2 - 1), (a.y1, a.y2 - 1, b.y1, b.y2 - 1)):
+        low, high = max(a_low, b_low), min(a_high, b_high)
+        if low <= high:
+            ends.append(((low + high) // 2,) * 2)
+        else:
+            ends.append((a_high, b_low) if a_high < b_low else (a_low, b_high))
+    (ax, bx), (ay, by) = ends
+    return (ax, ay), (bx, by)
+
+
+def leader_target(instance: Instance, label: Rect) -> Rect:
+    """What a label moved off its box points at: the pixel of the mask's outline nearest the label,
+    or the box where the mask is empty."""
+    contours, _ = cv2.findContours(instance.mask.as_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return box_rect(instance.box)
+    points = np.concatenate(contours)[:, 0, :] + instance.mask.origin  # the nearest pixel is on an outline
+    dx = np.maximum(np.maximum(label.x1 - points[:, 0], points[:, 0] - (label.x2 - 1)), 0)
+    dy = np.maximum(np.maximum(label.y1 - points[:, 1], points[:, 1] - (label.y2 - 1)), 0)
+    x, y = points[int(np.argmin(dx * dx + dy * dy))]
+    return Rect(int(x), int(y), int(x) + 1, int(y) + 1)
+
+
+def draw_leader(image: np.ndarray, instance: Instance, label: Rect, colour: tuple[int, int, int],
+                thickness: int) -> None:
+    """A line in the instance's colour from a label that had to move off its box to the instance."""
+    start, end = nearest_between(label, leader_target(instance, label))
+    cv2.line(image, start, end, colour, thickness, cv2.LINE_8)
+
+
 def draw_labels(image: np.ndarray, instances: list[Instance], show_scores: bool,
                 keep_out: Rect | None = None, style: Style | None = None) -> None:
-    """White names on black, inside the frame, off one another and off ``keep_out`` where there is room."""
+    """Names on the instance's colour, inside the frame, off one another and off ``keep_out`` where there is
+    room; a name that had to move off its box has a line to its instance. In a crowd a name may land on a
+    neighbour: its colour and its line say whose it is."""
     frame = (image.shape[1], image.shape[0])
     style = style or frame_style(frame)
     layouts = [label_layout(label_text(i, show_scores), style, frame[0]) for i in instances]
     rects = place_labels([i.box for i in instances], [layout.size for layout in layouts], frame, keep_out)
-    for layout, rect in zip(layouts, rects):
-        cv2.rectangle(image, (rect.x1, rect.y1), (rect.x2 - 1, rect.y2 - 1), LABEL_BACKGROUND, cv2.FILLED)
+    colours = [instance_colour(instance, position) for position, instance in enumerate(instances)]
+    for rect, colour in zip(rects, colours):
+        cv2.rectangle(image, (rect.x1, rect.y1), (rect.x2 - 1, rect.y2 - 1), colour, cv2.FILLED)
+    # A label slid past others has its line cross them: over their colour, so that it shows whole,
+    # under their text, so that the text does.
+    for instance, rect, colour in zip(instances, rects, colours):
+        if not touches(rect, box_rect(instance.box)):
+            draw_leader(image, instance, rect, colour, style.line)
+    for layout, rect, colour in zip(layouts, rects, colours):
         cv2.putText(image, layout.text, (rect.x1 + style.label_pad, rect.y2 - style.label_pad - layout.baseline),
-                    FONT, layout.scale, TEXT_COLOUR, style.line, TEXT_LINE)
+                    FONT, layout.scale, text_colour_on(colour), style.line, TEXT_LINE)
 
 
 @lru_cache(maxsize=8)

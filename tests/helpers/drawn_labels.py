@@ -4,22 +4,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from demo.picture.render import (
-    FONT,
-    LABEL_BACKGROUND,
-    TEXT_COLOUR,
-    TEXT_LINE,
-    Rect,
-    Style,
-)
+from demo.picture.render import FONT, TEXT_LINE, Rect, Style, text_colour_on
 
 
-def label_alone(text: str, style: Style) -> np.ndarray:
-    """How a label looks when nothing covers it: white text on its own black box, padded."""
+def label_alone(text: str, style: Style, colour: tuple[int, int, int]) -> np.ndarray:
+    """How a label looks when nothing covers it: its text on its own box of its instance's ``colour``, padded."""
     (width, height), baseline = cv2.getTextSize(text, FONT, style.label_scale, style.line)
     pad = style.label_pad
-    picture = np.full((height + baseline + 2 * pad, width + 2 * pad, 3), LABEL_BACKGROUND, np.uint8)
-    cv2.putText(picture, text, (pad, height + pad), FONT, style.label_scale, TEXT_COLOUR, style.line, TEXT_LINE)
+    picture = np.full((height + baseline + 2 * pad, width + 2 * pad, 3), colour, np.uint8)
+    cv2.putText(picture, text, (pad, height + pad), FONT, style.label_scale, text_colour_on(colour), style.line,
+                TEXT_LINE)
     return picture
 
 

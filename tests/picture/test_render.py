@@ -16,7 +16,6 @@ from helpers.xserver import TITLE, Demo, wait_for, x_server
 from demo.app.run import status_lines, status_rows
 from demo.core.metrics import RunMetrics
 from demo.picture.render import (
-    LABEL_BACKGROUND,
     STATUS_BACKGROUND,
     STATUS_ROWS,
     TEXT_COLOUR,
@@ -24,12 +23,15 @@ from demo.picture.render import (
     Rect,
     blend_masks,
     draw_boxes,
+    draw_labels,
     draw_outlines,
     draw_status,
     frame_style,
     instance_colour,
+    palette_colour,
     place_labels,
     status_box,
+    text_colour_on,
 )
 from demo.results.instances import Box, FrameResult, Instance
 from demo.results.masks import BoxMask
@@ -79,9 +81,9 @@ def test_labels_are_whole_inside_the_frame_off_each_other_and_off_the_status_box
     picture = drawn(size, instances)
     status = status_box(len(STATUS), STATUS, frame_style(size))
     labels = []
-    for item in instances:
+    for position, item in enumerate(instances):
         text = f"{item.name} {item.score:.2f}"
-        found = find_whole(picture, label_alone(text, frame_style(size)))
+        found = find_whole(picture, label_alone(text, frame_style(size), instance_colour(item, position)))
         assert len(found) == 1, f"{text!r} shows whole {len(found)} times"
         labels.append(found[0])
         reach = 4 * (found[0].y2 - found[0].y1)
@@ -242,7 +244,7 @@ def label_share(size: tuple[int, int]) -> float:
     """The height of a label drawn on a frame of ``size``, as a share of the frame's height."""
     item = instance("person", 0.9, size[0] // 3, size[1] // 3, size[0] * 2 // 3, size[1] * 2 // 3, size)
     picture = InstanceRenderer(status_rows=0)(FrameResult(0, grey(size), [item]))
-    found = find_whole(picture, label_alone("person", frame_style(size)))
+    found = find_whole(picture, label_alone("person", frame_style(size), instance_colour(item, 0)))
     assert len(found) == 1
     return (found[0].y2 - found[0].y1) / size[1]
 
@@ -272,9 +274,9 @@ def test_labels_at_every_edge_and_corner_are_whole_inside_the_frame(size, status
     if status:
         draw_status(picture, STATUS)
     labels = []
-    for item in instances:
+    for position, item in enumerate(instances):
         text = f"{item.name} {item.score:.2f}"
-        found = find_whole(picture, label_alone(text, frame_style(size)))
+        found = find_whole(picture, label_alone(text, frame_style(size), instance_colour(item, position)))
         assert len(found) == 1, f"{text!r} at {item.box} shows whole {len(found)} times"
         label = found[0]
         assert 0 <= label.x1 and label.x2 <= size[0] and 0 <= label.y1 and label.y2 <= size[1]
@@ -289,18 +291,70 @@ def test_labels_at_every_edge_and_corner_are_whole_inside_the_frame(size, status
 def test_labels_on_a_tiny_frame_fit_it_and_keep_off_each_other():
     size = (64, 48)
     instances = [instance("person", 0.9, 2, 6, 30, 40, size), instance("bicycle", 0.8, 34, 10, 62, 44, size)]
-    picture = InstanceRenderer(show_scores=True, status_rows=0)(FrameResult(0, grey(size), instances))
-    # A label is its black box with white text inside: find each as a block of label pixels.
-    label_pixels = (np.all(picture == LABEL_BACKGROUND, axis=2) | np.all(picture == TEXT_COLOUR, axis=2))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(label_pixels.view(np.uint8), connectivity=4)
-    blocks = [Rect(x, y, x + w, y + h) for x, y, w, h, _ in stats[1:]]
-    assert len(blocks) == 2, blocks  # two, not merged by overlapping
-    for block in blocks:
-        inside = picture[block.y1:block.y2, block.x1:block.x2]
-        white = np.all(inside == TEXT_COLOUR, axis=2)
-        assert np.all(np.all(inside == LABEL_BACKGROUND, axis=2) | white)  # a whole rectangle
+    picture = grey(size)
+    draw_labels(picture, instances, show_scores=True)
+    blocks = []
+    for position, item in enumerate(instances):
+        # A label is a box of its instance's colour with its text inside: find each as a block of its pixels.
+        colour = instance_colour(item, position)
+        text = np.all(picture == text_colour_on(colour), axis=2)
+        label_pixels = np.all(picture == colour, axis=2) | text
+        count, _, stats, _ = cv2.connectedComponentsWithStats(label_pixels.view(np.uint8), connectivity=4)
+        assert count == 2, stats  # one block: not cut in two by the other label
+        x, y, w, h, _ = stats[1]
+        block = Rect(x, y, x + w, y + h)
+        assert np.all(label_pixels[y:y + h, x:x + w])  # a whole rectangle
+        inside = text[y:y + h, x:x + w]
         # Padded on every side: no text cut off by the frame's edge.
-        assert white.any() and not (white[0].any() or white[-1].any() or white[:, 0].any() or white[:, -1].any())
+        assert inside.any() and not (inside[0].any() or inside[-1].any() or inside[:, 0].any() or inside[:, -1].any())
+        blocks.append(block)
+    assert not blocks[0].overlaps(blocks[1]), blocks
+
+
+def contrast(first: tuple[int, int, int], second: tuple[int, int, int]) -> float:
+    """WCAG's contrast ratio of two BGR colours."""
+    def luminance(colour: tuple[int, int, int]) -> float:
+        b, g, r = (c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in colour)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_a_names_text_stands_out_on_every_colour_of_the_palette():
+    colours = [palette_colour(key) for key in range(100)]
+    texts = [text_colour_on(colour) for colour in colours]
+    assert {(0, 0, 0), (255, 255, 255)} == set(texts)  # black on the light colours, white on the dark
+    # WCAG's AA level for text; the other of black and white would give less.
+    assert all(contrast(text, colour) >= 4.5 for text, colour in zip(texts, colours))
+    assert text_colour_on(palette_colour(1)) == (255, 255, 255)  # the palette's blue
+    assert text_colour_on(palette_colour(4)) == (0, 0, 0)  # its cyan
+
+
+def test_a_name_that_had_to_move_off_its_box_has_a_straight_line_of_its_colour_to_its_mask():
+    frame = (200, 200)
+    disc = np.zeros((40, 40), np.uint8)
+    cv2.circle(disc, (20, 20), 19, 1, cv2.FILLED)
+    mask = BoxMask(disc.astype(bool), 80, 100)
+    moved = Instance(0, "person", 0.9, Box(80, 100, 120, 140), mask, frame)
+    beside = instance("car", 0.8, 150, 10, 190, 40, frame)
+    picture = grey(frame)
+    # A band over the box and the places next to it: the name goes up above the band, off its box.
+    draw_labels(picture, [moved, beside], show_scores=False, keep_out=Rect(0, 60, 200, 160))
+    colour = instance_colour(moved, 0)
+    [label] = find_whole(picture, label_alone("person", frame_style(frame), colour))
+    assert label.y2 < 60
+    line = np.all(picture == colour, axis=2)
+    line[label.y1:label.y2, label.x1:label.x2] = False
+    ys, xs = np.nonzero(line)
+    # One column, from the row under the name down to the top of the disc, and no further.
+    top = 100 + int(np.flatnonzero(disc.any(axis=1))[0])
+    assert len(set(xs)) == 1 and list(ys) == list(range(label.y2, top + 1))
+    assert mask.full(frame)[top, xs[0]] and label.x1 <= xs[0] < label.x2
+    # A name against its box has no line: its colour is on its label only.
+    car = np.all(picture == instance_colour(beside, 1), axis=2)
+    [car_label] = find_whole(picture, label_alone("car", frame_style(frame), instance_colour(beside, 1)))
+    car[car_label.y1:car_label.y2, car_label.x1:car_label.x2] = False
+    assert not car.any()
 
 
 def test_where_no_place_is_free_a_label_covers_as_little_as_it_can():

@@ -8,7 +8,7 @@ from helpers import synthetic, tracking_scene
 from helpers.drawn_labels import find_whole, label_alone
 
 from demo.app.run import format_raw
-from demo.picture.render import InstanceRenderer, frame_style
+from demo.picture.render import InstanceRenderer, frame_style, palette_colour
 from demo.results.instances import Box, FrameResult, Instance
 from demo.results.masks import BoxMask
 from demo.results.tracker import MaskTracker, TrackerSettings
@@ -153,12 +153,15 @@ def test_the_label_and_the_printed_line_show_the_id():
                        (320, 240), track_id=3)
     picture = InstanceRenderer(status_rows=0)(FrameResult(0, canvas, [tracked]))
     style = frame_style((320, 240))
-    assert len(find_whole(picture, label_alone("person 3", style))) == 1
+    # A tracked instance takes its id's colour; one untracked, its place's in the list.
+    tracked_colour, first_colour = palette_colour(3), palette_colour(0)
+    assert len(find_whole(picture, label_alone("person 3", style, tracked_colour))) == 1
     with_score = InstanceRenderer(show_scores=True, status_rows=0)(FrameResult(0, canvas.copy(), [tracked]))
-    assert len(find_whole(with_score, label_alone("person 3 0.91", style))) == 1
+    assert len(find_whole(with_score, label_alone("person 3 0.91", style, tracked_colour))) == 1
     untracked = InstanceRenderer(status_rows=0)(FrameResult(0, np.full_like(canvas, 128), [
         Instance(0, "person", 0.91, tracked.box, tracked.mask, tracked.frame_size)]))
-    assert len(find_whole(untracked, label_alone("person", style))) == 1 and not find_whole(untracked, label_alone("person 3", style))
+    assert len(find_whole(untracked, label_alone("person", style, first_colour))) == 1
+    assert not find_whole(untracked, label_alone("person 3", style, first_colour))
     lines = format_raw(FrameResult(7, canvas, [tracked, Instance(0, "person", 0.5, tracked.box, tracked.mask,
                                                                  tracked.frame_size)])).splitlines()
     assert lines[1].endswith("area 6000 id 3") and lines[2].endswith("area 6000")
