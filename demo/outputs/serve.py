@@ -159,8 +159,9 @@ class _Viewer(BaseHTTPRequestHandler):
         title = html.escape(self.server.settings.title)
         body = (f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>'
                 '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                "<style>html,body{margin:0;height:100%;background:#000}"
-                "img{display:block;margin:auto;max-width:100%;max-height:100vh}</style></head>"
+                # The picture fills the window's width or height, whichever fits, in the middle.
+                "<style>html,body{margin:0;height:100%;overflow:hidden;background:#000}"
+                "img{display:block;width:100vw;height:100vh;object-fit:contain}</style></head>"
                 f'<body><img src="{STREAM_PATH}" alt="{title}, live"></body></html>').encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -139,27 +139,53 @@ def test_two_viewers_at_once_get_the_pictures_the_demo_writes_beyond_the_output_
             assert_shows(served, cv2.imread(str(written[-1])), clip_frame, truths)
 
 
+def browser_screenshot(url: str, window: tuple[int, int], shot: Path) -> np.ndarray:
+    """What headless Chromium shows of the page in a window of ``window`` (w, h)."""
+    browser = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                              f"--window-size={window[0]},{window[1]}", "--timeout=3000", url + "/"],
+                             capture_output=True, text=True, timeout=60)
+    assert shot.exists(), browser.stderr
+    return cv2.imread(str(shot))
+
+
+def assert_fitted_in_the_middle(page: np.ndarray, written: np.ndarray) -> None:
+    """The picture fills the page's width or its height, whichever fits, proportions kept, in the middle,
+    on black; what it shows is the written picture, scaled."""
+    height, width = page.shape[:2]
+    scale = min(width / SIZE[0], height / SIZE[1])
+    size = (round(SIZE[0] * scale), round(SIZE[1] * scale))
+    left, top = (width - size[0]) // 2, (height - size[1]) // 2
+    shown = np.flatnonzero(page.max(axis=(1, 2)) > 40), np.flatnonzero(page.max(axis=(0, 2)) > 40)
+    assert abs(shown[0][0] - top) <= 1 and abs(shown[0][-1] + 1 - (top + size[1])) <= 1, (shown[0][[0, -1]], top)
+    assert abs(shown[1][0] - left) <= 1 and abs(shown[1][-1] + 1 - (left + size[0])) <= 1, (shown[1][[0, -1]], left)
+    picture = page[top:top + size[1], left:left + size[0]].astype(int)
+    expected = cv2.resize(written, size, interpolation=cv2.INTER_LINEAR).astype(int)
+    compared = ~cv2.resize(status_corner().view(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    assert np.abs(picture - expected)[compared].mean() < 6
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt install chromium-headless-shell)")
-def test_a_browser_shows_the_page_while_opencv_reads_the_stream(model, scene, tmp_path):
+def test_a_browser_shows_the_page_fitted_to_its_window_while_opencv_reads_the_stream(model, scene, tmp_path):
     clip, clip_frame, truths = scene
     reader, url = serving("-m", model, "-i", clip, "--loop", "-o", tmp_path / "out_%03d.png", "-limit", "1")
-    shot = tmp_path / "page.png"
     viewer = StreamViewer(url, 10_000)
     try:
         reader.wait_for(lambda: viewer.frames, "a first picture for OpenCV")
         before = len(viewer.frames)
-        browser = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-                                  f"--window-size={SIZE[0]},{SIZE[1]}", "--timeout=3000", url + "/"],
-                                 capture_output=True, text=True, timeout=60)
+        # The picture's own size, then a tall window and a wide one: it grows to fit, in the middle.
+        pages = [browser_screenshot(url, window, tmp_path / f"page_{window[0]}x{window[1]}.png")
+                 for window in (SIZE, (400, 600), (800, 260))]
         during = len(viewer.frames) - before
     finally:
         stop(reader)
         viewer.wait()
 
-    assert shot.exists(), browser.stderr
     assert during > 0, "OpenCV got nothing while the browser watched"
-    assert_shows(cv2.imread(str(shot)), cv2.imread(str(tmp_path / "out_000.png")), clip_frame, truths)
+    written = cv2.imread(str(tmp_path / "out_000.png"))
+    assert_shows(pages[0], written, clip_frame, truths)
+    for page in pages[1:]:
+        assert_fitted_in_the_middle(page, written)
 
 
 def stalled_viewer(url: str) -> socket.socket:
