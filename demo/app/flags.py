@@ -123,7 +123,8 @@ def model_group(threshold: float = Settings.threshold, max_det: int = Settings.m
     fields["max_det"] = replace(fields["max_det"], default=max_det)
     beside = {"cache_dir": (NO_CACHE,), "models_dir": MIRRORS}
     return Group("model and device", (
-        Flag(("-m", "--model"), "model .xml (with its .bin), .onnx or .tflite, or a name from models.lst, "
+        Flag(("-m", "--model"), "model .xml (with its .bin), .onnx or .tflite, a folder holding one .xml (as "
+             "Ultralytics' export to OpenVINO writes it, with its metadata.yaml), or a name from models.lst, "
              f"downloaded on first use (default: {DEFAULT_MODEL}), or a served model: "
              "http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N]"),
         Flag(("-d", "--device"), "OpenVINO device: CPU, GPU, AUTO, MULTI:..., HETERO:...", default="CPU"),
@@ -436,7 +437,8 @@ EXPORT = Command("python -m demo export",
                  "write an OpenVINO Model Server repository of MODEL into DIR: DIR/NAME/1/model.xml (the demo's "
                  "pre-processing embedded: it takes BGR u8 frames of any size) and DIR/config.json; nothing in DIR "
                  "is replaced", (Group(None, (
-                     Flag(("model",), "model .xml, .onnx or .tflite, or a name from models.lst", metavar="MODEL"),
+                     Flag(("model",), "model .xml, .onnx or .tflite, a folder holding one .xml, or a name from "
+                          "models.lst", metavar="MODEL"),
                      Flag(("folder",), "the repository folder (made if absent)", Path, metavar="DIR"),
                      Flag(("--name",), "the served model's name (default: the model file's name without suffix)"),
                      *declared(Settings, "model_type", "resize", "precision", "models_dir"),

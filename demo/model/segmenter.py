@@ -108,8 +108,8 @@ class Settings:
 
 
 def resolve(model: str | Path | None, settings: Settings = Settings()) -> ResolvedModel:
-    """The model file ``model`` names (fetched and verified on first use for a catalogue name), with its facts;
-    or a served model's address (http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N])."""
+    """The model file ``model`` names (fetched and verified on first use for a catalogue name; the one .xml of a
+    folder), with its facts; or a served model's address (http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N])."""
     if is_remote(model):
         return ResolvedModel(None, url=str(model))
     return resolve_model(model, settings.precision, settings.models_dir or default_models_dir(),
@@ -117,8 +117,9 @@ def resolve(model: str | Path | None, settings: Settings = Settings()) -> Resolv
 
 
 def open(model: str | Path | None = None, device: str = "CPU", **settings: object) -> Segmenter:  # noqa: A001
-    """Load ``model`` (a name from models.lst, None for the default, an .xml/.onnx/.tflite path, or a
-    served model's address, see :func:`resolve`) on ``device``.
+    """Load ``model`` (a name from models.lst, None for the default, an .xml/.onnx/.tflite path, a folder
+    holding one .xml such as Ultralytics' OpenVINO export, or a served model's address, see :func:`resolve`)
+    on ``device``.
 
     ``settings`` are the fields of :class:`Settings`; an unknown one is a TypeError.
     """
