@@ -53,16 +53,17 @@ class Settings:
     (demo.core.flag), and the command line and docs/cli.md are built from those declarations."""
 
     threshold: float = setting(Flag(("-t", "--prob_threshold"), "minimum score to keep (default: %(default)s)",
-                                    values.probability), 0.5)
+                                    values.probability, aliases=("--conf", "--conf_thres")), 0.5)
     iou_threshold: float | None = setting(Flag(
         ("--iou_threshold",), "YOLO-seg and YOLACT models: overlap above which NMS drops the weaker of two same-class "
         f"instances (default: the model's own, else {YOLO_IOU_THRESHOLD} for YOLO, {YOLACT_IOU_THRESHOLD} for "
-        "YOLACT)", values.probability), None)
+        "YOLACT)", values.probability, aliases=("--iou",)), None)
     max_det: int = setting(Flag(("--max_det",), "most instances kept per frame (default: %(default)s)", values.positive),
                            100)
     classes: Sequence[ClassChoice] | None = setting(Flag(
-        ("--classes",), "keep only these classes, by name or id, comma-separated: person,car", values.class_list,
-        metavar="NAMES"), None)
+        ("--classes",), "keep only these classes, by name or id, comma-separated or apart: person,car or 0 2 "
+        "(or [0,2], as Ultralytics writes them)",
+        values.class_list, metavar="NAMES", nargs="+", action="joined"), None)
     resize: ResizePolicy | str | None = setting(Flag(
         ("--resize_type",), "how frames fit the model input (default: the one the model was measured with)",
         choices=[policy.value for policy in ResizePolicy]), None)
