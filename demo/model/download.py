@@ -47,6 +47,10 @@ STAMP_MAX_BYTES = 4096  # a stamp is one short line; more is not a stamp
 log = logging.getLogger("demo")
 
 
+class Unreachable(DemoError):
+    """No connection to the server at all: offline, or a wrong mirror."""
+
+
 class RetryableError(Exception):
     """A network failure that another try may not meet: a dropped connection, a timeout, a 5xx."""
 
@@ -264,9 +268,9 @@ def _open(url: str, held: int, timeout: float) -> http.client.HTTPResponse | Non
         raise DemoError(f"{shown(url)}: HTTP {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
         if _unreachable(error.reason):
-            raise DemoError(f"cannot reach {_host(url)}: {_describe(error.reason)} (offline?)") from None
+            raise Unreachable(f"cannot reach {_host(url)}: {_describe(error.reason)} (offline?)") from None
         if isinstance(error.reason, TimeoutError):
-            raise DemoError(f"cannot reach {_host(url)}: no connection within {timeout:g} s") from None
+            raise Unreachable(f"cannot reach {_host(url)}: no connection within {timeout:g} s") from None
         raise RetryableError(_describe(error.reason)) from None
     except TimeoutError:
         raise DemoError(f"{_host(url)} accepted the connection but sent no answer within "
