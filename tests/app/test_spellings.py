@@ -93,8 +93,8 @@ def test_classes_are_taken_comma_separated_apart_or_in_brackets(given, classes):
     (["video.mp4"], "unrecognized argument video.mp4: did you mean -i video.mp4?"),
     (["0"], "unrecognized argument 0: did you mean -i 0?"),
     (["rtsp://camera/stream"], "unrecognized argument rtsp://camera/stream: did you mean -i rtsp://camera/stream?"),
-    (["predict"], "unrecognized argument predict: the input is given with -i, and the commands are eval, download, "
-                  "export (python -m demo --help)"),
+    (["predict"], ("unrecognized argument predict: the input is given with -i, and the commands are eval, download, "
+                   "export (python -m demo --help)")),
 ], ids=lambda value: value[0] if isinstance(value, list) else "")
 def test_what_the_run_does_not_take_is_one_did_you_mean_line(argv, line):
     assert refusal("-i", "clip.mp4", *argv) == line

@@ -56,17 +56,16 @@ def write_models(folder: Path, *names: str) -> None:
         (folder / name).write_text("<net/>")  # never read: the folder is refused before its model is
 
 
+NO_XML = ("model folder '{folder}' holds no OpenVINO model (.xml): give -m a model file (.xml, .onnx or .tflite) or a "
+          f"folder that {EXPORT} wrote")
+TWO_XML = "model folder '{folder}' holds 2 .xml models (a.xml, b.xml): give -m the one to run, e.g. -m '{folder}/a.xml'"
+OTHER_TASK = ("'{folder}': this model has no masks: its metadata.yaml says task {task}, not segment; give a "
+              f"segmentation (-seg) model, such as the folder {EXPORT} writes")
+
+
 @pytest.mark.parametrize(("files", "task", "message"), [
-    ((), None, "model folder '{f}' holds no OpenVINO model (.xml): give -m a model file (.xml, .onnx or .tflite) "
-               f"or a folder that {EXPORT} wrote"),
-    (("yolo.onnx",), None, "model folder '{f}' holds no OpenVINO model (.xml): give -m a model file (.xml, .onnx or "
-                           f".tflite) or a folder that {EXPORT} wrote"),
-    (("b.xml", "a.xml"), None, "model folder '{f}' holds 2 .xml models (a.xml, b.xml): give -m the one to run, "
-                               "e.g. -m '{f}/a.xml'"),
-    (("yolo11n.xml",), "detect", "'{f}': this model has no masks: its metadata.yaml says task detect, not segment; "
-                                 f"give a segmentation (-seg) model, such as the folder {EXPORT} writes"),
-    (("yolo11n-pose.xml",), "pose", "'{f}': this model has no masks: its metadata.yaml says task pose, not segment; "
-                                    f"give a segmentation (-seg) model, such as the folder {EXPORT} writes"),
+    ((), None, NO_XML), (("yolo.onnx",), None, NO_XML), (("b.xml", "a.xml"), None, TWO_XML),
+    (("yolo11n.xml",), "detect", OTHER_TASK), (("yolo11n-pose.xml",), "pose", OTHER_TASK),
 ], ids=["empty", "onnx_only", "two_models", "detect_export", "pose_export"])
 def test_a_folder_that_is_not_one_segmentation_model_is_one_line(tmp_path, files, task, message):
     write_models(tmp_path, *files)
@@ -76,7 +75,7 @@ def test_a_folder_that_is_not_one_segmentation_model_is_one_line(tmp_path, files
     with pytest.raises(DemoError) as raised:
         resolve(tmp_path)
 
-    assert str(raised.value) == message.format(f=tmp_path)
+    assert str(raised.value) == message.format(folder=tmp_path, task=task)
 
 
 # The user's view: python -m demo with the folder.
@@ -105,9 +104,7 @@ def test_a_detection_export_folder_is_refused_before_the_input_opens(tmp_path):
     run = run_demo("-m", detect, "-i", "0", "--no_show")  # a camera that is never opened
 
     assert run.returncode == 1
-    assert one_error_line(run.stderr) == (
-        f"error: '{detect}': this model has no masks: its metadata.yaml says task detect, not segment; give a "
-        f"segmentation (-seg) model, such as the folder {EXPORT} writes")
+    assert one_error_line(run.stderr) == "error: " + OTHER_TASK.format(folder=detect, task="detect")
 
 
 @pytest.mark.slow
