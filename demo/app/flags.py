@@ -17,6 +17,7 @@ import numpy as np
 from demo.app import many
 from demo.app.benchmark import DEFAULT_SECONDS, BenchmarkSettings
 from demo.app.evaluate import DEFAULT_THRESHOLD, MAX_PER_IMAGE, EvalSettings
+from demo.app.parsing import Parser
 from demo.core import values
 from demo.core.errors import DemoError, UsageError
 from demo.core.files import Output, shown
@@ -38,11 +39,6 @@ from demo.picture.render import StatusSettings
 from demo.results.tracker import TrackerSettings
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit code 2, as for every bad argument
-        raise UsageError(message)
-
-
 @dataclass(frozen=True)
 class Group:
     """Flags shown together under a title; None: the command's own options."""
@@ -56,11 +52,21 @@ class Command:
     """A command's parser as data: the parser and the reference page (demo.app.reference) are built from it."""
 
     prog: str
-    description: str
+    description: str  # up to its first ": ", the command's one line in the list of commands
     groups: tuple[Group, ...]
 
-    def parser(self) -> Parser:
-        parser = Parser(prog=self.prog, description=self.description)
+    @property
+    def name(self) -> str:
+        """What follows ``python -m demo`` (nothing for the default command)."""
+        return " ".join(self.prog.split()[3:])
+
+    @property
+    def summary(self) -> str:
+        return self.description.partition(": ")[0]
+
+    def parser(self, listed: tuple[Command, ...] = ()) -> Parser:
+        """The command's parser; its help lists the ``listed`` commands."""
+        parser = Parser(self.prog, self.description, [(command.name, command.summary) for command in listed])
         for group in self.groups:
             container = parser.add_argument_group(group.title) if group.title else parser
             exclusive: dict[str, argparse._MutuallyExclusiveGroup] = {}
@@ -69,13 +75,17 @@ class Command:
                 if flag.exclusive:
                     into = exclusive.get(flag.exclusive) or container.add_mutually_exclusive_group()
                     exclusive[flag.exclusive] = into
-                into.add_argument(*flag.spellings, **argument_keywords(flag))
+                argument = into.add_argument(*flag.accepted, **argument_keywords(flag))
+                if argument.option_strings:  # all are taken; the help and the messages name the declared ones
+                    argument.option_strings = list(flag.spellings)
         return parser
 
 
 def argument_keywords(flag: Flag) -> dict[str, object]:
     """What ``add_argument`` takes besides the spellings; the unset ones are left to argparse."""
-    keywords = {"help": flag.help, "type": flag.parse and argument_type(flag.parse), "default": flag.current_default(),
+    also = f" (also {', '.join(flag.aliases)})" if flag.aliases else ""
+    keywords = {"help": flag.help + also, "type": flag.parse and argument_type(flag.parse),
+                "default": flag.current_default(),
                 "choices": flag.choices, "metavar": flag.metavar, "action": flag.action, "nargs": flag.nargs,
                 "const": flag.const, "required": flag.required or None}
     return {key: value for key, value in keywords.items() if value is not None}
@@ -123,7 +133,8 @@ def model_group(threshold: float = Settings.threshold, max_det: int = Settings.m
     fields["max_det"] = replace(fields["max_det"], default=max_det)
     beside = {"cache_dir": (NO_CACHE,), "models_dir": MIRRORS}
     return Group("model and device", (
-        Flag(("-m", "--model"), "model .xml (with its .bin), .onnx or .tflite, or a name from models.lst, "
+        Flag(("-m", "--model"), "model .xml (with its .bin), .onnx or .tflite, a folder holding one .xml (as "
+             "Ultralytics' export to OpenVINO writes it, with its metadata.yaml), or a name from models.lst, "
              f"downloaded on first use (default: {DEFAULT_MODEL}), or a served model: "
              "http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N]"),
         Flag(("-d", "--device"), "OpenVINO device: CPU, GPU, AUTO, MULTI:..., HETERO:...", default="CPU"),
@@ -199,7 +210,7 @@ INPUT_OUTPUT = Group("input and output", (
     Flag(("-i", "--input"), "image, folder of images, video, image pattern (img_%%04d.png), camera index, stream URL "
          "(rtsp://, http://, ...) or named pipe (default: the sample clip, downloaded on first use); given several "
          "times, or as @FILE (the inputs listed in FILE), all of them through one model, -o with {source} in its "
-         "name or a folder", action="append"),
+         "name or a folder", action="append", aliases=("--source",)),
     Flag(("--loop",), "repeat the input forever", action="store_true"),
     Flag(("--max_image_pixels",), "refuse an image with more pixels than this, as its header says, before decoding "
          "it (default: %(default)s, 2^27; at most 2^30)", whole_number(1, MAX_PIXELS),
@@ -387,7 +398,7 @@ RUN = Command("python -m demo", "OpenVINO instance segmentation demo", (
 
 
 def build_parser() -> Parser:
-    return RUN.parser()
+    return RUN.parser(listed=COMMANDS[1:])
 
 
 EVAL = Command("python -m demo eval", "COCO box and mask AP of a model, measured through the demo's own pipeline", (
@@ -436,7 +447,8 @@ EXPORT = Command("python -m demo export",
                  "write an OpenVINO Model Server repository of MODEL into DIR: DIR/NAME/1/model.xml (the demo's "
                  "pre-processing embedded: it takes BGR u8 frames of any size) and DIR/config.json; nothing in DIR "
                  "is replaced", (Group(None, (
-                     Flag(("model",), "model .xml, .onnx or .tflite, or a name from models.lst", metavar="MODEL"),
+                     Flag(("model",), "model .xml, .onnx or .tflite, a folder holding one .xml, or a name from "
+                          "models.lst", metavar="MODEL"),
                      Flag(("folder",), "the repository folder (made if absent)", Path, metavar="DIR"),
                      Flag(("--name",), "the served model's name (default: the model file's name without suffix)"),
                      *declared(Settings, "model_type", "resize", "precision", "models_dir"),

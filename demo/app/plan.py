@@ -3,6 +3,8 @@ opens (no source, model, window or server), so that a wrong flag or an overlap o
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -71,9 +73,11 @@ def build(args: argparse.Namespace) -> RunPlan:
     video = flags.video_settings(args)
     composition = flags.background_settings(args) if RENDER_MODES[args.mode].composed else None
     settings = flags.model_settings(args)
-    model = resolve(args.model, settings)  # before the source, so that a wrong name never opens a camera
+    with offline_advice(OFFLINE_MODEL, *([] if args.input else [OFFLINE_INPUT])):
+        model = resolve(args.model, settings)  # before the source, so that a wrong name never opens a camera
     if several is None:
-        inputs = [args.input[0] if args.input else str(download.fetch_sample_clip(flags.fetcher(args)))]
+        with offline_advice(OFFLINE_INPUT):
+            inputs = [args.input[0] if args.input else str(download.fetch_sample_clip(flags.fetcher(args)))]
         names = [ONE_SOURCE]
         frame_outputs = {ONE_SOURCE: output} if (output := flags.file_output(args)) else {}
         writes = flags.planned_outputs(args)
@@ -93,6 +97,20 @@ def build(args: argparse.Namespace) -> RunPlan:
         None if args.no_show or measure else f"{RENDER_MODES[args.mode].title} (q or Esc quits, space pauses)",
         args.show_boxes, args.show_scores, args.output_limit, args.output_resolution, args.raw_output_message,
         flags.status_settings(args), measure)
+
+
+OFFLINE_MODEL = "a model with -m (a model file or an Ultralytics export folder; docs/models.md says how to get one)"
+OFFLINE_INPUT = "an input with -i"
+
+
+@contextmanager
+def offline_advice(*needed: str) -> Iterator[None]:
+    """A download that cannot reach its server says what to give instead: the model or the input it was fetching,
+    and the input it would fetch next."""
+    try:
+        yield
+    except download.Unreachable as error:
+        raise download.Unreachable(f"{error}; without the network, give {' and '.join(needed)}") from None
 
 
 def read_files(args: argparse.Namespace, inputs: list[str], model: ResolvedModel) -> list[files.Named]:

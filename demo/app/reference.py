@@ -18,7 +18,9 @@ HEADER = """# Command-line reference
 Every flag of every command, written from the flags' declarations by `python -m demo.app.reference > docs/cli.md`:
 edit the declarations (demo/app/flags.py, and the settings classes beside their fields), not this page.
 A flag's "Python:" note names the same setting in Python: `demo.open(NAME=...)` for the model's (the fields of
-`demo.Settings`), else the field of the settings class named.
+`demo.Settings`), else the field of the settings class named. A flag's "Also" note names the other tools' spellings
+it takes too (Ultralytics' `--conf`), and every long flag is also taken with dashes for underscores: `--no-show`
+for `--no_show`, `--max-det` for `--max_det`.
 """
 # The library settings classes whose fields declare flags, and how a Python user reaches each field.
 # A nested class comes after its holder: its fields are its own.
@@ -43,7 +45,9 @@ def value_text(flag: Flag) -> str:
 
 def flag_line(flag: Flag, python: dict[tuple[str, ...], str]) -> str:
     default = flag.shown_default if flag.default_from else flag.default
+    also = ", ".join(f"`{name}`" for name in flag.aliases)
     notes = [note for note, wanted in (("Required", flag.required), ("Repeatable", flag.action == "append"),
+                                       (f"Also {also}", flag.aliases),
                                        (f"Python: `{python.get(flag.spellings)}`", flag.spellings in python))
              if wanted]
     spellings = ", ".join(f"`{name}`" for name in flag.spellings)

@@ -30,7 +30,7 @@ class Flag:
     shown_default: str | None = None  # the reference page's words for a default read from the environment
     choices: Sequence[str] | None = None
     metavar: str | None = None
-    action: str | None = None  # "store_true", "append"
+    action: str | None = None  # "store_true", "append", or "joined": a use's values as one tuple (--classes 0 2 3)
     nargs: str | None = None
     const: Any = None
     required: bool = False
@@ -38,12 +38,21 @@ class Flag:
     # None on the command line unless given, so that the app can refuse the flag where it does not apply;
     # the field's default applies when it is not given (the help says what it is).
     given_only: bool = False
+    # Other tools' spellings of the same flag (Ultralytics' --conf for -t), taken as well and named as "also".
+    aliases: tuple[str, ...] = ()
 
     @property
     def dest(self) -> str:
         """The name the value is stored under: the first long spelling without its dashes, as argparse names it."""
         long = [name for name in self.spellings if name.startswith("--")]
         return (long or self.spellings)[0].lstrip("-").replace("-", "_")
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """Every spelling the command line takes: the declared ones, the aliases, and each long one also with dashes
+        for underscores (--no-show for --no_show), as Ultralytics and most command-line tools write them."""
+        named = (*self.spellings, *self.aliases)
+        return named + tuple(name.replace("_", "-") for name in named if name.startswith("--") and "_" in name)
 
     def current_default(self) -> Any:
         return self.default_from() if self.default_from else self.default

@@ -69,8 +69,12 @@ def bgr_colour(text: str) -> tuple[int, int, int]:
 
 
 def class_list(text: str) -> tuple[str, ...]:
-    """Comma-separated class names or ids: ``person,car`` or ``0,2``."""
-    names = tuple(name.strip() for name in text.split(","))
+    """Comma-separated class names or ids: ``person,car`` or ``0,2``; also in brackets, ``[0,2]``, as Ultralytics'
+    ``classes=[0,2]`` writes them."""
+    inside = text.strip()
+    if inside.startswith("[") and inside.endswith("]"):
+        inside = inside[1:-1]
+    names = tuple(name.strip() for name in inside.split(","))
     if not all(names):
         raise BadValue(f"expected class names or ids separated by commas, got {text!r}")
     return names

@@ -35,6 +35,7 @@ from demo.model.catalogue import (
     catalogue,
     chosen_models,
 )
+from demo.model.model_info import model_in_folder
 
 # What the mirror settings replace: OMZ_MIRROR / --mirror for models, DEMO_MEDIA_MIRROR / --media_mirror
 # for the sample clip, which GitHub serves rather than Open Model Zoo's storage.
@@ -44,6 +45,10 @@ CHUNK_BYTES = 1 << 16
 STAMP_MIN_AGE = 2.0  # seconds since a file last changed before its verification is remembered
 STAMP_MAX_BYTES = 4096  # a stamp is one short line; more is not a stamp
 log = logging.getLogger("demo")
+
+
+class Unreachable(DemoError):
+    """No connection to the server at all: offline, or a wrong mirror."""
 
 
 class RetryableError(Exception):
@@ -263,9 +268,9 @@ def _open(url: str, held: int, timeout: float) -> http.client.HTTPResponse | Non
         raise DemoError(f"{shown(url)}: HTTP {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
         if _unreachable(error.reason):
-            raise DemoError(f"cannot reach {_host(url)}: {_describe(error.reason)} (offline?)") from None
+            raise Unreachable(f"cannot reach {_host(url)}: {_describe(error.reason)} (offline?)") from None
         if isinstance(error.reason, TimeoutError):
-            raise DemoError(f"cannot reach {_host(url)}: no connection within {timeout:g} s") from None
+            raise Unreachable(f"cannot reach {_host(url)}: no connection within {timeout:g} s") from None
         raise RetryableError(_describe(error.reason)) from None
     except TimeoutError:
         raise DemoError(f"{_host(url)} accepted the connection but sent no answer within "
@@ -298,15 +303,18 @@ def fetch_model(entry: CatalogueEntry, precision: str, models_dir: Path, fetcher
 
 
 def resolve_model(spec: str | Path | None, precision: str, models_dir: Path, fetcher: Fetcher) -> ResolvedModel:
-    """A catalogue model's name (the default model if none), fetched, with its facts; or a path to a model file."""
+    """A catalogue model's name (the default model if none), fetched, with its facts; or a path to a model file,
+    or to a folder holding one (an Ultralytics export)."""
     name = str(spec or DEFAULT_MODEL)
     known = catalogue().models
     if name in known:
         entry = known[name]
         return ResolvedModel(fetch_model(entry, precision, models_dir, fetcher), ModelFacts(entry.resize, entry.labels))
     path = Path(name)
+    if path.is_dir():
+        return ResolvedModel(model_in_folder(path))
     if not path.exists() and not path.suffix:
-        raise UsageError(f"model {name!r} is neither a file nor a known model name ({', '.join(known)})")
+        raise UsageError(f"model {name!r} is neither a file, a folder nor a known model name ({', '.join(known)})")
     return ResolvedModel(path)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import openvino as ov
 
 from demo.core.errors import DemoError
+from demo.core.names import shown
 from demo.core.textfile import read_text
 from demo.model.geometry import ResizePolicy
 
@@ -33,6 +34,7 @@ RESIZE_TYPES = {
 }
 BOOLEANS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 METADATA_FILE = "metadata.yaml"
+SEGMENTATION_EXPORT = "yolo export model=yolo11n-seg.pt format=openvino"  # Ultralytics' command for a model here
 
 
 @dataclass(frozen=True)
@@ -164,3 +166,29 @@ def _single(values: tuple[float, ...] | None, key: str, path: str) -> float | No
     if values is not None and len(values) != 1:
         raise DemoError(f"{path}: rt_info {SECTION} {key} should be one number, not {len(values)}")
     return None if values is None else values[0]
+
+
+def model_in_folder(folder: Path) -> Path:
+    """The one .xml of a model folder, such as Ultralytics' ``yolo export format=openvino`` writes (NAME.xml,
+    NAME.bin, metadata.yaml): the folder stands for that file. An export for another task is refused here, before
+    any input or model opens."""
+    try:
+        models = sorted(path for path in folder.iterdir() if path.suffix.lower() == ".xml" and path.is_file())
+    except OSError as error:
+        raise DemoError(f"cannot read model folder '{shown(folder)}': {error.strerror or error}") from None
+    if not models:
+        raise DemoError(f"model folder '{shown(folder)}' holds no OpenVINO model (.xml): give -m a model file (.xml, "
+                        f".onnx or .tflite) or a folder that `{SEGMENTATION_EXPORT}` wrote")
+    if len(models) > 1:
+        raise DemoError(f"model folder '{shown(folder)}' holds {len(models)} .xml models "
+                        f"({', '.join(shown(path.name) for path in models)}): give -m the one to run, "
+                        f"e.g. -m '{shown(models[0])}'")
+    refuse_other_task(read_metadata(folder / METADATA_FILE).task, f"'{shown(folder)}'")
+    return models[0]
+
+
+def refuse_other_task(task: str | None, path: str) -> None:
+    """A model whose metadata.yaml says it does another job (detect, pose, classify, obb) has no masks to give."""
+    if task not in (None, "segment"):
+        raise DemoError(f"{path}: this model has no masks: its metadata.yaml says task {task}, not segment; give a "
+                        f"segmentation (-seg) model, such as the folder `{SEGMENTATION_EXPORT}` writes")

@@ -53,16 +53,17 @@ class Settings:
     (demo.core.flag), and the command line and docs/cli.md are built from those declarations."""
 
     threshold: float = setting(Flag(("-t", "--prob_threshold"), "minimum score to keep (default: %(default)s)",
-                                    values.probability), 0.5)
+                                    values.probability, aliases=("--conf", "--conf_thres")), 0.5)
     iou_threshold: float | None = setting(Flag(
         ("--iou_threshold",), "YOLO-seg and YOLACT models: overlap above which NMS drops the weaker of two same-class "
         f"instances (default: the model's own, else {YOLO_IOU_THRESHOLD} for YOLO, {YOLACT_IOU_THRESHOLD} for "
-        "YOLACT)", values.probability), None)
+        "YOLACT)", values.probability, aliases=("--iou",)), None)
     max_det: int = setting(Flag(("--max_det",), "most instances kept per frame (default: %(default)s)", values.positive),
                            100)
     classes: Sequence[ClassChoice] | None = setting(Flag(
-        ("--classes",), "keep only these classes, by name or id, comma-separated: person,car", values.class_list,
-        metavar="NAMES"), None)
+        ("--classes",), "keep only these classes, by name or id, comma-separated or apart: person,car or 0 2 "
+        "(or [0,2], as Ultralytics writes them)",
+        values.class_list, metavar="NAMES", nargs="+", action="joined"), None)
     resize: ResizePolicy | str | None = setting(Flag(
         ("--resize_type",), "how frames fit the model input (default: the one the model was measured with)",
         choices=[policy.value for policy in ResizePolicy]), None)
@@ -108,8 +109,8 @@ class Settings:
 
 
 def resolve(model: str | Path | None, settings: Settings = Settings()) -> ResolvedModel:
-    """The model file ``model`` names (fetched and verified on first use for a catalogue name), with its facts;
-    or a served model's address (http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N])."""
+    """The model file ``model`` names (fetched and verified on first use for a catalogue name; the one .xml of a
+    folder), with its facts; or a served model's address (http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N])."""
     if is_remote(model):
         return ResolvedModel(None, url=str(model))
     return resolve_model(model, settings.precision, settings.models_dir or default_models_dir(),
@@ -117,8 +118,9 @@ def resolve(model: str | Path | None, settings: Settings = Settings()) -> Resolv
 
 
 def open(model: str | Path | None = None, device: str = "CPU", **settings: object) -> Segmenter:  # noqa: A001
-    """Load ``model`` (a name from models.lst, None for the default, an .xml/.onnx/.tflite path, or a
-    served model's address, see :func:`resolve`) on ``device``.
+    """Load ``model`` (a name from models.lst, None for the default, an .xml/.onnx/.tflite path, a folder
+    holding one .xml such as Ultralytics' OpenVINO export, or a served model's address, see :func:`resolve`)
+    on ``device``.
 
     ``settings`` are the fields of :class:`Settings`; an unknown one is a TypeError.
     """

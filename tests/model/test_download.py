@@ -201,7 +201,7 @@ def test_unknown_model_name_is_a_usage_error(world, clip):
 
     assert run.returncode == 2
     assert last_line(run.stderr).startswith(
-        "error: model 'instance-segmentation-person-9999' is neither a file nor a known model name")
+        "error: model 'instance-segmentation-person-9999' is neither a file, a folder nor a known model name")
 
 
 # The download itself, with retries kept short.

@@ -13,7 +13,7 @@ from demo.model.contracts.recurrent import RecurrentMattingContract
 from demo.model.contracts.two_input import TwoInputContract
 from demo.model.contracts.yolact import YolactContract
 from demo.model.contracts.yolo import YoloEnd2EndContract, YoloSegContract
-from demo.model.model_info import ModelInfo
+from demo.model.model_info import ModelInfo, refuse_other_task
 
 CONTRACTS: dict[str, type[Contract]] = {contract.kind: contract for contract in (
     MaskRCNNContract, TwoInputContract, YoloSegContract, YoloEnd2EndContract, YolactContract, MattingContract,
@@ -33,15 +33,11 @@ def _found(model: ov.Model) -> str:
 def _refuse_other_tasks(model: ov.Model, path: str, info: ModelInfo) -> None:
     """Models that say, or show, they are of a kind the demo does not run: one line instead of a
     search for a contract."""
-    if info.task == "detect":
-        raise DemoError(f"{path}: this model has no masks: its metadata.yaml says task detect; use a segmentation "
-                        "(-seg) model")
+    refuse_other_task(info.task, path)
     if len(model.inputs) == 1 and len(model.outputs) == 1 and rank_of(model.output(0)) == 3 \
             and dims_of(model.output(0))[0] == 1:
         raise DemoError(f"{path}: this model has no masks: its one output {shape_text(model.output(0))} is a detection "
                         "head's (boxes and class scores, no mask prototypes); use a segmentation (-seg) model")
-    if info.task not in (None, "segment"):
-        raise DemoError(f"{path}: its metadata.yaml says task {info.task}, not segment: not a segmentation model")
 
 
 def recognise(model: ov.Model, path: str, info: ModelInfo | None = None, model_type: str | None = None) -> Contract:
