@@ -246,3 +246,11 @@ def test_every_module_imports_on_its_own():
     done = subprocess.run([sys.executable, "-c", script, *modules], cwd=ROOT, capture_output=True, text=True,
                           timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
+
+
+def test_a_device_named_in_small_letters_is_the_same_device(contract_models, tmp_path):
+    """Ultralytics' habit (``device="cpu"``) opens OpenVINO's CPU and finds what ``"CPU"`` finds."""
+    frame = cv2.imread(str(scene_for("yolo", tmp_path)))
+    with demo.open(contract_models["yolo"], device="cpu") as lower, \
+            demo.open(contract_models["yolo"], device="CPU") as upper:
+        assert [as_record(i) for i in lower(frame)] == [as_record(i) for i in upper(frame)] != []

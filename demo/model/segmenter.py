@@ -100,7 +100,8 @@ class Settings:
     reconnect: int | None = 0
 
     def device_config(self, device: str) -> DeviceConfig:
-        return DeviceConfig(device, self.hint or "throughput", self.streams, self.threads, self.requests,
+        # OpenVINO spells every device in capitals; Ultralytics' users type cpu
+        return DeviceConfig(device.upper(), self.hint or "throughput", self.streams, self.threads, self.requests,
                             self.cache_dir)
 
     def load_options(self) -> LoadOptions:
