@@ -4,7 +4,7 @@ A person-0007-shaped Mask R-CNN (one 544x320 BGR input; labels, boxes and 224x22
 with OpenVINO's graph API. It is no network: it finds the pure colours of assets/sample_clip.avi
 (tests/helpers/synthetic.py's detectors), so its answers are known exactly. With COCO's class names,
 the default: red and yellow are a person, green a car, blue a dog.
-    python assets/make_sample_model.py
+    python assets/make_sample_model.py [FOLDER]     (default: assets/)
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from helpers.synthetic import DEFAULT_DETECTORS, person_0007_like  # noqa: E402
 
 
 def main() -> None:
-    path = person_0007_like(Path(__file__).resolve().parent / "sample_model.xml", DEFAULT_DETECTORS)
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
+    path = person_0007_like(folder / "sample_model.xml", DEFAULT_DETECTORS)
     print(f"wrote {path} and {path.with_suffix('.bin').name}")
 
 
