@@ -1,5 +1,5 @@
 """Many cameras on one machine: one process with several sources against the model alone, and against one
-process per source. The figures the README quotes.
+process per source. The figures docs/results.md quotes.
 
 Four 1080p MJPG clips of ten shapes (benchmarks/clip.py; what a typical camera gives) and a model of
 person-0007's cost (tests/helpers/heavy_model.py):

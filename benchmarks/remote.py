@@ -1,4 +1,4 @@
-"""How well the demo keeps a KServe v2 server busy: the figures the README's remote-inference section quotes.
+"""How well the demo keeps a KServe v2 server busy: the figures docs/results.md (Remote inference) quotes.
 
 Serves a model of person-0007's cost (tests/helpers/heavy_model.py) on the tests' KServe server
 (tests/helpers/kserve_server.py, on 127.0.0.1) twice: exported by ``python -m demo export`` (pre-processing in

@@ -1,4 +1,4 @@
-"""How much of the model's throughput the demo keeps: the figures the README quotes.
+"""How much of the model's throughput the demo keeps: the figures docs/results.md quotes.
 
 Builds a model of person-0007's cost (tests/helpers/heavy_model.py) and a 1080p MJPG clip with ten
 coloured shapes (ten instances per frame), runs ``python -m demo --benchmark`` on them as a

@@ -128,7 +128,7 @@ def test_bad_annotation_files(models, tmp_path, content, message):
     assert len(run.stderr.strip().splitlines()) == 1 and message in run.stderr
 
 
-# The figures the README quotes, box and mask AP in %, on the shared COCO excerpt.
+# The figures docs/results.md quotes, box and mask AP in %, on the shared COCO excerpt.
 README_AP = {"yolo11n-seg_int8_openvino_model/yolo11n-seg.xml": (52.96, 40.18),
              "yolov8n-seg_int8_tflite/yolov8n-seg_int8.tflite": (48.19, 37.48)}
 

@@ -753,7 +753,7 @@ def read_video(path: Path) -> list[np.ndarray]:
 
 
 if __name__ == "__main__":
-    # `python tests/synthetic.py blobs.xml`: a person-0007-like model for smoke runs on assets/sample_clip.avi.
+    # `python tests/helpers/synthetic.py blobs.xml`: a person-0007-like model (assets/make_sample_model.py ships one).
     import sys
 
     print(person_0007_like(Path(sys.argv[1]), DEFAULT_DETECTORS))

@@ -206,8 +206,10 @@ def inputs(tmp_path, models):
     shutil.copy(ROOT / "demo" / "results" / "coco_labels.txt", folder / "labels.txt")
     frames = folder / "frames"
     frames.mkdir()
+    with open_source(str(CLIP)) as clip:
+        jpeg = cv2.imencode(".jpg", next(iter(clip)).image)[1].tobytes()
     for name in ("out_000.png", "out_001.png"):
-        shutil.copy(ROOT / "assets" / "yolo11n_seg_street.jpg", frames / name)  # a JPEG by content
+        (frames / name).write_bytes(jpeg)  # a JPEG by content
     return folder
 
 
