@@ -15,6 +15,7 @@ import numpy as np
 from demo.core.errors import DemoError
 from demo.core.metrics import RunMetrics, StageClock
 from demo.core.stopping import STOP
+from demo.core.wording import counted
 from demo.frames.sources import Frame
 from demo.model.segmenter import Segmenter
 from demo.outputs.sinks import ResultsWriter, Sink
@@ -71,7 +72,7 @@ class Outputs:
 
 def format_raw(result: FrameResult) -> str:
     where = f"{result.source} " if result.source else ""  # a run of several sources names each frame's
-    lines = [f"{where}frame {result.index}: {len(result.instances)} instances"]
+    lines = [f"{where}frame {result.index}: {counted(len(result.instances), 'instance')}"]
     lines += [f"  {i.class_id:3d} {i.name:<16} {i.score:.3f} "
               f"[{i.box.x1:.1f}, {i.box.y1:.1f}, {i.box.x2:.1f}, {i.box.y2:.1f}] area {i.area}"
               + ("" if i.track_id is None else f" id {i.track_id}")

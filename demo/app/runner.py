@@ -17,6 +17,7 @@ from demo.app.plan import RunPlan
 from demo.core import files
 from demo.core.metrics import RunMetrics
 from demo.core.stopping import STOP
+from demo.core.wording import counted
 from demo.frames.merge import merged
 from demo.frames.sources import FrameSource, open_source
 from demo.model.segmenter import Segmenter
@@ -157,5 +158,5 @@ def summary(plan: RunPlan, opened: Opened) -> str:
 
 def log_model(segmenter: Segmenter, where: str) -> None:
     """``where``: the device, or a served model's address."""
-    log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, files.shown(where),
-             segmenter.model.policy.value, segmenter.requests)
+    log.info("model %s on %s, resize %s, %s", segmenter.name, files.shown(where),
+             segmenter.model.policy.value, counted(segmenter.requests, "infer request"))
