@@ -157,23 +157,38 @@ def deliver(results: Iterator[FrameResult], lanes: Mapping[str, Lane], screen: S
     or the user quits in the window (Esc, q, its close button). ``total`` counts every source's frames."""
     try:
         for result in results:
-            lane = lanes[result.source]
-            picture, clock = present(result, lane, screen.viewed)
-            going_on = screen.show(result.source, picture, lane.metrics.live_fps)
-            clock.lap("write")
-            count(lane.metrics, result)
-            if total is not lane.metrics:
-                count(total, result)
-            if not going_on:
+            if not deliver_one(result, lanes[result.source], screen, total):
                 break
     finally:
         results.close()
 
 
-def present(result: FrameResult, lane: Lane, viewed: bool) -> tuple[np.ndarray, StageClock]:
-    """The result tracked, drawn and written to the lane's files; its picture, with the status lines when
-    ``viewed`` (someone watches), and the clock of its stages, for the caller to show it and lap "write"."""
+def deliver_one(result: FrameResult, lane: Lane, screen: Shows, total: RunMetrics) -> bool:
+    """One result through its lane and onto the screen; False once the user has asked to stop. The frame counts
+    in the figures once it is written, even when a stop comes before it is shown: the summary's frames are the
+    frames the files hold."""
     clock = StageClock(result.timings_ms, result.cpu_ms)
+    picture, status = drawn(result, lane, clock)
+    written = False
+    try:
+        with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
+            _write(result, picture, lane.outputs)
+            written = True
+        # Drawn after the files took the picture, rather than on a copy for them; the live views
+        # take it after, as the window does, since a server may encode it later on its own thread.
+        if screen.viewed and status:
+            draw_status(picture, status)
+        return screen.show(result.source, picture, lane.metrics.live_fps)
+    finally:
+        if written:
+            clock.lap("write")
+            with STOP.shielded():  # the lane's figures and the run's agree
+                count(result, lane, total)
+
+
+def drawn(result: FrameResult, lane: Lane, clock: StageClock) -> tuple[np.ndarray, list[str]]:
+    """The result tracked and drawn at the output size, and the status lines left to draw for whoever watches
+    (none when they are in the picture already, or drawn nowhere)."""
     outputs, metrics = lane.outputs, lane.metrics
     if lane.tracker:
         result.instances = lane.tracker.update(result.instances)
@@ -186,19 +201,15 @@ def present(result: FrameResult, lane: Lane, viewed: bool) -> tuple[np.ndarray, 
     if outputs.status.shown and outputs.status.in_output:
         draw_status(picture, status)
     clock.lap("render")
-    with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
-        _write(result, picture, outputs)
-    # Drawn after the files took the picture, rather than on a copy for them; the live views
-    # take it after, as the window does, since a server may encode it later on its own thread.
-    if viewed and outputs.status.shown and not outputs.status.in_output:
-        draw_status(picture, status)
-    return picture, clock
+    return picture, status if outputs.status.shown and not outputs.status.in_output else []
 
 
-def count(metrics: RunMetrics, result: FrameResult) -> None:
-    """The result, delivered now, in the run's figures."""
-    metrics.add(result.timings_ms, 1000 * (time.perf_counter() - result.captured), result.cpu_ms,
-                result.dropped_before)
+def count(result: FrameResult, lane: Lane, total: RunMetrics) -> None:
+    """The result, delivered now, in its lane's figures and the run's."""
+    latency_ms = 1000 * (time.perf_counter() - result.captured)
+    lane.metrics.add(result.timings_ms, latency_ms, result.cpu_ms, result.dropped_before)
+    if total is not lane.metrics:  # a run of one source: its figures are the run's
+        total.add(result.timings_ms, latency_ms, result.cpu_ms, result.dropped_before)
 
 
 def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
