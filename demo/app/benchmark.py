@@ -232,12 +232,13 @@ class MeasuredMetrics(RunMetrics):
         # model ran alone: that is the benchmark's doing, not the pipeline's.
         self._round_started = True
 
-    def add(self, timings_ms: dict[str, float], latency_ms: float, cpu_ms: dict[str, float] | None = None,
-            dropped_before: int = 0) -> None:
-        super().add(timings_ms, latency_ms, cpu_ms, 0 if self._round_started else dropped_before)
+    def add(self, timings_ms: dict[str, float], captured: float, cpu_ms: dict[str, float] | None = None,
+            dropped_before: int = 0) -> float:
+        latency_ms = super().add(timings_ms, captured, cpu_ms, 0 if self._round_started else dropped_before)
         self._round_started = False
         self.latencies_ms.append(latency_ms)
         self.progress.update()
+        return latency_ms
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -13,7 +12,7 @@ import cv2
 import numpy as np
 
 from demo.core.errors import DemoError
-from demo.core.metrics import RunMetrics, StageClock
+from demo.core.metrics import RunMetrics, StageClock, age_ms
 from demo.core.stopping import STOP
 from demo.core.wording import counted
 from demo.frames.sources import Frame
@@ -196,7 +195,7 @@ def drawn(result: FrameResult, lane: Lane, clock: StageClock) -> tuple[np.ndarra
     picture = lane.render(result)
     if outputs.size:
         picture = cv2.resize(picture, outputs.size)
-    status = status_lines(metrics, 1000 * (time.perf_counter() - result.captured),
+    status = status_lines(metrics, age_ms(result.captured),
                           metrics.dropped + result.dropped_before if lane.live else None)
     if outputs.status.shown and outputs.status.in_output:
         draw_status(picture, status)
@@ -206,10 +205,9 @@ def drawn(result: FrameResult, lane: Lane, clock: StageClock) -> tuple[np.ndarra
 
 def count(result: FrameResult, lane: Lane, total: RunMetrics) -> None:
     """The result, delivered now, in its lane's figures and the run's."""
-    latency_ms = 1000 * (time.perf_counter() - result.captured)
-    lane.metrics.add(result.timings_ms, latency_ms, result.cpu_ms, result.dropped_before)
+    lane.metrics.add(result.timings_ms, result.captured, result.cpu_ms, result.dropped_before)
     if total is not lane.metrics:  # a run of one source: its figures are the run's
-        total.add(result.timings_ms, latency_ms, result.cpu_ms, result.dropped_before)
+        total.add(result.timings_ms, result.captured, result.cpu_ms, result.dropped_before)
 
 
 def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:

@@ -1,9 +1,11 @@
-"""The figures a run reports are what happened: the summary's frame count is what the video holds after Ctrl-C,
-and a count of one reads as one."""
+"""The figures a run reports are what happened: a wait for the user's key counts in no figure, each source's FPS
+covers its own frames' time, the summary's frame count is what the video holds after Ctrl-C, and a count of one
+reads as one."""
 from __future__ import annotations
 
 import re
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +14,10 @@ import pytest
 from helpers import synthetic
 from helpers.results import count_frames
 from helpers.running import ROOT, lines_written, run_demo, start_demo, wait_until
+from helpers.xserver import TITLE, Demo, wait_for, x_server
 
 CLIP = ROOT / "assets" / "sample_clip.avi"
+WAIT_S = 4.0  # a wait for a key: far longer than this machine takes for a few frames of the small model
 RED = (0, 0, 255)  # the synthetic models' person
 
 
@@ -40,6 +44,66 @@ def figures(stderr: str, before: str = "") -> Figures:
 def one_person(path: Path) -> Path:
     cv2.imwrite(str(path), synthetic.draw_scene(320, 240, [synthetic.Shape.rect(RED, 40, 30, 120, 220)])[0])
     return path
+
+
+@pytest.mark.slow
+def test_a_single_image_held_on_screen_is_measured_without_the_wait(models, tmp_path):
+    with x_server() as display:
+        demo = Demo(display, tmp_path, "-m", models["person-0007"].xml, "-i", one_person(tmp_path / "one.png"),
+                    "--no_cache")
+        try:
+            window = display.find_window(TITLE)
+            time.sleep(WAIT_S)
+            display.key(window, "Return")
+            assert demo.finish() == 0, demo.stderr
+        finally:
+            demo.stop()
+
+    held = figures(demo.stderr)
+    assert held.frames == 1
+    assert held.seconds < WAIT_S, demo.stderr  # counted with the wait, FPS was 0.2 and the time over 4 s
+
+
+@pytest.mark.slow
+def test_a_paused_run_is_measured_without_the_pause(models, tmp_path):
+    results = tmp_path / "frames.jsonl"
+    with x_server() as display:
+        demo = Demo(display, tmp_path, "-m", models["person-0007"].xml, "-i", CLIP, "--loop", "--results", results,
+                    "--no_cache")
+        try:
+            window = display.find_window(TITLE)
+            wait_for(lambda: lines_written(results) >= 5, "five frames")
+            display.key(window, "space")
+            wait_for(lambda: "paused" in display.window_name(window), "the title to say paused")
+            time.sleep(WAIT_S)
+            display.key(window, "space")
+            resumed = lines_written(results)
+            wait_for(lambda: lines_written(results) >= resumed + 5, "five frames after the pause")
+            display.key(window, "q")
+            assert demo.finish() == 0, demo.stderr
+        finally:
+            demo.stop()
+
+    paused = figures(demo.stderr)
+    assert paused.seconds < WAIT_S, demo.stderr
+    # The frames on their way when the pause came were that much older when shown, counted with it.
+    assert paused.p95_ms < 1000 * WAIT_S, demo.stderr
+
+
+@pytest.mark.slow
+def test_a_source_that_ends_early_is_measured_over_its_own_frames(models, tmp_path):
+    short = synthetic.write_ffv1_video(tmp_path / "short.mkv", [
+        synthetic.draw_scene(320, 240, [synthetic.Shape.rect(RED, 10 + 5 * n, 30, 90 + 5 * n, 200)])[0]
+        for n in range(6)])
+
+    run = run_demo("-m", models["person-0007"].xml, "-i", short, "-i", CLIP, "--no_show", "--no_cache")
+
+    assert run.returncode == 0, run.stderr
+    alone, together = figures(run.stderr, "source short: "), figures(run.stderr, "all 2 sources: ")
+    assert (alone.frames, together.frames) == (6, 36)
+    # The two sources take turns, so while the short one ran it had about half the run's rate; measured over
+    # the whole run it had a sixth (6 of 36 frames).
+    assert alone.fps > together.fps / 3, run.stderr
 
 
 @pytest.mark.slow
