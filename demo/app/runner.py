@@ -6,6 +6,7 @@ Whatever opened is closed however the run ends, a failure to open the next one i
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 from contextlib import ExitStack, closing
@@ -140,10 +141,12 @@ def go(plan: RunPlan, opened: Opened, newest: dict[str, bool], shared: app.Outpu
                   else sources[app.ONE_SOURCE])
         benchmark.run(segmenter, frames, lanes, screen, plan.benchmark, plan.device)
         return
+    frames = {name: itertools.islice(source, plan.max_frames) if plan.max_frames else source
+              for name, source in sources.items()}
     if plan.several:
-        results = segmenter.stream_many(sources, newest, opened.sources.ended, screen.idle)
+        results = segmenter.stream_many(frames, newest, opened.sources.ended, screen.idle)
     else:
-        results = segmenter.stream(sources[app.ONE_SOURCE], newest[app.ONE_SOURCE], screen.idle)
+        results = segmenter.stream(frames[app.ONE_SOURCE], newest[app.ONE_SOURCE], screen.idle)
     app.deliver(results, lanes, screen, opened.total)
     if not plan.several and shared.window and single_frame(plan, sources[app.ONE_SOURCE]):
         shared.window.hold()
