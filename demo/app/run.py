@@ -11,6 +11,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from demo.app.progress import Progress
 from demo.core.errors import DemoError
 from demo.core.metrics import RunMetrics, StageClock, age_ms
 from demo.core.stopping import STOP
@@ -151,18 +152,20 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
     deliver(segmenter.stream(frames, live, screen.idle), {ONE_SOURCE: lane}, screen, metrics)
 
 
-def deliver(results: Iterator[FrameResult], lanes: Mapping[str, Lane], screen: Shows, total: RunMetrics) -> None:
+def deliver(results: Iterator[FrameResult], lanes: Mapping[str, Lane], screen: Shows, total: RunMetrics,
+            progress: Progress | None = None) -> None:
     """Hand each result to its source's lane (tracked, drawn, written) and to the screen, until the results end
-    or the user quits in the window (Esc, q, its close button). ``total`` counts every source's frames."""
+    or the user quits in the window (Esc, q, its close button). ``total`` counts every source's frames, which
+    ``progress`` shows on the terminal."""
     try:
         for result in results:
-            if not deliver_one(result, lanes[result.source], screen, total):
+            if not deliver_one(result, lanes[result.source], screen, total, progress):
                 break
     finally:
         results.close()
 
 
-def deliver_one(result: FrameResult, lane: Lane, screen: Shows, total: RunMetrics) -> bool:
+def deliver_one(result: FrameResult, lane: Lane, screen: Shows, total: RunMetrics, progress: Progress | None) -> bool:
     """One result through its lane and onto the screen; False once the user has asked to stop. The frame counts
     in the figures once it is written, even when a stop comes before it is shown: the summary's frames are the
     frames the files hold."""
@@ -181,8 +184,8 @@ def deliver_one(result: FrameResult, lane: Lane, screen: Shows, total: RunMetric
     finally:
         if written:
             clock.lap("write")
-            with STOP.shielded():  # the lane's figures and the run's agree
-                count(result, lane, total)
+            with STOP.shielded():  # the lane's figures, the run's and the progress agree
+                count(result, lane, total, progress)
 
 
 def drawn(result: FrameResult, lane: Lane, clock: StageClock) -> tuple[np.ndarray, list[str]]:
@@ -203,11 +206,13 @@ def drawn(result: FrameResult, lane: Lane, clock: StageClock) -> tuple[np.ndarra
     return picture, status if outputs.status.shown and not outputs.status.in_output else []
 
 
-def count(result: FrameResult, lane: Lane, total: RunMetrics) -> None:
-    """The result, delivered now, in its lane's figures and the run's."""
+def count(result: FrameResult, lane: Lane, total: RunMetrics, progress: Progress | None) -> None:
+    """The result, delivered now, in its lane's figures and the run's, and on the progress bar."""
     lane.metrics.add(result.timings_ms, result.captured, result.cpu_ms, result.dropped_before)
     if total is not lane.metrics:  # a run of one source: its figures are the run's
         total.add(result.timings_ms, result.captured, result.cpu_ms, result.dropped_before)
+    if progress:
+        progress.advance(total.live_fps)
 
 
 def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
