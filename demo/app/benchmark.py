@@ -32,6 +32,7 @@ from demo.app import many
 from demo.app import run as app
 from demo.core.errors import UsageError
 from demo.core.metrics import RunMetrics
+from demo.core.wording import counted
 from demo.frames.sources import Frame, FrameSource
 from demo.model.segmenter import Segmenter
 from demo.outputs.sinks import write_json
@@ -113,7 +114,7 @@ class RoundSpread:
 
     def text(self) -> str:
         return (f"efficiency per round: median {self.median:.3f}, {self.min:.3f} to {self.max:.3f}, "
-                f"sd {self.sd:.3f} over {self.rounds} rounds (the run's noise)")
+                f"sd {self.sd:.3f} over {counted(self.rounds, 'round')} (the run's noise)")
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,8 @@ class BenchmarkReport:
         ] + ([self.live.text()] if self.live else []) + ([self.sources_text()] if self.sources else []))
 
     def sources_text(self) -> str:
-        return "per source: " + ", ".join(f"{name} {figures['frames']:.0f} frames, {figures['fps']:.2f} FPS"
+        return "per source: " + ", ".join(f"{name} {counted(int(figures['frames']), 'frame')}, "
+                                          f"{figures['fps']:.2f} FPS"
                                           for name, figures in (self.sources or {}).items())
 
 
@@ -211,7 +213,7 @@ class LiveFigures:
         return cls(metrics.dropped, {"median": float(median), "p95": float(p95)})
 
     def text(self) -> str:
-        return (f"live source: {self.dropped_frames} frames dropped; age of the frames shown (ms): median "
+        return (f"live source: {counted(self.dropped_frames, 'frame')} dropped; age of the frames shown (ms): median "
                 f"{self.age_ms['median']:.2f}, p95 {self.age_ms['p95']:.2f}")
 
 
@@ -230,12 +232,13 @@ class MeasuredMetrics(RunMetrics):
         # model ran alone: that is the benchmark's doing, not the pipeline's.
         self._round_started = True
 
-    def add(self, timings_ms: dict[str, float], latency_ms: float, cpu_ms: dict[str, float] | None = None,
-            dropped_before: int = 0) -> None:
-        super().add(timings_ms, latency_ms, cpu_ms, 0 if self._round_started else dropped_before)
+    def add(self, timings_ms: dict[str, float], captured: float, cpu_ms: dict[str, float] | None = None,
+            dropped_before: int = 0) -> float:
+        latency_ms = super().add(timings_ms, captured, cpu_ms, 0 if self._round_started else dropped_before)
         self._round_started = False
         self.latencies_ms.append(latency_ms)
         self.progress.update()
+        return latency_ms
 
 
 @dataclass(frozen=True)

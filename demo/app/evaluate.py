@@ -23,6 +23,7 @@ from tqdm import tqdm
 from demo.core.errors import DemoError
 from demo.core.files import Named, Output, refuse_overlaps
 from demo.core.textfile import ANNOTATIONS_LIMIT, read_text
+from demo.core.wording import counted
 from demo.frames.sources import Frame, open_source
 from demo.model.loading import input_files
 from demo.model.segmenter import Segmenter, Settings, resolve
@@ -86,8 +87,8 @@ def select_images(coco: COCO, folder: Path, limit: int) -> list[EvalImage]:
         raise DemoError("the annotation file has an image entry without a whole-number id or a file_name") from None
     missing = [image.path.name for image in images if not image.path.is_file()]
     if missing:
-        raise DemoError(f"{len(missing)} of the {len(images)} images to evaluate are missing from {folder}: "
-                        f"{first_names(missing)}")
+        raise DemoError(f"{len(missing)} of the {counted(len(images), 'image')} to evaluate are missing from "
+                        f"{folder}: {first_names(missing)}")
     if not images:
         raise DemoError("the annotation file lists no images")
     return images
@@ -172,10 +173,11 @@ def run(settings: EvalSettings) -> Scores:
     with Segmenter.load(resolved, settings.device, settings.model_settings) as segmenter:
         categories = map_categories(coco, segmenter.labels)
         if categories.unknown:
-            log.warning("%d annotation categories are not among the model's classes and are left out of the scores: "
-                        "%s", len(categories.unknown), first_names(categories.unknown))
-        log.info("model %s on %s, resize %s, %d infer requests, %d images", segmenter.name, settings.device,
-                 segmenter.model.policy.value, segmenter.requests, len(images))
+            log.warning("%s left out of the scores, not among the model's classes: %s",
+                        counted(len(categories.unknown), "annotation category", "annotation categories"),
+                        first_names(categories.unknown))
+        log.info("model %s on %s, resize %s, %s, %s", segmenter.name, settings.device, segmenter.model.policy.value,
+                 counted(segmenter.requests, "infer request"), counted(len(images), "image"))
         detections: list[CocoDetection] = []
         results = segmenter.stream(read_frames(images))
         for result in tqdm(results, total=len(images), unit="image", desc="evaluating"):
@@ -185,7 +187,7 @@ def run(settings: EvalSettings) -> Scores:
     scores = score(coco, detections, [image.image_id for image in images], sorted(categories.ids_by_name.values()))
     if settings.metrics:
         write_json(settings.metrics, scores, "metrics")
-    print(f"COCO AP (%) of {segmenter.name} on {len(images)} images of {settings.annotations.name}, "
-          f"{len(detections)} detections:")
+    print(f"COCO AP (%) of {segmenter.name} on {counted(len(images), 'image')} of {settings.annotations.name}, "
+          f"{counted(len(detections), 'detection')}:")
     print(format_table(scores))
     return scores

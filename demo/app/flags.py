@@ -212,6 +212,8 @@ INPUT_OUTPUT = Group("input and output", (
          "times, or as @FILE (the inputs listed in FILE), all of them through one model, -o with {source} in its "
          "name or a folder", action="append", aliases=("--source",)),
     Flag(("--loop",), "repeat the input forever", action="store_true"),
+    Flag(("--max_frames",), "end each input after its first N frames, as if it ended there (0: no limit); "
+         "-limit only stops the writing", non_negative, default=0, metavar="N"),
     Flag(("--max_image_pixels",), "refuse an image with more pixels than this, as its header says, before decoding "
          "it (default: %(default)s, 2^27; at most 2^30)", whole_number(1, MAX_PIXELS),
          default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N"),
@@ -382,6 +384,8 @@ def benchmark_settings(args: argparse.Namespace) -> BenchmarkSettings | None:
         if given:
             raise UsageError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --benchmark")
         return None
+    if args.max_frames:
+        raise UsageError("--max_frames stops a run; --benchmark measures -niter N frames or --time SECONDS")
     if args.report and not args.report.parent.is_dir():
         raise UsageError(f"--report {shown(args.report)}: folder '{shown(args.report.parent)}' does not exist")
     seconds = args.time if args.time or args.number_iterations else DEFAULT_SECONDS

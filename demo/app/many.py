@@ -24,6 +24,7 @@ from demo.core.files import shown
 from demo.core.metrics import RunMetrics
 from demo.core.names import redact
 from demo.core.textfile import read_lines
+from demo.core.wording import counted
 from demo.frames.live import LiveSettings, is_stream_url
 from demo.frames.merge import Feed
 from demo.frames.sources import FrameSource, open_source
@@ -123,7 +124,7 @@ class Opened:
     def ended(self, feed: Feed) -> None:
         """A source ended or failed: one line, while the others go on."""
         if feed.error is None:
-            logger.info("source %s ended after %d frames", feed.name, feed.taken)
+            logger.info("source %s ended after %s", feed.name, counted(feed.taken, "frame"))
         else:
             self.failed(feed.name, feed.error)
 
@@ -135,8 +136,8 @@ class Opened:
     def check(self) -> None:
         """At the end: a source that could not be read whole makes the run an error, its reason in one line."""
         if self.failures:
-            raise DemoError(f"{len(self.failures)} of {self.inputs} sources failed, the others were read to "
-                            f"their end or the stop ({'; '.join(self.failures)})")
+            raise DemoError(f"{len(self.failures)} of {counted(self.inputs, 'source')} failed, the others were read "
+                            f"to their end or the stop ({'; '.join(self.failures)})")
 
     def close(self) -> None:
         for source in self.sources.values():
@@ -175,7 +176,7 @@ def open_sources(inputs: Sequence[str], names: Sequence[str], loop: bool, live: 
         else:
             opened.failed(name, outcome)
     if not opened.sources:
-        raise DemoError(f"none of the {len(inputs)} inputs could be opened")
+        raise DemoError(f"none of the {counted(len(inputs), 'input')} could be opened")
     return opened
 
 
@@ -269,4 +270,4 @@ def summary(lanes: Mapping[str, app.Lane], live: Mapping[str, bool], total: RunM
     lines over every source."""
     lines = [f"source {name}: " + lane.metrics.summary(live=live[name]).partition("\n")[0]
              for name, lane in lanes.items() if lane.metrics.frames]
-    return "\n".join(lines + [f"all {len(lanes)} sources: " + total.summary(live=any(live.values()))])
+    return "\n".join(lines + [f"all {counted(len(lanes), 'source')}: " + total.summary(live=any(live.values()))])

@@ -42,6 +42,7 @@ class RunPlan:
     live_input: LiveSettings
     looping: bool  # --loop, or a benchmark, which loops its input
     loop: bool  # --loop itself: a single image with it is a video
+    max_frames: int  # each source ends after this many frames; 0: when it ends
     no_drop: bool
     composition: background.BackgroundSettings | None  # --mode background or privacy
     labels_name: str  # what the composer calls the class names in its messages
@@ -91,7 +92,7 @@ def build(args: argparse.Namespace) -> RunPlan:
     return RunPlan(
         tuple(inputs), tuple(names), tuple(reads), tuple(writes), frame_outputs, model, args.device,
         decided(settings, inputs, live_input, several is None), live_input, args.loop or measure is not None,
-        args.loop, args.no_drop, composition, str(args.labels or "COCO"),
+        args.loop, args.max_frames, args.no_drop, composition, str(args.labels or "COCO"),
         None if args.no_track else flags.tracker_settings(args), video, args.results, flags.export_settings(args),
         flags.serve_settings(args), flags.virtual_camera_settings(args, 25.0),
         None if args.no_show or measure else f"{RENDER_MODES[args.mode].title} (q or Esc quits, space pauses)",

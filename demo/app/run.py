@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -12,9 +11,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from demo.app.progress import Progress
 from demo.core.errors import DemoError
-from demo.core.metrics import RunMetrics, StageClock
+from demo.core.metrics import RunMetrics, StageClock, age_ms
 from demo.core.stopping import STOP
+from demo.core.wording import counted
 from demo.frames.sources import Frame
 from demo.model.segmenter import Segmenter
 from demo.outputs.sinks import ResultsWriter, Sink
@@ -71,7 +72,7 @@ class Outputs:
 
 def format_raw(result: FrameResult) -> str:
     where = f"{result.source} " if result.source else ""  # a run of several sources names each frame's
-    lines = [f"{where}frame {result.index}: {len(result.instances)} instances"]
+    lines = [f"{where}frame {result.index}: {counted(len(result.instances), 'instance')}"]
     lines += [f"  {i.class_id:3d} {i.name:<16} {i.score:.3f} "
               f"[{i.box.x1:.1f}, {i.box.y1:.1f}, {i.box.x2:.1f}, {i.box.y2:.1f}] area {i.area}"
               + ("" if i.track_id is None else f" id {i.track_id}")
@@ -151,28 +152,45 @@ def run(segmenter: Segmenter, frames: Iterable[Frame], render: Callable[[FrameRe
     deliver(segmenter.stream(frames, live, screen.idle), {ONE_SOURCE: lane}, screen, metrics)
 
 
-def deliver(results: Iterator[FrameResult], lanes: Mapping[str, Lane], screen: Shows, total: RunMetrics) -> None:
+def deliver(results: Iterator[FrameResult], lanes: Mapping[str, Lane], screen: Shows, total: RunMetrics,
+            progress: Progress | None = None) -> None:
     """Hand each result to its source's lane (tracked, drawn, written) and to the screen, until the results end
-    or the user quits in the window (Esc, q, its close button). ``total`` counts every source's frames."""
+    or the user quits in the window (Esc, q, its close button). ``total`` counts every source's frames, which
+    ``progress`` shows on the terminal."""
     try:
         for result in results:
-            lane = lanes[result.source]
-            picture, clock = present(result, lane, screen.viewed)
-            going_on = screen.show(result.source, picture, lane.metrics.live_fps)
-            clock.lap("write")
-            count(lane.metrics, result)
-            if total is not lane.metrics:
-                count(total, result)
-            if not going_on:
+            if not deliver_one(result, lanes[result.source], screen, total, progress):
                 break
     finally:
         results.close()
 
 
-def present(result: FrameResult, lane: Lane, viewed: bool) -> tuple[np.ndarray, StageClock]:
-    """The result tracked, drawn and written to the lane's files; its picture, with the status lines when
-    ``viewed`` (someone watches), and the clock of its stages, for the caller to show it and lap "write"."""
+def deliver_one(result: FrameResult, lane: Lane, screen: Shows, total: RunMetrics, progress: Progress | None) -> bool:
+    """One result through its lane and onto the screen; False once the user has asked to stop. The frame counts
+    in the figures once it is written, even when a stop comes before it is shown: the summary's frames are the
+    frames the files hold."""
     clock = StageClock(result.timings_ms, result.cpu_ms)
+    picture, status = drawn(result, lane, clock)
+    written = False
+    try:
+        with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
+            _write(result, picture, lane.outputs)
+            written = True
+        # Drawn after the files took the picture, rather than on a copy for them; the live views
+        # take it after, as the window does, since a server may encode it later on its own thread.
+        if screen.viewed and status:
+            draw_status(picture, status)
+        return screen.show(result.source, picture, lane.metrics.live_fps)
+    finally:
+        if written:
+            clock.lap("write")
+            with STOP.shielded():  # the lane's figures, the run's and the progress agree
+                count(result, lane, total, progress)
+
+
+def drawn(result: FrameResult, lane: Lane, clock: StageClock) -> tuple[np.ndarray, list[str]]:
+    """The result tracked and drawn at the output size, and the status lines left to draw for whoever watches
+    (none when they are in the picture already, or drawn nowhere)."""
     outputs, metrics = lane.outputs, lane.metrics
     if lane.tracker:
         result.instances = lane.tracker.update(result.instances)
@@ -180,24 +198,21 @@ def present(result: FrameResult, lane: Lane, viewed: bool) -> tuple[np.ndarray, 
     picture = lane.render(result)
     if outputs.size:
         picture = cv2.resize(picture, outputs.size)
-    status = status_lines(metrics, 1000 * (time.perf_counter() - result.captured),
+    status = status_lines(metrics, age_ms(result.captured),
                           metrics.dropped + result.dropped_before if lane.live else None)
     if outputs.status.shown and outputs.status.in_output:
         draw_status(picture, status)
     clock.lap("render")
-    with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
-        _write(result, picture, outputs)
-    # Drawn after the files took the picture, rather than on a copy for them; the live views
-    # take it after, as the window does, since a server may encode it later on its own thread.
-    if viewed and outputs.status.shown and not outputs.status.in_output:
-        draw_status(picture, status)
-    return picture, clock
+    return picture, status if outputs.status.shown and not outputs.status.in_output else []
 
 
-def count(metrics: RunMetrics, result: FrameResult) -> None:
-    """The result, delivered now, in the run's figures."""
-    metrics.add(result.timings_ms, 1000 * (time.perf_counter() - result.captured), result.cpu_ms,
-                result.dropped_before)
+def count(result: FrameResult, lane: Lane, total: RunMetrics, progress: Progress | None) -> None:
+    """The result, delivered now, in its lane's figures and the run's, and on the progress bar."""
+    lane.metrics.add(result.timings_ms, result.captured, result.cpu_ms, result.dropped_before)
+    if total is not lane.metrics:  # a run of one source: its figures are the run's
+        total.add(result.timings_ms, result.captured, result.cpu_ms, result.dropped_before)
+    if progress:
+        progress.advance(total.live_fps)
 
 
 def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:

@@ -6,17 +6,20 @@ Whatever opened is closed however the run ends, a failure to open the next one i
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
+from collections.abc import Iterable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field, replace
 
-from demo.app import benchmark, flags, many
+from demo.app import benchmark, flags, many, progress
 from demo.app import run as app
 from demo.app.plan import RunPlan
 from demo.core import files
 from demo.core.metrics import RunMetrics
 from demo.core.stopping import STOP
+from demo.core.wording import counted
 from demo.frames.merge import merged
 from demo.frames.sources import FrameSource, open_source
 from demo.model.segmenter import Segmenter
@@ -139,13 +142,31 @@ def go(plan: RunPlan, opened: Opened, newest: dict[str, bool], shared: app.Outpu
                   else sources[app.ONE_SOURCE])
         benchmark.run(segmenter, frames, lanes, screen, plan.benchmark, plan.device)
         return
+    frames = {name: itertools.islice(source, plan.max_frames) if plan.max_frames else source
+              for name, source in sources.items()}
     if plan.several:
-        results = segmenter.stream_many(sources, newest, opened.sources.ended, screen.idle)
+        results = segmenter.stream_many(frames, newest, opened.sources.ended, screen.idle)
     else:
-        results = segmenter.stream(sources[app.ONE_SOURCE], newest[app.ONE_SOURCE], screen.idle)
-    app.deliver(results, lanes, screen, opened.total)
+        results = segmenter.stream(frames[app.ONE_SOURCE], newest[app.ONE_SOURCE], screen.idle)
+    with progress.shown(frames_to_come(plan, sources.values()), wanted=shared.window is None) as bar:
+        app.deliver(results, lanes, screen, opened.total, bar)
     if not plan.several and shared.window and single_frame(plan, sources[app.ONE_SOURCE]):
         shared.window.hold()
+
+
+def frames_to_come(plan: RunPlan, sources: Iterable[FrameSource]) -> int | None:
+    """The frames the run will deliver, for its progress; None when a source does not say."""
+    counts = [frames_of(source, plan) for source in sources]
+    return None if None in counts else sum(counts)
+
+
+def frames_of(source: FrameSource, plan: RunPlan) -> int | None:
+    """The frames ``source`` will give: its own count unless it loops, at most --max_frames; None when unknown
+    (a camera, a stream, a video that does not say, --loop without --max_frames)."""
+    own = None if plan.looping else source.frame_count
+    if own is None or (plan.max_frames and plan.max_frames < own):
+        return plan.max_frames or None
+    return own
 
 
 def summary(plan: RunPlan, opened: Opened) -> str:
@@ -157,5 +178,5 @@ def summary(plan: RunPlan, opened: Opened) -> str:
 
 def log_model(segmenter: Segmenter, where: str) -> None:
     """``where``: the device, or a served model's address."""
-    log.info("model %s on %s, resize %s, %d infer requests", segmenter.name, files.shown(where),
-             segmenter.model.policy.value, segmenter.requests)
+    log.info("model %s on %s, resize %s, %s", segmenter.name, files.shown(where),
+             segmenter.model.policy.value, counted(segmenter.requests, "infer request"))

@@ -1,9 +1,11 @@
 """Running throughput and per-stage latency figures, in constant memory."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -56,15 +58,52 @@ class LatencyHistogram:
         return self.LOWEST_MS * self.RATIO ** (index + 0.5)
 
 
+class KeyWaits:
+    """The spans the process spent waiting for the user's key in a paused window. That time is the user's, not
+    the run's work, so no figure counts it: neither a frame's age nor a rate."""
+
+    def __init__(self) -> None:
+        self._spans: list[tuple[float, float]] = []  # (start, end) on perf_counter's clock; a handful per run
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._spans.append((start, time.perf_counter()))
+
+    def within(self, start: float, end: float) -> float:
+        """Seconds of waiting between ``start`` and ``end``."""
+        return sum(max(0.0, min(end, stop) - max(start, began)) for began, stop in self._spans)
+
+    def busy(self, start: float, end: float) -> float:
+        """Seconds from ``start`` to ``end``, the waits for a key left out."""
+        return end - start - self.within(start, end)
+
+
+KEY_WAITS = KeyWaits()  # the process's: a window records its waits in it, every figure leaves them out
+
+
+def age_ms(captured: float) -> float:
+    """A frame's age now, from its capture (a live source) or the start of its decoding (a file), without the
+    waits for a key."""
+    return 1000 * KEY_WAITS.busy(captured, time.perf_counter())
+
+
 class RunMetrics:
     """What a run did: frames, throughput, stage times and the age of each frame when shown.
 
     The latency of a frame is its age on screen: from its capture (a live source) or the start
-    of its decoding (a file) to the moment it was delivered to the window and the writers.
+    of its decoding (a file) to the moment it was delivered to the window and the writers. The rate
+    covers the frames' own time, from the first one's capture to the last one's delivery: a source
+    that ended early in a run of several is not measured over the others' time. Waits for a key
+    (:data:`KEY_WAITS`) count in neither.
     """
 
     def __init__(self, window: int = 30):
-        self.started = time.perf_counter()
+        self.first: float | None = None  # when the earliest frame counted was captured
+        self.last: float | None = None  # when the latest was delivered
         self.frames = 0
         self.dropped = 0  # frames a live source delivered that were never processed
         self.stage_totals: dict[str, float] = defaultdict(float)
@@ -73,8 +112,12 @@ class RunMetrics:
         self.latencies = LatencyHistogram()
         self._recent: deque[float] = deque(maxlen=window)  # finish times, for the live FPS
 
-    def add(self, timings_ms: dict[str, float], latency_ms: float, cpu_ms: dict[str, float] | None = None,
-            dropped_before: int = 0) -> None:
+    def add(self, timings_ms: dict[str, float], captured: float, cpu_ms: dict[str, float] | None = None,
+            dropped_before: int = 0) -> float:
+        """A frame delivered now, captured (or its decoding started) at ``captured``; its latency in ms."""
+        self.last = time.perf_counter()
+        latency_ms = 1000 * KEY_WAITS.busy(captured, self.last)
+        self.first = captured if self.first is None else min(self.first, captured)
         self.frames += 1
         self.dropped += dropped_before
         self.latency_total += latency_ms
@@ -83,18 +126,22 @@ class RunMetrics:
             self.stage_totals[stage] += ms
         for stage, ms in (cpu_ms or {}).items():
             self.cpu_totals[stage] += ms
-        self._recent.append(time.perf_counter())
+        self._recent.append(self.last)
+        return latency_ms
 
     @property
     def fps(self) -> float:
-        elapsed = time.perf_counter() - self.started
-        return self.frames / elapsed if elapsed > 0 else 0.0
+        if self.first is None or self.last is None:
+            return 0.0
+        busy = KEY_WAITS.busy(self.first, self.last)
+        return self.frames / busy if busy > 0 else 0.0
 
     @property
     def live_fps(self) -> float:
         if len(self._recent) < 2:
             return 0.0
-        return (len(self._recent) - 1) / (self._recent[-1] - self._recent[0])
+        busy = KEY_WAITS.busy(self._recent[0], self._recent[-1])
+        return (len(self._recent) - 1) / busy if busy > 0 else 0.0
 
     @property
     def mean_latency_ms(self) -> float:

@@ -23,6 +23,7 @@ import numpy as np
 from demo.core import values
 from demo.core.errors import DemoError
 from demo.core.flag import Flag, setting
+from demo.core.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class LiveReader:
     def _reconnect(self, frames_read: int) -> tuple[Capture, np.ndarray] | None:
         """A new connection after a loss, trying with doubling waits; SourceLost when out of attempts."""
         attempts = self._settings.reconnect
-        lost = f"{self.label} stopped delivering frames after {frames_read} frames"
+        lost = f"{self.label} stopped delivering frames after {counted(frames_read, 'frame')}"
         if attempts == 0:
             raise SourceLost(f"{lost} (--reconnect 0)")
         logger.warning("%s; reconnecting", lost)
@@ -196,7 +197,7 @@ class LiveReader:
                 logger.info("%s is back after %.1f s", self.label, time.perf_counter() - started)
                 return opened
             delay = min(2 * delay, BACKOFF_MAX_S)
-        raise SourceLost(f"{lost} and did not come back after {attempt} reconnection attempts")
+        raise SourceLost(f"{lost} and did not come back after {counted(attempt, 'reconnection attempt')}")
 
     def _end(self, reason: BaseException) -> None:
         with self._ready:

@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from demo.core import files
 from demo.core.errors import DemoError, native_stderr_captured
 from demo.core.files import FRAME_NUMBER_FIELD, shown
+from demo.core.wording import counted
 from demo.frames.live import STREAM_SCHEMES, Capture, LiveReader, LiveSettings, is_stream_url
 
 logger = logging.getLogger(__name__)
@@ -174,8 +175,8 @@ class _ImageSequence(_ImageFiles):
             frames_read += 1
             yield frame
         if frames_read < self.frame_count:
-            logger.warning("sequence '%s' ended early: read %d of %d frames", shown(self._pattern), frames_read,
-                           self.frame_count)
+            logger.warning("sequence '%s' ended early: read %d of %s", shown(self._pattern), frames_read,
+                           counted(self.frame_count, "frame"))
 
 
 class _Capture(_FileSource):
@@ -216,7 +217,7 @@ class _Capture(_FileSource):
                 break
         if self.frame_count is not None and frames_read < self.frame_count:
             logger.warning(
-                "%s ended early: read %d of %d frames", self._label, frames_read, self.frame_count
+                "%s ended early: read %d of %s", self._label, frames_read, counted(self.frame_count, "frame")
             )
 
     def _reopen(self) -> None:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from demo.core import files
 from demo.core.errors import DemoError, UsageError
 from demo.core.names import shown
+from demo.core.wording import counted
 from demo.model.catalogue import (
     DEFAULT_MODEL,
     CatalogueEntry,
@@ -92,7 +93,8 @@ class Fetcher:
                 return _transfer(url, part, size, self.timeout, bar)
             except RetryableError as error:
                 if attempt == self.tries:
-                    raise DemoError(f"{shown(url)}: download failed after {self.tries} tries ({error})") from None
+                    raise DemoError(f"{shown(url)}: download failed after {counted(self.tries, 'try', 'tries')} "
+                                    f"({error})") from None
                 delay = self.backoff * 2 ** (attempt - 1)
                 log.warning("%s: %s; trying again in %.3g s", shown(url), error, delay)
                 time.sleep(delay)

@@ -40,6 +40,7 @@ from demo.core.errors import DemoError, UsageError
 from demo.core.extras import require_extra
 from demo.core.names import redact
 from demo.core.stopping import STOP
+from demo.core.wording import counted
 from demo.frames.live import BACKOFF_FIRST_S, BACKOFF_MAX_S
 from demo.model.geometry import ResizePolicy
 from demo.model.inference import Callback, Inputs
@@ -652,10 +653,6 @@ class _Outage:
             if self._outages:
                 log.info("%s was lost %s during the run; %s sent again, none lost", self.label,
                          counted(self._outages, "time"), counted(self._all_resent, "request"))
-
-
-def counted(number: int, thing: str) -> str:
-    return f"{number} {thing}" + ("" if number == 1 else "s")
 
 
 class _Link:

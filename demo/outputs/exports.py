@@ -18,6 +18,7 @@ import numpy as np
 from demo.core.errors import DemoError
 from demo.core.files import Output, Writes, refuse_planted_link, shown
 from demo.core.flag import Flag, setting
+from demo.core.wording import counted
 from demo.frames.sources import ClosesOnExit
 from demo.outputs.sinks import Sink, require_writable_folder, write_image, write_json, write_whole
 from demo.results.coco import CategoryMap, CocoDetection, name_key, to_coco
@@ -171,7 +172,7 @@ class FrameFiles:
         return self.folder / f"{self._stems.get(result.name, result.name)}{self._extension}"
 
     def done(self) -> str:
-        return f"{self.written} file{'' if self.written == 1 else 's'}"
+        return counted(self.written, "file")
 
 
 def label_image(result: FrameResult) -> np.ndarray:

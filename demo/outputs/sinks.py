@@ -18,6 +18,7 @@ from demo.core import files, values
 from demo.core.errors import DemoError, UsageError, native_stderr_captured
 from demo.core.files import FRAME_NUMBER_FIELD, shown
 from demo.core.flag import Flag, setting
+from demo.core.wording import counted
 from demo.frames.sources import ClosesOnExit
 from demo.results.instances import FrameResult, Instance
 
@@ -161,7 +162,7 @@ class VideoSink(ClosesOnExit):
             self._encoder = None
         self._aside.discard()
         self._closed = True
-        raise files.failed_write("video", self.path, self._aside.cause(cause), _count(self._written, "frame"))
+        raise files.failed_write("video", self.path, self._aside.cause(cause), counted(self._written, "frame"))
 
     def close(self) -> None:
         if self._closed:
@@ -182,7 +183,7 @@ class VideoSink(ClosesOnExit):
                 files.opencv_name(self._aside.path), self._written, READER_BY_CODEC.get(self._codec, cv2.CAP_FFMPEG))
             if played < self._written:
                 self._fail(self._shortfall(played))
-            self._aside.commit(_count(self._written, "frame"))
+            self._aside.commit(counted(self._written, "frame"))
 
     def _shortfall(self, played: int) -> OSError | str:
         """Why the finished file plays fewer frames than were written."""
@@ -190,7 +191,7 @@ class VideoSink(ClosesOnExit):
             full = self._aside.free_bytes() < files.FULL_DISK_BYTES
         except OSError as error:
             return error
-        return os.strerror(errno.ENOSPC) if full else f"the finished file plays only {played} frames"
+        return os.strerror(errno.ENOSPC) if full else f"the finished file plays only {counted(played, 'frame')}"
 
 
 class EncoderFailed(Exception):
@@ -352,10 +353,6 @@ def frames_that_play(name: str, expected: int, backend: int = cv2.CAP_FFMPEG) ->
             capture.release()
 
 
-def _count(number: int, unit: str) -> str:
-    return f"{number} {unit}{'' if number == 1 else 's'}"
-
-
 class ImageSequenceSink(ClosesOnExit):
     """Writes frame i to ``pattern % i``: out_%03d.png gives out_000.png, out_001.png, …
 
@@ -381,7 +378,7 @@ class ImageSequenceSink(ClosesOnExit):
         return Path(self.pattern % number if self._numbered else self.pattern)
 
     def write(self, image: np.ndarray, captured: float | None = None) -> None:
-        write_image(self._path(self._next_number), image, _count(self._next_number, "image"))
+        write_image(self._path(self._next_number), image, counted(self._next_number, "image"))
         self._next_number += 1
 
     def close(self) -> None:
@@ -463,7 +460,7 @@ class ResultsWriter(ClosesOnExit):
                 self._file.close()  # its buffer may still hold what the disk refused
             self._file = None
         self._aside.discard()
-        raise files.failed_write("results", self.path, self._aside.cause(cause), _count(self._lines, "line"))
+        raise files.failed_write("results", self.path, self._aside.cause(cause), counted(self._lines, "line"))
 
     def close(self) -> None:
         if self._file is None:
@@ -484,7 +481,7 @@ class ResultsWriter(ClosesOnExit):
                 self._fail(error)
             if whole is None or whole < self._lines:
                 self._fail("the finished file does not read back as whole JSON lines")
-            self._aside.commit(_count(self._lines, "line"))
+            self._aside.commit(counted(self._lines, "line"))
 
 
 def _json_lines(path: Path) -> int | None:

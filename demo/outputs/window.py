@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from demo.core.errors import native_stderr_captured
+from demo.core.metrics import KEY_WAITS
 from demo.frames.sources import ClosesOnExit
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class Window(ClosesOnExit):
 
     def hold(self) -> None:
         """Keep the last picture on screen until a key is pressed or the window is closed."""
+        # Not a wait KEY_WAITS needs to know: it comes after the last frame, where no figure reaches.
         while self._opened and not self.stopped and self._visible():
             if cv2.waitKey(POLL_MS) != -1:
                 return
@@ -154,11 +156,12 @@ class Window(ClosesOnExit):
 
     def _pause(self) -> None:
         self._set_title(f"{self.title} - paused (space resumes)")
-        while not self.stopped:
-            key = cv2.waitKey(POLL_MS)
-            if key_code(key) == PAUSE_KEY:
-                break
-            self._stop_if_asked(key)
+        with KEY_WAITS.waiting():
+            while not self.stopped:
+                key = cv2.waitKey(POLL_MS)
+                if key_code(key) == PAUSE_KEY:
+                    break
+                self._stop_if_asked(key)
         self._set_title(self.title)
 
     def _stop_if_asked(self, key: int) -> None:

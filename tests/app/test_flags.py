@@ -25,6 +25,7 @@ RANGES = {
     "-nthreads": lambda v: 1 <= v < 2**31,
     "-nstreams": lambda v: v == "AUTO" or 1 <= int(v) < 2**31,
     "-limit": lambda v: v >= 0,
+    "--max_frames": lambda v: v >= 0,
     "--max_det": lambda v: v >= 1,
     "--track_memory": lambda v: v >= 0,
     "--median": lambda v: 1 <= v <= 255 and v % 2,

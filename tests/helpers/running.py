@@ -3,9 +3,16 @@ run to its end or left running, waits with a deadline, and the one error line a 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
+import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,3 +74,49 @@ def lines_written(path: Path) -> int:
 def error_lines(stderr: str) -> list[str]:
     assert "Traceback" not in stderr, stderr
     return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+@dataclass
+class TerminalRun:
+    returncode: int
+    stdout: str  # "" when stdout was the terminal too: it is all in ``terminal``
+    terminal: str  # every character the terminal received, "\r" and escapes included
+
+
+def run_on_terminal(*args: str | Path, stdout_too: bool = False, interrupt_when: str = "",
+                    columns: int = 100, timeout: float = 300) -> TerminalRun:
+    """``python -m demo ARGS`` with stderr (and stdout, ``stdout_too``) on a pseudo-terminal ``columns`` wide, as
+    in a user's terminal; with ``interrupt_when``, Ctrl-C's SIGINT once the terminal has received that text."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "demo", *map(str, args)], cwd=ROOT, stdin=subprocess.DEVNULL,
+                               stdout=terminal if stdout_too else subprocess.PIPE, stderr=terminal,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    os.close(terminal)
+    stdout: list[bytes] = []
+    reader = threading.Thread(target=lambda: stdout.append(process.stdout.read() if process.stdout else b""))
+    reader.start()
+    received, deadline = b"", time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([controller], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: the demo has closed its end
+                    break
+                if not chunk:
+                    break
+                received += chunk
+            if interrupt_when and interrupt_when.encode() in received:
+                process.send_signal(signal.SIGINT)
+                interrupt_when = ""
+        process.wait(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+        reader.join()
+    # The terminal turns each newline into "\r\n"; back, so that a test sees the demo's own "\r".
+    return TerminalRun(process.returncode, b"".join(stdout).decode(errors="replace"),
+                       received.decode(errors="replace").replace("\r\n", "\n"))

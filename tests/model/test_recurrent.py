@@ -85,7 +85,7 @@ def test_states_are_fed_back_in_order_through_one_request(rvm, clip, tmp_path):
                    "-o", tmp_path / "out_%03d.png", "--results", tmp_path / "r.jsonl")
 
     assert run.returncode == 0, run.stderr
-    assert "1 infer requests" in run.stderr
+    assert ", 1 infer request\n" in run.stderr  # one, not "1 infer requests"
     assert counts_shown(written(tmp_path)) == [1, 2, 3]
     assert [len(frame["instances"]) for frame in read_results(tmp_path / "r.jsonl")] == [1, 1, 1]
 

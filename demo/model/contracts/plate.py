@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import openvino as ov
 
+from demo.core.wording import counted
 from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.matting import alpha_detections, alpha_stride, onnx_or_converted
 from demo.model.contracts.ports import dims_of, expect_outputs, port_name
@@ -52,7 +53,8 @@ class PlateMattingContract(Contract):
         if len(images) != 2 or not alphas:
             return None
         if len(model.inputs) != 2:
-            raise Misfit(f"{len(model.inputs)} inputs where the frame and the background plate are expected")
+            raise Misfit(f"{counted(len(model.inputs), 'input')} where the frame and the background plate are "
+                         "expected")
         if len(model.outputs) not in (2, 3):
             expect_outputs(model, 2, "the alpha matte and the foreground")
         if len(alphas) != 1 or not any(channels(port) == FOREGROUND_CHANNELS for port in model.outputs):

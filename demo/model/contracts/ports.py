@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import openvino as ov
 
+from demo.core.wording import counted
 from demo.model.contracts.base import Misfit
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def shape_text(port: ov.Output) -> str:
 
 def expect_outputs(model: ov.Model, count: int, what: str) -> None:
     if len(model.outputs) != count:
-        raise Misfit(f"{len(model.outputs)} outputs where {count} are expected ({what})")
+        raise Misfit(f"{counted(len(model.outputs), 'output')} where {count} are expected ({what})")
 
 
 def expect_image(port: ov.Output, layouts: tuple[str, ...] = ("NCHW",)) -> tuple[str, tuple[int, int]]:
@@ -99,9 +100,9 @@ def same_rows(model: ov.Model, indices: list[int], axis: int, what: str) -> None
 
 def expect_class_count(count: int, info: ModelInfo, what: str) -> None:
     if count < 1:
-        raise Misfit(f"{what} leaves {count} classes")
+        raise Misfit(f"{what} leaves {counted(count, 'class', 'classes')}")
     if info.labels and count != len(info.labels):
-        raise Misfit(f"{what} gives {count} classes but the model names {len(info.labels)}")
+        raise Misfit(f"{what} gives {counted(count, 'class', 'classes')} but the model names {len(info.labels)}")
 
 
 @dataclass(frozen=True)

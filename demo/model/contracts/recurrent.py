@@ -15,6 +15,7 @@ import numpy as np
 import openvino as ov
 from openvino._offline_transformations import apply_make_stateful_transformation
 
+from demo.core.wording import counted
 from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.matting import alpha_detections, alpha_stride, onnx_or_converted
 from demo.model.contracts.ports import dims_of, port_name, rank_of, shape_text
@@ -91,8 +92,8 @@ class RecurrentMattingContract(Contract):
                              "of static C")
             feeding = [j for j in left if channels(model.output(j)) == count]
             if len(feeding) != 1:
-                raise Misfit(f"the state input {named(port)} needs one output of {count} channels to be fed "
-                             f"back from, found {len(feeding)}")
+                raise Misfit(f"the state input {named(port)} needs one output of {counted(count, 'channel')} to be "
+                             f"fed back from, found {len(feeding)}")
             states[i] = feeding[0]
             left.remove(feeding[0])
         if left:

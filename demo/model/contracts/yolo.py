@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import openvino as ov
 
+from demo.core.wording import counted
 from demo.model.contracts.base import Contract, DecodeLimits, Detections, Misfit, Preprocessing
 from demo.model.contracts.decoding import (
     box_scale,
@@ -109,7 +110,8 @@ class YoloSegContract(Contract):
             raise Misfit(f"[1,{features},{anchors}] has rows of 6 + {plane.coefficients} values, not a YOLO "
                          f"grid's anchors ({', '.join(map(str, sorted(yolo_grid_anchors(ports.input_size))))})")
         expect_class_count(features - 4 - plane.coefficients, info,
-                            f"[1,{features},{anchors}] less 4 box values and {plane.coefficients} coefficients")
+                            f"[1,{features},{anchors}] less 4 box values and "
+                            f"{counted(plane.coefficients, 'coefficient')}")
         return cls(ports.table, plane.output, features - 4 - plane.coefficients, plane.channels_last,
                    ports.input_size, plane.stride)
 
