@@ -166,26 +166,21 @@ def deliver(results: Iterator[FrameResult], lanes: Mapping[str, Lane], screen: S
 
 
 def deliver_one(result: FrameResult, lane: Lane, screen: Shows, total: RunMetrics, progress: Progress | None) -> bool:
-    """One result through its lane and onto the screen; False once the user has asked to stop. The frame counts
-    in the figures once it is written, even when a stop comes before it is shown: the summary's frames are the
-    frames the files hold."""
+    """One result through its lane and onto the screen; False once the user has asked to stop."""
     clock = StageClock(result.timings_ms, result.cpu_ms)
     picture, status = drawn(result, lane, clock)
-    written = False
-    try:
-        with STOP.shielded():  # a stop comes between frames: each reaches every file output or none
-            _write(result, picture, lane.outputs)
-            written = True
-        # Drawn after the files took the picture, rather than on a copy for them; the live views
-        # take it after, as the window does, since a server may encode it later on its own thread.
-        if screen.viewed and status:
-            draw_status(picture, status)
-        return screen.show(result.source, picture, lane.metrics.live_fps)
-    finally:
-        if written:
-            clock.lap("write")
-            with STOP.shielded():  # the lane's figures, the run's and the progress agree
-                count(result, lane, total, progress)
+    # A stop comes between frames: each reaches every file output and the figures, or none, so the summary's
+    # frames are the frames the files hold. Counted here, not after the window: a signal between the two
+    # steps would leave a written frame uncounted.
+    with STOP.shielded():
+        _write(result, picture, lane.outputs)
+        clock.lap("write")
+        count(result, lane, total, progress)
+    # Drawn after the files took the picture, rather than on a copy for them; the live views
+    # take it after, as the window does, since a server may encode it later on its own thread.
+    if screen.viewed and status:
+        draw_status(picture, status)
+    return screen.show(result.source, picture, lane.metrics.live_fps)
 
 
 def drawn(result: FrameResult, lane: Lane, clock: StageClock) -> tuple[np.ndarray, list[str]]:
