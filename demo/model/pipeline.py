@@ -172,8 +172,10 @@ def _decoded(contract: Contract, outputs: list[np.ndarray] | BaseException, job:
     try:
         if isinstance(outputs, BaseException):  # the request failed: a server error or a lost connection
             raise outputs
+        clock = StageClock(job.timings_ms, job.cpu_ms)
+        job.timings_ms["inference"] = 1000 * (clock.started - job.submitted)
         detections = contract.decode(outputs, job.run.limits)
-        job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
+        clock.lap("postprocess")  # the outputs' decoding is post-processing on the host, as the paste after it
         job.run.results.put((job.sequence, InferredFrame(job.frame, detections, job.timings_ms, job.cpu_ms)))
     except BaseException as error:  # noqa: BLE001 - an exception must not die in the engine's thread
         job.run.results.put(error)

@@ -256,11 +256,6 @@ class Segmenter:
             frames.close()
             results.close()
 
-    def detections(self, frames: Iterable[Frame | np.ndarray]) -> Iterator[InferredFrame]:
-        """What :meth:`stream` infers, before any host stage: each frame's decoded outputs, in order, through
-        the same requests. ``--benchmark`` measures this as the model alone."""
-        return self._running_pipeline().run(as_frames(frames), self.limits)
-
     def geometry(self, frame: np.ndarray) -> Geometry:
         """Where a frame of this size lands in the model input."""
         return self.model.geometry(frame)
