@@ -361,7 +361,7 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
     return LoadedModel(LocalEngine(compiled), contract, prepared.input_size, prepared.preprocessing.policy, path.stem,
                        info.labels or resolved.facts.labels, info.iou_threshold, plate, fit_here,
                        int(preprocessing.pad_value) if fit_here else 0,
-                       partial(load_network, core, resolved, config, options))
+                       partial(load_network, resolved, config, options))
 
 
 def compile_for(core: ov.Core, model: ov.Model, config: DeviceConfig, path: Path) -> ov.CompiledModel:
@@ -408,9 +408,10 @@ def identity_of(signature: ov.Model) -> ov.Model:
     return ov.Model([ops.result(p) for p in parameters], parameters, "preparation")
 
 
-def load_network(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig, options: LoadOptions) -> Network:
-    """The network of :func:`load_model` alone, compiled as it is, and its frames' preparation."""
-    path = resolved.path
+def load_network(resolved: ResolvedModel, config: DeviceConfig, options: LoadOptions) -> Network:
+    """The network of :func:`load_model` alone, compiled as it is, and its frames' preparation. On a Core of its
+    own: a loaded model that kept one would keep the plugin's threads after it is closed."""
+    core, path = ov.Core(), resolved.path
     model, info = read_local(core, path)
     contract, plate = recognised(model, str(path), info, options)
     contract.prepare(model)

@@ -842,7 +842,7 @@ def load_served(core: ov.Core, url: str, options: LoadOptions, reconnect: int | 
     engine = RemoteEngine(endpoint, access, metadata, None, reconnect)
     pad_value = info.preprocessing(contract.preprocessing).pad_value
     fit_here = fits_on_host(options.fit, "CPU", (), pad_value, label)  # this machine's CPU
-    again = partial(served_network, core, url, options, reconnect)
+    again = partial(served_network, url, options, reconnect)
     if size is not None:
         return LoadedModel(engine, contract, size, served_policy(options.resize, info, label), endpoint.name,
                            info.labels, info.iou_threshold, plate, fit_here, int(pad_value) if fit_here else 0, again)
@@ -853,11 +853,11 @@ def load_served(core: ov.Core, url: str, options: LoadOptions, reconnect: int | 
                        info.iou_threshold, plate, fit_here, int(pad_value) if fit_here else 0, again)
 
 
-def served_network(core: ov.Core, url: str, options: LoadOptions, reconnect: int | None) -> Network:
+def served_network(url: str, options: LoadOptions, reconnect: int | None) -> Network:
     """The served network alone, for the benchmark's reference: a raw network fed its input prepared
     beforehand, or a model with its own pre-processing fed frames fitted beforehand to the network's size
-    (its graph's fit then leaves them as they are)."""
-    served = load_served(core, url, replace(options, fit=FitPlace.AUTO), reconnect)
+    (its graph's fit then leaves them as they are). On a Core of its own, as load_network's."""
+    served = load_served(ov.Core(), url, replace(options, fit=FitPlace.AUTO), reconnect)
     prepare_here = served.engine.prepare
     alone = RemoteEngine(served.engine.endpoint, served.engine.access, served.engine.metadata, None, reconnect)
     if prepare_here is None:
