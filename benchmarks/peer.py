@@ -58,7 +58,7 @@ class Scene:
     crowded: bool
 
 
-def scenes(folder: Path, chosen: list[str]) -> list[Scene]:
+def scenes(folder: Path, chosen: list[str], crowd_frames: int = CROWD_FRAMES) -> list[Scene]:
     made = []
     if "clip" in chosen:
         cut = folder / f"clip_{CLIP_FRAMES}.mp4"
@@ -68,11 +68,11 @@ def scenes(folder: Path, chosen: list[str]) -> list[Scene]:
         # The demo keeps one box per object (NMS, as Ultralytics does); model_api does only when told.
         made.append(Scene("YOLO11n-seg, 768x432 clip", YOLO, cut, ("--model_type", "YOLO-seg", "--nms"), False))
     for count in (int(name) for name in chosen if name.isdigit()):
-        model, video = folder / f"crowd_{count}.xml", folder / f"crowd_{count}.avi"
+        model, video = folder / f"crowd_{count}.xml", folder / f"crowd_{count}_{crowd_frames}.avi"
         if not model.exists():
             crowd.constant_maskrcnn(model, count, heavy_model.PERSON_0007_GFLOPS)
         if not video.exists():
-            crowd.write_clip(video, count, CROWD_FRAMES)
+            crowd.write_clip(video, count, crowd_frames)
         # model_api counts Mask R-CNN labels from 1, after a background class.
         made.append(Scene(f"crowd of {count}, 1080p", model, video,
                           ("--model_type", "MaskRCNN", "--labels", "background,person"), True))
@@ -134,12 +134,14 @@ def main() -> None:
                                                      "(default: a temporary folder)")
     parser.add_argument("--peer-venv", type=Path, help="the peer's venv (default: WORKDIR/peer-venv)")
     parser.add_argument("--scenes", default="clip,1,10,30,100")
+    parser.add_argument("--crowd_frames", type=int, default=CROWD_FRAMES,
+                        help="frames of each crowd clip: more make start-up a smaller part of the CPU per frame")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         folder = args.workdir or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
         python = peer_python(args.peer_venv or folder / "peer-venv")
-        chosen = scenes(folder, args.scenes.split(","))
+        chosen = scenes(folder, args.scenes.split(","), args.crowd_frames)
         figures: dict[str, list[tuple[Side, Side]]] = {scene.name: [] for scene in chosen}
         for index in range(args.rounds):
             for scene in chosen:
