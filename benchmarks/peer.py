@@ -6,11 +6,13 @@ time from the first frame to the outputs closed), and model_api (``openvino-mode
 benchmarks/requirements-peer.txt) by benchmarks/peer_side.py: its ``AsyncPipeline`` with the
 wrapper for the model (YOLO-seg, MaskRCNN) and its ``Visualizer``, timed the same way. The two take
 turns, the order swapped each round, so that other load weighs on both; the ratio of their FPS is
-taken per round and its median printed against the goal (>= 1.3 on the crowded scenes).
+taken per round and its median printed against the goal (>= 1.3 on the crowded scenes), and so is
+each side's CPU time per frame (the whole process's, start-up included, over the frames it showed).
 
 Scenes: the shared YOLO11n-seg INT8 model on the first 150 frames of the shared 768x432 clip, and
-crowds of 1, 10, 30 and 100 instances on 1080p MJPG clips (benchmarks/crowd.py: a Mask R-CNN of
-person-0007's cost whose outputs are those discs, so the counts are exact on both sides).
+crowds of 1, 10, 30 and 100 instances (or any count given in --scenes) on 1080p MJPG clips
+(benchmarks/crowd.py: a Mask R-CNN of person-0007's cost whose outputs are those discs, so the counts
+are exact on both sides).
 
 model_api's wheel pulls opencv-python-headless, which would replace the demo's GUI cv2: the peer
 runs in a venv of its own, made on first use (``--peer-venv DIR``, default WORKDIR/peer-venv) and
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -55,7 +58,7 @@ class Scene:
     crowded: bool
 
 
-def scenes(folder: Path, chosen: list[str]) -> list[Scene]:
+def scenes(folder: Path, chosen: list[str], crowd_frames: int = CROWD_FRAMES) -> list[Scene]:
     made = []
     if "clip" in chosen:
         cut = folder / f"clip_{CLIP_FRAMES}.mp4"
@@ -64,14 +67,12 @@ def scenes(folder: Path, chosen: list[str]) -> list[Scene]:
                             "-c", "copy", str(cut)], check=True)
         # The demo keeps one box per object (NMS, as Ultralytics does); model_api does only when told.
         made.append(Scene("YOLO11n-seg, 768x432 clip", YOLO, cut, ("--model_type", "YOLO-seg", "--nms"), False))
-    for count in crowd.COUNTS:
-        if str(count) not in chosen:
-            continue
-        model, video = folder / f"crowd_{count}.xml", folder / f"crowd_{count}.avi"
+    for count in (int(name) for name in chosen if name.isdigit()):
+        model, video = folder / f"crowd_{count}.xml", folder / f"crowd_{count}_{crowd_frames}.avi"
         if not model.exists():
             crowd.constant_maskrcnn(model, count, heavy_model.PERSON_0007_GFLOPS)
         if not video.exists():
-            crowd.write_clip(video, count, CROWD_FRAMES)
+            crowd.write_clip(video, count, crowd_frames)
         # model_api counts Mask R-CNN labels from 1, after a background class.
         made.append(Scene(f"crowd of {count}, 1080p", model, video,
                           ("--model_type", "MaskRCNN", "--labels", "background,person"), True))
@@ -92,25 +93,38 @@ def peer_python(venv: Path) -> Path:
     return python
 
 
-def demo_fps(scene: Scene, output: Path) -> float:
+@dataclass(frozen=True)
+class Side:
+    fps: float
+    cpu_ms: float  # the whole process's CPU time per frame shown, start-up included
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def demo_side(scene: Scene, output: Path) -> Side:
     command = [sys.executable, "-m", "demo", "-m", str(scene.model), "-i", str(scene.video), "-o", str(output),
                "--no_show", "--no_cache"]
+    cpu = children_cpu_seconds()
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     found = FPS_LINE.search(run.stderr)
     if run.returncode or not found:
         raise SystemExit(f"the demo failed on {scene.name}: {run.stderr.strip()[-500:]}")
-    return float(found.group(2))
+    return Side(float(found.group(2)), 1000 * (children_cpu_seconds() - cpu) / int(found.group(1)))
 
 
-def peer_fps(python: Path, scene: Scene, output: Path) -> float:
+def peer_side(python: Path, scene: Scene, output: Path) -> Side:
     command = [str(python), str(HERE / "peer_side.py"), str(scene.model), str(scene.video), str(output),
                *scene.peer_flags]
+    cpu = children_cpu_seconds()
     run = subprocess.run(command, capture_output=True, text=True, env={k: v for k, v in os.environ.items()
                                                                        if k != "PYTHONPATH"})
     if run.returncode:
         raise SystemExit(f"model_api failed on {scene.name}: {run.stderr.strip()[-500:]}")
     report = json.loads(run.stdout.strip().splitlines()[-1])
-    return report["frames"] / report["seconds"]
+    return Side(report["frames"] / report["seconds"], 1000 * (children_cpu_seconds() - cpu) / report["frames"])
 
 
 def main() -> None:
@@ -120,32 +134,38 @@ def main() -> None:
                                                      "(default: a temporary folder)")
     parser.add_argument("--peer-venv", type=Path, help="the peer's venv (default: WORKDIR/peer-venv)")
     parser.add_argument("--scenes", default="clip,1,10,30,100")
+    parser.add_argument("--crowd_frames", type=int, default=CROWD_FRAMES,
+                        help="frames of each crowd clip: more make start-up a smaller part of the CPU per frame")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         folder = args.workdir or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
         python = peer_python(args.peer_venv or folder / "peer-venv")
-        chosen = scenes(folder, args.scenes.split(","))
-        figures: dict[str, list[tuple[float, float]]] = {scene.name: [] for scene in chosen}
+        chosen = scenes(folder, args.scenes.split(","), args.crowd_frames)
+        figures: dict[str, list[tuple[Side, Side]]] = {scene.name: [] for scene in chosen}
         for index in range(args.rounds):
             for scene in chosen:
                 if index % 2 == 0:
-                    ours = demo_fps(scene, folder / "demo.avi")
-                    theirs = peer_fps(python, scene, folder / "peer.avi")
+                    ours = demo_side(scene, folder / "demo.avi")
+                    theirs = peer_side(python, scene, folder / "peer.avi")
                 else:
-                    theirs = peer_fps(python, scene, folder / "peer.avi")
-                    ours = demo_fps(scene, folder / "demo.avi")
+                    theirs = peer_side(python, scene, folder / "peer.avi")
+                    ours = demo_side(scene, folder / "demo.avi")
                 figures[scene.name].append((ours, theirs))
-                print(f"round {index}, {scene.name}: demo {ours:.2f} FPS, model_api {theirs:.2f} FPS, "
-                      f"{ours / theirs:.2f}x (load {os.getloadavg()[0]:.2f})", flush=True)
-    print("\n| scene | this demo (FPS) | model_api (FPS) | ratio, median of rounds | goal |")
-    print("|---|---:|---:|---:|---|")
+                print(f"round {index}, {scene.name}: demo {ours.fps:.2f} FPS {ours.cpu_ms:.1f} ms CPU/frame, "
+                      f"model_api {theirs.fps:.2f} FPS {theirs.cpu_ms:.1f} ms CPU/frame, {ours.fps / theirs.fps:.2f}x "
+                      f"FPS, {ours.cpu_ms / theirs.cpu_ms:.2f}x CPU (load {os.getloadavg()[0]:.2f})", flush=True)
+    print("\n| scene | this demo (FPS, CPU ms/frame) | model_api (FPS, CPU ms/frame) | FPS ratio, median of rounds | "
+          "CPU ratio, median | goal (FPS) |")
+    print("|---|---:|---:|---:|---:|---|")
     for scene in chosen:
         pairs = figures[scene.name]
-        ratio = statistics.median(ours / theirs for ours, theirs in pairs)
+        ratio = statistics.median(ours.fps / theirs.fps for ours, theirs in pairs)
+        cpu = statistics.median(ours.cpu_ms / theirs.cpu_ms for ours, theirs in pairs)
         goal = (f">= {GOAL}: {'met' if ratio >= GOAL else 'NOT met'}") if scene.crowded else "-"
-        print(f"| {scene.name} | {statistics.median(p[0] for p in pairs):.2f} | "
-              f"{statistics.median(p[1] for p in pairs):.2f} | {ratio:.2f}x | {goal} |")
+        print(f"| {scene.name} | {statistics.median(p[0].fps for p in pairs):.2f}, "
+              f"{statistics.median(p[0].cpu_ms for p in pairs):.1f} | {statistics.median(p[1].fps for p in pairs):.2f}, "
+              f"{statistics.median(p[1].cpu_ms for p in pairs):.1f} | {ratio:.2f}x | {cpu:.2f}x | {goal} |")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,14 @@ Serves a model of person-0007's cost (tests/helpers/heavy_model.py) on the tests
 (tests/helpers/kserve_server.py, on 127.0.0.1) twice: exported by ``python -m demo export`` (pre-processing in
 the served graph) and as it is (pre-processing on the client). Runs ``python -m demo --benchmark`` on a
 1080p MJPG clip locally and against the server with -nireq 1, 2 and 4, and prints a table: end-to-end
-FPS, the model alone through the same remote queue (the server's own capacity as this client reaches
-it), their ratio, and each remote run against the local one. Then times the client-side
-pre-processing of one 1080p frame.
+FPS, the network alone through the same remote queue (the server's own capacity as this client reaches
+it), their ratio, each remote run against the local one, and the client's CPU per frame. The frames are
+fitted to the network on the client (``--preprocess host``, the default), so the exported model is sent
+the network-sized picture; ``-- --preprocess model`` sends it the whole frame, and prepares a raw network's
+input with the fit in the client's graph, as before. Then times the client-side pre-processing of one
+1080p frame.
 
-    python benchmarks/remote.py [--time SECONDS] [--workdir DIR]
+    python benchmarks/remote.py [--time SECONDS] [--workdir DIR] [-- extra demo flags]
 
 Client and server share this machine's cores, so the remote/local ratio here is the cost of the
 protocol and the copies, not what a separate server would add.
@@ -37,6 +40,7 @@ PREPARE_ROUNDS = 50
 
 
 def benchmark(model: str, video: Path, seconds: float, report: Path, *flags: str) -> dict:
+    """The demo's --benchmark report of one run."""
     command = [sys.executable, "-m", "demo", "-m", model, "-i", str(video), "--benchmark", "--time", str(seconds),
                "--no_show", "--no_cache", "--report", str(report), *flags]
     print("$", " ".join(command[1:]), flush=True)
@@ -44,18 +48,19 @@ def benchmark(model: str, video: Path, seconds: float, report: Path, *flags: str
     return json.loads(report.read_text())
 
 
-def preparation_ms(url: str, video: Path) -> float:
-    """Wall time per frame of the client-side pre-processing alone (the local identity model)."""
+def preparation_ms(url: str, video: Path, *flags: str) -> float:
+    """Wall time per frame of the client-side pre-processing alone: the fit (unless the local model does
+    it) and the local identity model that makes the network's input."""
     capture = cv2.VideoCapture(str(video))
     _, frame = capture.read()
     capture.release()
-    model = demo.open(url).model
+    place = flags[flags.index("--preprocess") + 1] if "--preprocess" in flags else "auto"
+    model = demo.open(url, preprocess=place).model
     request = model.engine.prepare.create_infer_request()
-    inputs = model.inputs(frame)
-    request.infer(inputs)
+    request.infer(model.inputs(frame))
     started = time.perf_counter()
     for _ in range(PREPARE_ROUNDS):
-        request.infer(inputs)
+        request.infer(model.inputs(frame))
     return 1000 * (time.perf_counter() - started) / PREPARE_ROUNDS
 
 
@@ -63,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--time", type=float, default=8.0, help="seconds of each benchmark run")
     parser.add_argument("--workdir", type=Path, help="keep the model and clip here (default: a temporary folder)")
+    parser.add_argument("extra", nargs="*", help="more flags for python -m demo, after --")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         folder = args.workdir or Path(temporary)
@@ -74,26 +80,29 @@ def main() -> None:
             write_mjpg_clip(video)
         repository = folder / f"repository-{os.getpid()}"
         exported = kserve_process.export(model, repository, "served")
-        rows = [("local", "-", benchmark(str(model), video, args.time, folder / "local.json", "-nireq", "2"))]
+        rows = [("local", "-", benchmark(str(model), video, args.time, folder / "local.json", "-nireq", "2",
+                                         *args.extra))]
         with kserve_process.KServe({"served": exported, "raw": model}, folder / "server.log") as server:
             for name, url in (("gRPC, raw model, client pre-processing", server.url("raw", "grpc")),
                               ("REST, raw model, client pre-processing", server.url("raw")),
                               ("REST, exported model", server.url("served"))):
                 for requests in REQUESTS:
                     try:
-                        report = benchmark(url, video, args.time, folder / "remote.json", "-nireq", str(requests))
+                        report = benchmark(url, video, args.time, folder / "remote.json", "-nireq", str(requests),
+                                           *args.extra)
                     except subprocess.CalledProcessError:
                         print(f"  ({name}: the run failed; see above)")
                         break
                     rows.append((name, str(requests), report))
-            prepare = preparation_ms(server.url("raw", "grpc"), video)
+            prepare = preparation_ms(server.url("raw", "grpc"), video, *args.extra)
     local_fps = rows[0][2]["end_to_end_fps"]
     print()
-    print(f"{'where':42} {'nireq':>5} {'end-to-end FPS':>15} {'model alone FPS':>16} {'ratio':>6} "
-          f"{'remote/local':>12}")
+    print(f"{'where':42} {'nireq':>5} {'end-to-end FPS':>15} {'network alone FPS':>18} {'ratio':>6} "
+          f"{'remote/local':>12} {'client CPU ms/frame':>20}")
     for name, requests, report in rows:
-        print(f"{name:42} {requests:>5} {report['end_to_end_fps']:15.2f} {report['inference_only_fps']:16.2f} "
-              f"{report['efficiency']:6.2f} {report['end_to_end_fps'] / local_fps:12.2f}")
+        print(f"{name:42} {requests:>5} {report['end_to_end_fps']:15.2f} {report['inference_only_fps']:18.2f} "
+              f"{report['efficiency']:6.2f} {report['end_to_end_fps'] / local_fps:12.2f} "
+              f"{report['process_cpu_ms']['end_to_end']:20.2f}")
     print(f"\nclient-side pre-processing of a 1920x1080 frame to the network input: {prepare:.2f} ms wall per frame")
 
 

@@ -1,8 +1,9 @@
-"""How much of the model's throughput the demo keeps: the figures docs/results.md quotes.
+"""How much of the network's throughput the demo keeps: the figures docs/results.md quotes.
 
 Builds a model of person-0007's cost (tests/helpers/heavy_model.py) and a 1080p MJPG clip with ten
 coloured shapes (ten instances per frame), runs ``python -m demo --benchmark`` on them as a
-user would, then the paste micro-benchmark, and prints each figure against its goal.
+user would (its reference: the raw network alone, as benchmark_app runs it), then the paste
+micro-benchmark, and prints each figure against its goal, with the shares of a frame's CPU time.
 
     python benchmarks/throughput.py [--time SECONDS] [--workdir DIR] [-- extra demo flags]
 """
@@ -27,6 +28,7 @@ from demo.app.benchmark import machine_busy_seconds as busy_seconds
 ROOT = Path(__file__).resolve().parents[1]
 
 EFFICIENCY_GOAL = 0.75
+CPU_EFFICIENCY_GOAL = 0.8  # the network alone's CPU per inference over the demo's per frame
 HOST_CPU_GOAL_MS = 8.0
 PASTE_GOAL_MS = 5.0
 
@@ -82,11 +84,15 @@ def main() -> None:
           f"{report['efficiency']:.2f} (goal >= {EFFICIENCY_GOAL}: {verdict(report['efficiency'] >= EFFICIENCY_GOAL)})")
     spread = report["round_efficiency"]
     print(f"  the run's noise: rounds from {spread['min']:.2f} to {spread['max']:.2f}, sd {spread['sd']:.3f} over "
-          f"{spread['rounds']}; in CPU time (what other load does not move) {report['cpu_efficiency']:.2f}")
+          f"{spread['rounds']}")
+    print(f"in CPU time (what other load does not move): network alone / end-to-end = {report['cpu_efficiency']:.2f} "
+          f"(goal >= {CPU_EFFICIENCY_GOAL}: {verdict(report['cpu_efficiency'] >= CPU_EFFICIENCY_GOAL)}); frames "
+          f"fitted {'here' if report['fit'] == 'host' else 'in the graph'}")
+    print("shares of a frame's CPU: " + ", ".join(f"{name} {share:.0%}" for name, share in report["cpu_shares"].items()))
     print(f"host CPU per 1080p frame outside inference (decode, preprocess, postprocess, render, write): "
           f"{host_cpu:.2f} ms (goal < {HOST_CPU_GOAL_MS:g}: {verdict(host_cpu < HOST_CPU_GOAL_MS)})")
     print(f"process CPU per frame: {cpu['end_to_end']:.2f} ms end-to-end, {cpu['inference_only']:.2f} ms "
-          f"inference-only: the pipeline adds {cpu['end_to_end'] - cpu['inference_only']:.2f} ms")
+          f"the network alone: the pipeline adds {cpu['end_to_end'] - cpu['inference_only']:.2f} ms")
     print(f"paste of {timing.instances} instances (28x28) on 1080p: {timing.cpu_ms:.2f} ms CPU, "
           f"{timing.wall_ms:.2f} ms wall (goal < {PASTE_GOAL_MS:g}: {verdict(timing.cpu_ms < PASTE_GOAL_MS)})")
 

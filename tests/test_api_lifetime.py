@@ -115,7 +115,7 @@ def test_a_closed_segmenter_is_one_clear_error_and_closes_again_quietly(yolo_mod
     segmenter.close()
 
     for use in (lambda: segmenter(frame), lambda: next(not_started), lambda: segmenter.stream_many({"a": [frame]}),
-                lambda: segmenter.detections([frame]), lambda: segmenter.requests):
+                lambda: segmenter.network(), lambda: segmenter.requests):
         with pytest.raises(DemoError, match=r"^yolo: this segmenter is closed; open the model again") as error:
             use()
         assert "\n" not in str(error.value)

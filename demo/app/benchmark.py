@@ -1,14 +1,16 @@
-"""``--benchmark``: the whole pipeline headless and flat out, set against the model alone.
+"""``--benchmark``: the whole pipeline headless and flat out, set against the network alone.
 
 The end-to-end run is the demo's own loop (:func:`demo.app.run.deliver`) through the lanes and
 writers the command line built, over ``-niter`` frames or ``--time`` seconds of a looped
-input. The model-alone run is the most that loop could reach: the same requests of the same
-compiled model (the stream's own), fed frames of the same input decoded beforehand, each
-result's outputs read and decoded as the stream does, and no host stage after. It does a
-part of the pipeline's work and nothing else, so the pipeline cannot beat it but by noise.
-Their quotient, the efficiency, says how much of the model's throughput the pipeline keeps.
+input. The reference is the network alone, as OpenVINO's ``benchmark_app`` runs it: the raw
+network, compiled for the same device with the same settings and as many requests, at its own
+input size, element type and layout, nothing of the frames' preparation in its graph, fed inputs
+prepared beforehand from frames of the same input, its outputs not read. Whatever the pipeline
+adds to the network (decoding, fitting frames, in the graph or here, post-processing, drawing,
+writing) shows as the cost it is. Their quotient, the efficiency, says how much of the network's
+throughput the pipeline keeps; the report splits a frame's CPU time into those shares.
 
-The two take turns in short rounds, each model-alone round as long as the pipeline round
+The two take turns in short rounds, each network-alone round as long as the pipeline round
 before it: on a shared machine, a burst of other load during one long phase would
 otherwise be charged to one side of the ratio only. The spread of the rounds' efficiencies
 is the run's noise, and the report gives it.
@@ -22,7 +24,8 @@ import statistics
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from contextlib import closing
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +37,7 @@ from demo.core.errors import UsageError
 from demo.core.metrics import RunMetrics
 from demo.core.wording import counted
 from demo.frames.sources import Frame, FrameSource
+from demo.model.inference import Inputs, RequestQueue
 from demo.model.segmenter import Segmenter
 from demo.outputs.sinks import write_json
 
@@ -130,30 +134,35 @@ class BenchmarkReport:
     latency_ms: LatencyStats
     stages_ms: dict[str, float]  # wall time per frame of each stage
     host_cpu_ms: dict[str, float]  # CPU time per frame of each stage the demo runs itself
-    process_cpu_ms: dict[str, float]  # the process's CPU time per frame: end_to_end, inference_only
+    process_cpu_ms: dict[str, float]  # the process's CPU time per frame: end_to_end, inference_only (the network's)
     peak_rss_mb: float
     round_efficiency: RoundSpread
-    cpu_efficiency: float  # inference-only CPU per frame / end-to-end's
+    cpu_efficiency: float  # the network alone's CPU per frame / end-to-end's
     other_load: float | None  # the share of all cores other processes used meanwhile; None: unknown
+    fit: str = "model"  # where frames were fitted to the network: host, model (its graph)
+    cpu_shares: dict[str, float] = field(default_factory=dict)  # of the end-to-end CPU per frame, see cpu_shares()
     live: LiveFigures | None = None  # for a camera or stream
     sources: dict[str, dict[str, float]] | None = None  # several inputs: each one's frames and FPS
 
     @classmethod
     def build(cls, device: str, config: dict[str, str], infer_requests: int, rounds: list[Round],
-              metrics: MeasuredMetrics, other_load: float | None = None, live: bool = False) -> BenchmarkReport:
+              metrics: MeasuredMetrics, other_load: float | None = None, live: bool = False,
+              fit: str = "model") -> BenchmarkReport:
         pipeline = sum((r.pipeline for r in rounds), Throughput())
         model_alone = sum((r.model_alone for r in rounds), Throughput())
+        host_cpu = metrics.host_cpu_means_ms()
         return cls(device, config, infer_requests, pipeline.frames, pipeline.seconds, pipeline.fps, model_alone.fps,
                    efficiency(pipeline, model_alone), LatencyStats.of(metrics.latencies_ms),
-                   metrics.stage_means_ms(), metrics.host_cpu_means_ms(),
+                   metrics.stage_means_ms(), host_cpu,
                    {"end_to_end": pipeline.cpu_ms_per_frame, "inference_only": model_alone.cpu_ms_per_frame},
                    peak_rss_mb(), RoundSpread.of([r.efficiency for r in rounds]),
                    model_alone.cpu_ms_per_frame / pipeline.cpu_ms_per_frame if pipeline.cpu_seconds else 0.0,
-                   other_load, LiveFigures.of(metrics) if live else None)
+                   other_load, fit, cpu_shares(host_cpu, model_alone.cpu_ms_per_frame, pipeline.cpu_ms_per_frame),
+                   LiveFigures.of(metrics) if live else None)
 
     @property
     def above_reference(self) -> bool:
-        """The pipeline came out faster than the model alone by more than the rounds' noise: other load
+        """The pipeline came out faster than the network alone by more than the rounds' noise: other load
         must have changed during the run, and the figures are not to be trusted."""
         return self.efficiency > 1 + self.round_efficiency.sd
 
@@ -163,7 +172,7 @@ class BenchmarkReport:
             lines.append(f"other processes used {self.other_load:.0%} of the cores meanwhile: the throughputs are "
                          "not this machine's best, and their efficiency moves with that load")
         if self.above_reference:
-            lines.append("warning: the pipeline beat the model alone by more than the noise: the machine's other "
+            lines.append("warning: the pipeline beat the network alone by more than the noise: the machine's other "
                          "load changed during the run; measure again")
         return lines
 
@@ -177,20 +186,25 @@ class BenchmarkReport:
 
         config = ", ".join(f"{name} {value}" for name, value in self.config.items())
         return "\n".join([
-            f"device: {self.device} ({config}), {self.infer_requests} infer requests",
+            f"device: {self.device} ({config}), {self.infer_requests} infer requests, frames fitted to the network "
+            f"{FIT_WORDS[self.fit]}",
             f"frames: {self.frames} in {self.seconds:.2f} s",
             f"end-to-end throughput: {self.end_to_end_fps:.2f} FPS",
-            f"inference-only throughput: {self.inference_only_fps:.2f} FPS "
-            "(the same requests fed frames of the input decoded beforehand, outputs decoded, no host stage)",
-            f"efficiency (end-to-end / inference-only): {self.efficiency:.3f}",
+            f"network-alone throughput: {self.inference_only_fps:.2f} FPS (as benchmark_app runs it: the raw "
+            "network at its own input size, compiled alike, as many requests, inputs prepared beforehand, outputs "
+            "not read)",
+            f"efficiency (end-to-end / network alone): {self.efficiency:.3f}",
             self.round_efficiency.text(),
-            f"efficiency in CPU time (inference-only CPU per frame / end-to-end's): {self.cpu_efficiency:.3f}; "
+            f"efficiency in CPU time (the network alone's CPU per frame / end-to-end's): {self.cpu_efficiency:.3f}; "
             "with every core busy, what other load does not move",
         ] + self._load_lines() + [
             f"latency (ms): {figures(asdict(self.latency_ms))}",
             f"stage time per frame (ms): {figures(self.stages_ms)}",
             f"host CPU per frame (ms): {figures(self.host_cpu_ms)}; total {self.host_cpu_total_ms:.2f}",
             f"process CPU per frame (ms): {figures(self.process_cpu_ms)}",
+            "shares of the end-to-end CPU per frame: " + ", ".join(
+                f"{name} {share:.0%}" for name, share in self.cpu_shares.items())
+            + " (inference: the network alone's; rest: threads and waits, and the fit where the graph does it)",
             f"peak memory: {self.peak_rss_mb:.0f} MB",
         ] + ([self.live.text()] if self.live else []) + ([self.sources_text()] if self.sources else []))
 
@@ -198,6 +212,22 @@ class BenchmarkReport:
         return "per source: " + ", ".join(f"{name} {counted(int(figures['frames']), 'frame')}, "
                                           f"{figures['fps']:.2f} FPS"
                                           for name, figures in (self.sources or {}).items())
+
+
+FIT_WORDS = {"host": "here (OpenCV)", "model": "in the model's graph"}
+
+
+def cpu_shares(host_cpu_ms: dict[str, float], network_ms: float, end_to_end_ms: float) -> dict[str, float]:
+    """Where a frame's CPU time goes, each as a share of the end-to-end CPU per frame: decoding it, fitting it
+    to the network here, the network (its CPU per inference alone), post-processing (its outputs decoded
+    and mapped to the frame), output (drawing and writing), and the rest (threads, waits, and the fit
+    where the graph does it)."""
+    if not end_to_end_ms:
+        return {}
+    parts = {"decode": host_cpu_ms["decode"], "fit": host_cpu_ms["preprocess"], "inference": network_ms,
+             "postprocess": host_cpu_ms["postprocess"], "output": host_cpu_ms["render"] + host_cpu_ms["write"]}
+    parts["rest"] = end_to_end_ms - sum(parts.values())
+    return {name: ms / end_to_end_ms for name, ms in parts.items()}
 
 
 @dataclass(frozen=True)
@@ -309,18 +339,21 @@ def several(lanes: Mapping[str, app.Lane]) -> bool:
     return list(lanes) != [app.ONE_SOURCE]
 
 
-def measure_model_alone(segmenter: Segmenter, frames: list[Frame], seconds: float | None = None) -> Throughput:
-    """The stream's own requests fed ``frames`` (decoded beforehand) in turn for ``seconds`` (None: once
-    each), each result's outputs decoded as the stream does, and nothing after."""
-    fed = itertools.cycle(frames) if seconds else iter(frames)
-    cpu_started, started = time.process_time(), time.perf_counter()
-    count = sum(1 for _ in segmenter.detections(until(fed, None, seconds)))
+def measure_model_alone(requests: RequestQueue, inputs: list[Inputs], seconds: float | None = None) -> Throughput:
+    """The network alone's requests fed ``inputs`` (prepared beforehand) in turn for ``seconds`` (None: once
+    each), as fast as they take them, their outputs not read: as benchmark_app runs a model."""
+    fed = itertools.cycle(inputs) if seconds else iter(inputs)
+    count, cpu_started, started = 0, time.process_time(), time.perf_counter()
+    for item in until(fed, None, seconds):
+        requests.start_async(item)  # returns once a request is free
+        count += 1
+    requests.wait_all()
     return Throughput(count, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
 def run(segmenter: Segmenter, source: FrameSource, lanes: Mapping[str, app.Lane], screen: app.Shows,
         settings: BenchmarkSettings, device: str) -> BenchmarkReport:
-    """Warm up, then measure the pipeline and the model alone in turns; print and maybe write the report.
+    """Warm up, then measure the pipeline and the network alone in turns; print and maybe write the report.
 
     ``source`` is the run's one source, or its several merged (:mod:`demo.frames.merge`), each lane's results
     then measured too; ``screen`` shows the measured frames (a benchmark opens no window, but live views)."""
@@ -329,12 +362,33 @@ def run(segmenter: Segmenter, source: FrameSource, lanes: Mapping[str, app.Lane]
     if sample is None:
         raise UsageError("--benchmark: the input gave no frame")
     # The warm-up fills the pipeline once without the writers, so they get only measured frames. Its
-    # frames, copied before the renderer draws on them, are what the model alone is fed: real frames of
-    # this input, several, so that the model alone meets what the pipeline meets.
+    # frames, prepared before the renderer draws on them, are what the network alone is fed: real frames
+    # of this input, several, so that the network alone meets what the pipeline meets.
     warmup = [sample, *itertools.islice(frames, segmenter.read_ahead(takes_newest(lanes)) - 1)]
-    decoded = [replace(frame, image=frame.image.copy()) for frame in warmup]
-    measure_pipeline(segmenter, warmup, many.unwritten(lanes), app.Screen(None), RunMetrics())
-    measure_model_alone(segmenter, decoded)
+    with closing(segmenter.network()) as network:
+        prepared = [network.inputs(frame.image.copy()) for frame in warmup]
+        requests = network.engine.requests(segmenter.requests)
+        measure_pipeline(segmenter, warmup, many.unwritten(lanes), app.Screen(None), RunMetrics())
+        measure_model_alone(requests, prepared)
+        rounds, metrics, other_load = measure_rounds(segmenter, frames, lanes, screen, settings, requests, prepared)
+    report = BenchmarkReport.build(device, segmenter.model.engine.config(), segmenter.requests, rounds,
+                                   metrics, other_load, source.live, "host" if segmenter.model.fit_here else "model")
+    if several(lanes):
+        end_to_end = sum((r.pipeline for r in rounds), Throughput())
+        report = replace(report, sources={name: {"frames": lane.metrics.frames,
+                                                 "fps": lane.metrics.frames / end_to_end.seconds}
+                                          for name, lane in lanes.items()})
+    print(report.text(), flush=True)
+    if settings.report:
+        write_json(settings.report, asdict(report), "the report", indent=2)
+    return report
+
+
+def measure_rounds(segmenter: Segmenter, frames: Iterator[Frame], lanes: Mapping[str, app.Lane], screen: app.Shows,
+                   settings: BenchmarkSettings, requests: RequestQueue, prepared: list[Inputs],
+                   ) -> tuple[list[Round], MeasuredMetrics, float | None]:
+    """The pipeline and the network alone in turns, each network round as long as the pipeline's before it;
+    the rounds, the pipeline's figures and the other processes' share of the cores meanwhile."""
     rounds: list[Round] = []
     end_to_end = Throughput()
     other_load = OtherLoad()
@@ -348,14 +402,5 @@ def run(segmenter: Segmenter, source: FrameSource, lanes: Mapping[str, app.Lane]
             if not measured.frames:  # the input ran dry, or the time was too short for one frame
                 break
             end_to_end += measured
-            rounds.append(Round(measured, measure_model_alone(segmenter, decoded, measured.seconds)))
-    report = BenchmarkReport.build(device, segmenter.model.engine.config(), segmenter.requests, rounds,
-                                   metrics, other_load.share(), source.live)
-    if several(lanes):
-        report = replace(report, sources={name: {"frames": lane.metrics.frames,
-                                                 "fps": lane.metrics.frames / end_to_end.seconds}
-                                          for name, lane in lanes.items()})
-    print(report.text(), flush=True)
-    if settings.report:
-        write_json(settings.report, asdict(report), "the report", indent=2)
-    return report
+            rounds.append(Round(measured, measure_model_alone(requests, prepared, measured.seconds)))
+    return rounds, metrics, other_load.share()

@@ -24,7 +24,7 @@ class StageClock:
     def __init__(self, wall_ms: dict[str, float], cpu_ms: dict[str, float]):
         self.wall_ms = wall_ms
         self.cpu_ms = cpu_ms
-        self._wall = time.perf_counter()
+        self._wall = self.started = time.perf_counter()
         self._cpu = time.thread_time()
 
     def lap(self, stage: str) -> None:

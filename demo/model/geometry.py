@@ -1,8 +1,9 @@
-"""How a frame is fitted into the model input, in the graph and back again on the host.
+"""How a frame is fitted into the model input, and back again on the host.
 
-The resize runs inside the compiled model (see :func:`build_fit_graph`); the host only
-needs the same numbers to map boxes back, so both sides compute them here with the
-same float32 arithmetic.
+One :class:`Geometry` decides where a frame lands: the host resizes and pads it there with OpenCV
+(:meth:`Geometry.fit`), or the compiled model does the same inside its graph (:func:`build_fit_graph`,
+for a model exported for a server, or a device that resizes faster than the host). Either way the
+host maps boxes and masks back with the same integers.
 """
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ class ResizePolicy(str, Enum):
     LETTERBOX = "letterbox"  # keep aspect ratio, pad evenly around (Ultralytics)
 
 
+class FitPlace(str, Enum):
+    """Where a frame is fitted (resized and padded) to the network input."""
+
+    AUTO = "auto"  # as the device's rule says (demo.model.loading.fits_on_host)
+    HOST = "host"  # here, with OpenCV, on the thread that submits the frame
+    MODEL = "model"  # in the model's graph, from the whole frame
+
+
 @dataclass(frozen=True)
 class Geometry:
     """Where a frame of ``frame_size`` landed in a model input: scaled, then offset."""
@@ -28,6 +37,20 @@ class Geometry:
     frame_size: tuple[int, int]  # (width, height)
     scale: tuple[float, float]  # model pixels per frame pixel, (x, y)
     offset: tuple[float, float]  # padding before the image in model pixels, (x, y)
+    resized: tuple[int, int]  # (width, height) the frame is resized to
+    input_size: tuple[int, int]  # (width, height) of the model input it is padded to
+
+    def fit(self, frame: np.ndarray, pad_value: int) -> np.ndarray:
+        """``frame`` (u8, H x W x C) resized and padded into the model input here, as [1, h, w, C]: the pixels
+        the graph's fit gives, to rounding (bilinear with half-pixel centres and no antialiasing, as its
+        Interpolate), written straight into place."""
+        width, height = self.input_size
+        (x, y), (w, h) = (int(self.offset[0]), int(self.offset[1])), self.resized
+        fitted = np.empty((1, height, width, frame.shape[2]), np.uint8)
+        cv2.resize(frame, (w, h), dst=fitted[0, y:y + h, x:x + w], interpolation=cv2.INTER_LINEAR)
+        for band in (fitted[0, :y], fitted[0, y + h:], fitted[0, y:y + h, :x], fitted[0, y:y + h, x + w:]):
+            band[...] = pad_value
+        return fitted
 
     def boxes_to_frame(self, boxes: np.ndarray) -> np.ndarray:
         """Map [N, 4] boxes (x1, y1, x2, y2) from model-input to frame pixels."""
@@ -63,7 +86,8 @@ def geometry_for(frame_size: tuple[int, int], input_size: tuple[int, int], polic
     resized = _resized_size(frame_wh, input_wh, policy)
     offset = (input_wh - resized) // 2 if policy is ResizePolicy.LETTERBOX else np.zeros(2, dtype=np.int64)
     scale = resized / frame_wh
-    return Geometry(frame_size, (float(scale[0]), float(scale[1])), (float(offset[0]), float(offset[1])))
+    return Geometry(frame_size, (float(scale[0]), float(scale[1])), (float(offset[0]), float(offset[1])),
+                    (int(resized[0]), int(resized[1])), (int(input_wh[0]), int(input_wh[1])))
 
 
 def build_fit_graph(image: ov.Output, input_size: tuple[int, int], policy: ResizePolicy,

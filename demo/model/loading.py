@@ -1,11 +1,18 @@
-"""Reading a segmentation model, embedding its pre-processing, and compiling it for a device."""
+"""Reading a segmentation model, embedding its pre-processing, and compiling it for a device.
+
+Frames are fitted to the network (resized and padded) either here, with OpenCV, before they are
+submitted, or inside the model's graph; :func:`fits_on_host` is the rule that chooses. The rest of
+the preparation (layout, element type, colour order, mean and scale) is always in the graph.
+"""
 from __future__ import annotations
 
 import logging
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,8 +29,8 @@ from demo.core.textfile import special_kind
 from demo.model.catalogue import ResolvedModel
 from demo.model.contracts import Contract, Preprocessing, image_layout, image_size, recognise
 from demo.model.download import cache_root
-from demo.model.geometry import Geometry, ResizePolicy, build_fit_graph, fit_to, geometry_for
-from demo.model.inference import Engine, LocalEngine
+from demo.model.geometry import FitPlace, Geometry, ResizePolicy, build_fit_graph, fit_to, geometry_for
+from demo.model.inference import Engine, Inputs, LocalEngine
 from demo.model.model_info import METADATA_FILE, SECTION, ModelInfo, read_model_info
 from demo.results.labels import COCO_LABELS
 
@@ -49,7 +56,8 @@ class DeviceConfig:
 @dataclass(frozen=True)
 class LoadedModel:
     """A model ready to infer (compiled here, or served) that takes a BGR u8 frame of any size, and the
-    contract that decodes its outputs."""
+    contract that decodes its outputs. With ``fit_here`` each frame is fitted to the input before it is
+    submitted; otherwise the model's graph fits it."""
 
     engine: Engine
     contract: Contract
@@ -59,6 +67,10 @@ class LoadedModel:
     labels: tuple[str, ...] = ()  # the class names the model carries, if any
     stated_iou: float | None = None  # the NMS threshold the model's metadata gives
     plate: np.ndarray | None = None  # a two-image matting model's clean background, BGR u8 as read
+    fit_here: bool = False  # frames are fitted to the input on the host (OpenCV), not in the graph
+    pad_value: int = 0  # what the host pads with (u8), when it fits frames
+    # The network alone, without pre-processing, compiled anew (the benchmark's reference); None: not known.
+    network: Callable[[], Network] | None = field(default=None, compare=False, repr=False)
     _plates: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -69,18 +81,24 @@ class LoadedModel:
     def geometry(self, frame: np.ndarray) -> Geometry:
         return geometry_for((frame.shape[1], frame.shape[0]), self.input_size, self.policy)
 
-    def inputs(self, frame: np.ndarray) -> dict[int, np.ndarray]:
-        inputs = {self.contract.image_input: frame[np.newaxis], **self.contract.extra_inputs(self.input_size)}
+    def inputs(self, frame: np.ndarray) -> Inputs:
+        inputs = {self.contract.image_input: self.image(frame), **self.contract.extra_inputs(self.input_size)}
         if self.plate is not None:
             inputs[self.contract.plate_input] = self._plate_for(frame)
         return inputs
 
+    def image(self, picture: np.ndarray) -> np.ndarray:
+        """A BGR u8 picture as the model takes it, [1, h, w, 3]: fitted here, or whole for the graph to fit."""
+        if self.fit_here:
+            return self.geometry(picture).fit(picture, self.pad_value)
+        return picture[np.newaxis]
+
     def _plate_for(self, frame: np.ndarray) -> np.ndarray:
-        """The plate stretched to the frame, so that the graph fits both to the input alike; once per size."""
+        """The plate stretched to the frame, then fitted as the frame is; once per size."""
         size = (frame.shape[1], frame.shape[0])
         if size not in self._plates:
             self._plates.clear()
-            self._plates[size] = np.ascontiguousarray(fit_to(self.plate, size)[np.newaxis])
+            self._plates[size] = np.ascontiguousarray(self.image(fit_to(self.plate, size)))
         return self._plates[size]
 
 
@@ -149,19 +167,24 @@ def _image_size(port: ov.Output, layout: str, path: Path | str) -> tuple[int, in
 
 
 def embed_preprocessing(model: ov.Model, contract: Contract, preprocessing: Preprocessing,
-                        path: Path | str, extra_images: tuple[int, ...] = ()) -> tuple[int, int]:
-    """Make the image input (and ``extra_images``, such as a plate) take u8 NHWC BGR frames of any
-    size, prepared as the network was trained; return the network's (w, h)."""
+                        path: Path | str, extra_images: tuple[int, ...] = (), fit_in_graph: bool = True,
+                        ) -> tuple[int, int]:
+    """Make the image input (and ``extra_images``, such as a plate) take u8 NHWC BGR frames, prepared as
+    the network was trained; return the network's (w, h). With ``fit_in_graph`` the frames may be of any
+    size and the graph fits them; without, they come fitted, at the network's own size."""
     port = model.input(contract.image_input)
     layout = image_layout(port) or "NCHW"
     input_size = _image_size(port, layout, path)
     ppp = PrePostProcessor(model)
     for index in [contract.image_input, *extra_images]:
         image = ppp.input(index)
-        image.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_spatial_dynamic_shape()
+        tensor = image.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
         image.model().set_layout(ov.Layout(layout))
-        steps = image.preprocess().convert_element_type(ov.Type.f32).custom(
-            lambda node: build_fit_graph(node, input_size, preprocessing.policy, preprocessing.pad_value))
+        steps = image.preprocess().convert_element_type(ov.Type.f32)
+        if fit_in_graph:
+            tensor.set_spatial_dynamic_shape()
+            steps.custom(lambda node: build_fit_graph(node, input_size, preprocessing.policy,
+                                                      preprocessing.pad_value))
         if preprocessing.reverse_channels:
             steps.reverse_channels()
         if any(preprocessing.mean):
@@ -243,6 +266,43 @@ class LoadOptions:
     model_type: str | None = None  # force this contract
     matting: bool = False  # accept a matting model (background mode)
     plate: np.ndarray | None = field(default=None, compare=False)  # a two-image matting model's clean background
+    fit: FitPlace = FitPlace.AUTO  # where frames are fitted to the network
+
+
+def fits_on_host(place: FitPlace, device: str, available: Sequence[str], pad_value: float, label: Path | str) -> bool:
+    """Whether frames are fitted to the network here rather than in its graph: ``place`` (--preprocess)
+    if it says, else the rule, which goes by ``device``:
+
+    - The CPU alone (``CPU``, or ``AUTO``, ``MULTI``, ``HETERO`` over the CPU only; ``AUTO`` alone over
+      the ``available`` devices): here. OpenCV resizes the u8 frame (1080p to 544x320 in about 0.5 ms),
+      where the graph's f32 Interpolate of the whole frame cost a fifth of the network's own time on the
+      same cores (person-0007's cost: 47-50 ms against 38 ms), and the network takes a tensor of its own
+      size, not the frame.
+    - Any other device (GPU, NPU, or one that AUTO may pick): in the graph, where the frame is uploaded
+      once and resized by the device, off the host's cores.
+
+    A pad value that a u8 frame cannot hold is padded in the graph; asked for here, it is an error.
+    """
+    if place is FitPlace.HOST and not padded_in_u8(pad_value):
+        raise UsageError(f"{label}: its pad value {pad_value:g} does not fit in the u8 frame the host fits: "
+                         "use --preprocess model")
+    if place is not FitPlace.AUTO:
+        return place is FitPlace.HOST
+    return padded_in_u8(pad_value) and all(name.split(".")[0] == "CPU" for name in devices_of(device, available))
+
+
+def padded_in_u8(pad_value: float) -> bool:
+    """Whether the host can pad a u8 frame with ``pad_value`` exactly as the graph pads it in f32."""
+    return float(pad_value).is_integer() and 0 <= pad_value <= 255
+
+
+def devices_of(device: str, available: Sequence[str]) -> list[str]:
+    """The devices a model compiled for ``device`` may run on: an aggregate's list (AUTO alone: every
+    device present), else the device itself."""
+    head, _, tail = device.partition(":")
+    if head not in AGGREGATE_DEVICES:
+        return [device]
+    return [name for name in tail.split(",") if name] or list(available)
 
 
 def first_stated(*choices: T | None) -> T | None:
@@ -260,16 +320,22 @@ class Prepared:
     input_size: tuple[int, int]  # (width, height) the network sees
 
 
-def prepare(model: ov.Model, contract: Contract, info: ModelInfo, label: Path | str, resize: ResizePolicy | None,
-            catalogue_resize: ResizePolicy | None = None) -> Prepared:
-    """Shape ``model`` as ``contract`` runs it, resolve how frames are prepared (in :func:`first_stated`'s
-    order) and embed that into it. The one preparation of a model run here, one exported for a model
-    server, and the model that prepares frames here for a served network."""
-    contract.prepare(model)
+def preprocessing_of(contract: Contract, info: ModelInfo, resize: ResizePolicy | None,
+                     catalogue_resize: ResizePolicy | None = None) -> Preprocessing:
+    """How frames are prepared for the network, its resize policy resolved in :func:`first_stated`'s order."""
     policy = first_stated(resize, info.policy, catalogue_resize, contract.preprocessing.policy, ResizePolicy.STRETCH)
-    preprocessing = replace(info.preprocessing(contract.preprocessing), policy=policy)
+    return replace(info.preprocessing(contract.preprocessing), policy=policy)
+
+
+def prepare(model: ov.Model, contract: Contract, info: ModelInfo, label: Path | str, resize: ResizePolicy | None,
+            catalogue_resize: ResizePolicy | None = None, fit_in_graph: bool = True) -> Prepared:
+    """Shape ``model`` as ``contract`` runs it, resolve how frames are prepared and embed that into it (the fit
+    too, with ``fit_in_graph``). The one preparation of a model run here, one exported for a model server,
+    and the model that prepares frames here for a served network."""
+    contract.prepare(model)
+    preprocessing = preprocessing_of(contract, info, resize, catalogue_resize)
     return Prepared(preprocessing, embed_preprocessing(model, contract, preprocessing, label,
-                                                       contract.extra_image_inputs))
+                                                       contract.extra_image_inputs, fit_in_graph))
 
 
 def read_local(core: ov.Core, path: Path) -> tuple[ov.Model, ModelInfo]:
@@ -283,21 +349,81 @@ def read_local(core: ov.Core, path: Path) -> tuple[ov.Model, ModelInfo]:
 
 def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
                options: LoadOptions = LoadOptions()) -> LoadedModel:
-    """Read, recognise, embed the pre-processing and compile."""
+    """Read, recognise, embed the pre-processing (the fit too, unless the host fits frames) and compile."""
     path = resolved.path
     check_device(core, config.device)
     model, info = read_local(core, path)
     contract, plate = recognised(model, str(path), info, options)
-    prepared = prepare(model, contract, info, path, options.resize, resolved.facts.resize)
+    preprocessing = preprocessing_of(contract, info, options.resize, resolved.facts.resize)
+    fit_here = fits_on_host(options.fit, config.device, core.available_devices, preprocessing.pad_value, path)
+    prepared = prepare(model, contract, info, path, options.resize, resolved.facts.resize, not fit_here)
+    compiled = compile_for(core, model, config, path)
+    return LoadedModel(LocalEngine(compiled), contract, prepared.input_size, prepared.preprocessing.policy, path.stem,
+                       info.labels or resolved.facts.labels, info.iou_threshold, plate, fit_here,
+                       int(preprocessing.pad_value) if fit_here else 0,
+                       partial(load_network, resolved, config, options))
+
+
+def compile_for(core: ov.Core, model: ov.Model, config: DeviceConfig, path: Path) -> ov.CompiledModel:
     cache_dir = usable_cache(config.cache_dir) if config.cache_dir else None
     if cache_dir:
         core.set_property({properties.cache_dir(): str(cache_dir)})
     try:
-        compiled = core.compile_model(model, config.device, compile_properties(config))
+        return core.compile_model(model, config.device, compile_properties(config))
     except RuntimeError as error:
         raise DemoError(f"{path}: cannot compile for {config.device}: {openvino_reason(error)}") from None
-    return LoadedModel(LocalEngine(compiled), contract, prepared.input_size, prepared.preprocessing.policy, path.stem,
-                       info.labels or resolved.facts.labels, info.iou_threshold, plate)
+
+
+@dataclass(frozen=True)
+class Network:
+    """The network alone, as benchmark_app runs it: its own input size, element type and layout, nothing
+    of the frame's preparation in its graph; and how a frame becomes its inputs, to be done beforehand."""
+
+    engine: Engine
+    # Takes a frame as a model does (its inputs()); its engine's outputs are the network's inputs,
+    # or with ``converts`` False, those inputs are already.
+    preparation: LoadedModel
+    converts: bool = True
+
+    def inputs(self, frame: np.ndarray) -> Inputs:
+        inputs = self.preparation.inputs(frame)
+        if not self.converts:
+            return inputs
+        return {index: np.array(output) for index, output in enumerate(self.preparation.engine.infer(inputs))}
+
+    def close(self) -> None:
+        self.engine.close()
+        if self.converts:
+            self.preparation.engine.close()
+
+
+def identity_of(signature: ov.Model) -> ov.Model:
+    """A model that gives back its inputs, with the signature's input ports: the pre-processing is
+    embedded into it to prepare frames on the host exactly as the graph of the model itself would."""
+    parameters = []
+    for port in signature.inputs:
+        parameter = ops.parameter(port.get_partial_shape(), port.get_element_type(), name=port.get_any_name())
+        parameter.output(0).set_names(set(port.get_names()))
+        parameters.append(parameter)
+    return ov.Model([ops.result(p) for p in parameters], parameters, "preparation")
+
+
+def load_network(resolved: ResolvedModel, config: DeviceConfig, options: LoadOptions) -> Network:
+    """The network of :func:`load_model` alone, compiled as it is, and its frames' preparation. On a Core of its
+    own: a loaded model that kept one would keep the plugin's threads after it is closed."""
+    core, path = ov.Core(), resolved.path
+    model, info = read_local(core, path)
+    contract, plate = recognised(model, str(path), info, options)
+    contract.prepare(model)
+    preparation = identity_of(model)
+    preprocessing = preprocessing_of(contract, info, options.resize, resolved.facts.resize)
+    exact = padded_in_u8(preprocessing.pad_value)
+    input_size = embed_preprocessing(preparation, contract, preprocessing, path, contract.extra_image_inputs,
+                                     fit_in_graph=not exact)
+    preparing = LoadedModel(LocalEngine(core.compile_model(preparation, "CPU")), contract, input_size,
+                            preprocessing.policy, path.stem, plate=plate, fit_here=exact,
+                            pad_value=int(preprocessing.pad_value) if exact else 0)
+    return Network(LocalEngine(compile_for(core, model, config, path)), preparing)
 
 
 def recognised(model: ov.Model, label: str, info: ModelInfo, options: LoadOptions) -> tuple[Contract, np.ndarray | None]:

@@ -1,6 +1,7 @@
 """The asynchronous inference pipeline: frames in, detections out, in frame order.
 
-A producer thread decodes frames and submits them to the model's request queue (an
+A producer thread decodes frames, fits them to the network where the host does that (see
+:func:`demo.model.loading.fits_on_host`), and submits them to the model's request queue (an
 ``AsyncInferQueue`` locally, see :mod:`demo.model.inference`); the
 requests' callbacks decode each result (copying only the rows above the threshold)
 and hand it to the consumer, which reorders them. Decoding, inference and whatever the
@@ -21,6 +22,7 @@ import numpy as np
 from demo.core.metrics import StageClock
 from demo.frames.sources import Frame
 from demo.model.contracts import Contract, DecodeLimits, Detections
+from demo.model.inference import Inputs
 from demo.model.loading import LoadedModel
 
 _END = object()
@@ -58,6 +60,7 @@ class _Submitted:
     timings_ms: dict[str, float]
     cpu_ms: dict[str, float]
     run: _Run  # the run that submitted it
+    inputs: Inputs  # held until the result comes: the request reads them where they are, not copied
 
 
 class AsyncPipeline:
@@ -148,9 +151,10 @@ class AsyncPipeline:
                     if stop.is_set():
                         break
                     self._restart_chain_at_cut(frame)
-                    # Shared, not copied: nothing writes to a frame before its result comes back.
+                    # Shared, not copied: nothing writes to a frame, or to its fitted copy, before its result
+                    # comes back, and the job holds both until then.
                     self.requests.start_async(inputs, _Submitted(sequence, frame, time.perf_counter(), timings, cpu,
-                                                                 run))
+                                                                 run, inputs))
             self.requests.wait_all()
             run.results.put(_END)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer thread to raise
@@ -168,8 +172,10 @@ def _decoded(contract: Contract, outputs: list[np.ndarray] | BaseException, job:
     try:
         if isinstance(outputs, BaseException):  # the request failed: a server error or a lost connection
             raise outputs
+        clock = StageClock(job.timings_ms, job.cpu_ms)
+        job.timings_ms["inference"] = 1000 * (clock.started - job.submitted)
         detections = contract.decode(outputs, job.run.limits)
-        job.timings_ms["inference"] = 1000 * (time.perf_counter() - job.submitted)
+        clock.lap("postprocess")  # the outputs' decoding is post-processing on the host, as the paste after it
         job.run.results.put((job.sequence, InferredFrame(job.frame, detections, job.timings_ms, job.cpu_ms)))
     except BaseException as error:  # noqa: BLE001 - an exception must not die in the engine's thread
         job.run.results.put(error)

@@ -2,11 +2,13 @@
 
 ``-m http://HOST:PORT/v2/models/NAME[/versions/V]`` (or ``https``, ``grpc``, ``grpcs``) names it. The
 model's metadata (and OVMS's rt_info, over REST) becomes a signature-only ``ov.Model`` that goes
-through the same recognition as a local file. A served model that takes u8 NHWC frames of any size
-(``python -m demo export``; its rt_info says ``embedded_processing``) gets the frame as it is; one
-with the raw network input gets the frame prepared here by a small local OpenVINO model made of the
-demo's own pre-processing steps (:func:`demo.model.loading.prepare`), so the geometry is the same
-code as the in-graph path. Requests carry binary tensors, each worker thread of a :class:`RemoteQueue`
+through the same recognition as a local file. Frames are fitted to the network's size here (OpenCV,
+``--preprocess host``, the default for a served model) unless asked otherwise. A served model that takes
+u8 NHWC frames of any size (``python -m demo export``; its rt_info says ``embedded_processing``) gets the
+fitted frame (``--preprocess model``: the whole frame), which its graph's fit leaves as it is; one with
+the raw network input gets its input prepared here by a small local OpenVINO model made of the demo's
+own pre-processing steps (:func:`demo.model.loading.prepare`; the fit too with ``--preprocess model``),
+so the geometry is the same code as a local model's. Requests carry binary tensors, each worker thread of a :class:`RemoteQueue`
 with its own client, ``-nireq`` of them in flight: over gRPC through ``tritonclient``, over REST on the
 demo's own transport (:mod:`demo.model.remote_rest`) with ``tritonclient``'s bodies. Every wait has a
 deadline on the whole of it and yields to a stop; every answer is checked against the metadata, and
@@ -28,7 +30,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +45,9 @@ from demo.core.names import redact
 from demo.core.stopping import STOP
 from demo.core.wording import counted
 from demo.frames.live import BACKOFF_FIRST_S, BACKOFF_MAX_S
-from demo.model.geometry import ResizePolicy
-from demo.model.inference import Callback, Inputs
-from demo.model.loading import LoadedModel, LoadOptions, prepare, recognised
+from demo.model.geometry import FitPlace, ResizePolicy
+from demo.model.inference import Callback, Inputs, LocalEngine
+from demo.model.loading import LoadedModel, LoadOptions, Network, fits_on_host, identity_of, prepare, recognised
 from demo.model.model_info import SECTION, ModelInfo, model_info_of
 from demo.model.remote_rest import Answer, AnswerTooLarge, Cancelled, RestConnection
 
@@ -813,19 +816,14 @@ def network_size(metadata: Metadata, endpoint: Endpoint) -> tuple[int, int] | No
                         f"its network sees (rt_info {SECTION} orig_width, orig_height){over}") from None
 
 
-def identity_of(signature: ov.Model) -> ov.Model:
-    """A model that gives back its inputs, with the signature's input ports: the pre-processing is
-    embedded into it to prepare frames on this machine exactly as the in-graph path does."""
-    parameters = []
-    for port in signature.inputs:
-        parameter = ops.parameter(port.get_partial_shape(), port.get_element_type(), name=port.get_any_name())
-        parameter.output(0).set_names(set(port.get_names()))
-        parameters.append(parameter)
-    return ov.Model([ops.result(p) for p in parameters], parameters, "preparation")
-
-
 def load_served(core: ov.Core, url: str, options: LoadOptions, reconnect: int | None) -> LoadedModel:
-    """Connect, read the served model's metadata, recognise it, and prepare frames here if it does not."""
+    """Connect, read the served model's metadata, recognise it, and prepare frames here as far as it does not.
+
+    Frames are fitted to the network here unless ``options`` say otherwise (this machine's CPU, by the rule
+    of :func:`~demo.model.loading.fits_on_host`): a raw network then gets its input prepared from the fitted
+    frame, and a model exported with its own pre-processing gets the fitted frame, at the network's size,
+    which its graph's fit leaves as it is.
+    """
     endpoint, access = Endpoint.parse(url), Access.from_environment()
     metadata = read_metadata(endpoint, access)
     if not metadata.inputs or not metadata.outputs:
@@ -839,14 +837,29 @@ def load_served(core: ov.Core, url: str, options: LoadOptions, reconnect: int | 
         raise DemoError(f"{label}: a recurrent matting model keeps its states in the infer request, which a "
                         "served model does not; run it locally")
     engine = RemoteEngine(endpoint, access, metadata, None, reconnect)
+    pad_value = info.preprocessing(contract.preprocessing).pad_value
+    fit_here = fits_on_host(options.fit, "CPU", (), pad_value, label)  # this machine's CPU
+    again = partial(served_network, url, options, reconnect)
     if size is not None:
         return LoadedModel(engine, contract, size, served_policy(options.resize, info, label), endpoint.name,
-                           info.labels, info.iou_threshold, plate)
+                           info.labels, info.iou_threshold, plate, fit_here, int(pad_value) if fit_here else 0, again)
     preparation = identity_of(signature)
-    prepared = prepare(preparation, contract, info, label, options.resize)
+    prepared = prepare(preparation, contract, info, label, options.resize, fit_in_graph=not fit_here)
     engine.prepare = core.compile_model(preparation, "CPU")
     return LoadedModel(engine, contract, prepared.input_size, prepared.preprocessing.policy, endpoint.name, info.labels,
-                       info.iou_threshold, plate)
+                       info.iou_threshold, plate, fit_here, int(pad_value) if fit_here else 0, again)
+
+
+def served_network(url: str, options: LoadOptions, reconnect: int | None) -> Network:
+    """The served network alone, for the benchmark's reference: a raw network fed its input prepared
+    beforehand, or a model with its own pre-processing fed frames fitted beforehand to the network's size
+    (its graph's fit then leaves them as they are). On a Core of its own, as load_network's."""
+    served = load_served(ov.Core(), url, replace(options, fit=FitPlace.AUTO), reconnect)
+    prepare_here = served.engine.prepare
+    alone = RemoteEngine(served.engine.endpoint, served.engine.access, served.engine.metadata, None, reconnect)
+    if prepare_here is None:
+        return Network(alone, served, converts=False)
+    return Network(alone, replace(served, engine=LocalEngine(prepare_here), _plates={}))
 
 
 def served_policy(asked: ResizePolicy | None, info: ModelInfo, label: str) -> ResizePolicy:

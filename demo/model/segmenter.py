@@ -31,8 +31,16 @@ from demo.frames.sources import Frame, as_bgr
 from demo.model.catalogue import DEFAULT_PRECISION, PRECISIONS, ResolvedModel
 from demo.model.contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, DecodeLimits, Detections
 from demo.model.download import Fetcher, default_models_dir, resolve_model
-from demo.model.geometry import Geometry, ResizePolicy
-from demo.model.loading import DeviceConfig, LoadedModel, LoadOptions, default_cache_dir, first_stated, load_model
+from demo.model.geometry import FitPlace, Geometry, ResizePolicy
+from demo.model.loading import (
+    DeviceConfig,
+    LoadedModel,
+    LoadOptions,
+    Network,
+    default_cache_dir,
+    first_stated,
+    load_model,
+)
 from demo.model.pipeline import AsyncPipeline, InferredFrame
 from demo.model.postprocess import to_instances
 from demo.model.remote import DEFAULT_REQUESTS as DEFAULT_REMOTE_REQUESTS
@@ -67,6 +75,12 @@ class Settings:
     resize: ResizePolicy | str | None = setting(Flag(
         ("--resize_type",), "how frames fit the model input (default: the one the model was measured with)",
         choices=[policy.value for policy in ResizePolicy]), None)
+    preprocess: FitPlace | str = setting(Flag(
+        ("--preprocess",), "where frames are fitted (resized and padded) to the network: host (OpenCV, before "
+        "they are submitted; the network gets an input of its own size), model (in the model's graph, from the "
+        "whole frame) or auto: host for the CPU, the graph for other devices; a served model: host, so that the "
+        "network's input is sent, not the frame (default: %(default)s)",
+        choices=[place.value for place in FitPlace]), FitPlace.AUTO.value)
     labels: Path | str | Sequence[str] | None = setting(Flag(
         ("--labels",), "class names, one per line (default: the names the model carries, else COCO's, "
         f"{COCO_LABELS.relative_to(COCO_LABELS.parent.parent)})", Path), None)
@@ -106,7 +120,7 @@ class Settings:
 
     def load_options(self) -> LoadOptions:
         return LoadOptions(ResizePolicy(self.resize) if self.resize else None, self.model_type, self.matting,
-                           self.plate)
+                           self.plate, FitPlace(self.preprocess))
 
 
 def resolve(model: str | Path | None, settings: Settings = Settings()) -> ResolvedModel:
@@ -245,14 +259,18 @@ class Segmenter:
             frames.close()
             results.close()
 
-    def detections(self, frames: Iterable[Frame | np.ndarray]) -> Iterator[InferredFrame]:
-        """What :meth:`stream` infers, before any host stage: each frame's decoded outputs, in order, through
-        the same requests. ``--benchmark`` measures this as the model alone."""
-        return self._running_pipeline().run(as_frames(frames), self.limits)
-
     def geometry(self, frame: np.ndarray) -> Geometry:
         """Where a frame of this size lands in the model input."""
         return self.model.geometry(frame)
+
+    def network(self) -> Network:
+        """This model's network alone, compiled (or reached) anew as this one was, without the frames'
+        pre-processing, as benchmark_app runs it; ``--benchmark`` measures the pipeline against it.
+        The caller closes it."""
+        self._running_pipeline()
+        if self.model.network is None:
+            raise DemoError(f"{self.name}: this segmenter was not loaded from a model file or address")
+        return self.model.network()
 
     def _running_pipeline(self) -> AsyncPipeline:
         if self._pipeline is None:

@@ -67,6 +67,14 @@ def check_consistent(report: dict) -> None:
     assert set(report["host_cpu_ms"]) == STAGE_KEYS - {"inference"}
     assert all(0 <= ms <= report["stages_ms"][stage] + 0.05 for stage, ms in report["host_cpu_ms"].items())
     assert report["process_cpu_ms"]["end_to_end"] > 0 and report["process_cpu_ms"]["inference_only"] > 0
+    # A frame's CPU time, shared out: what the demo's own stages took, the network alone's, and the rest.
+    shares, end_to_end = report["cpu_shares"], report["process_cpu_ms"]["end_to_end"]
+    assert list(shares) == ["decode", "fit", "inference", "postprocess", "output", "rest"]
+    assert sum(shares.values()) == pytest.approx(1)
+    assert shares["inference"] * end_to_end == pytest.approx(report["process_cpu_ms"]["inference_only"])
+    for share, stages in (("decode", ["decode"]), ("fit", ["preprocess"]), ("postprocess", ["postprocess"]),
+                          ("output", ["render", "write"])):
+        assert shares[share] * end_to_end == pytest.approx(sum(report["host_cpu_ms"][stage] for stage in stages))
 
 
 @pytest.mark.slow
@@ -93,17 +101,21 @@ def test_report_counts_every_frame_of_the_looped_input_and_writes_them(models, c
     assert count_frames(output) == frames
     # The printed figures are the report's.
     assert f"frames: {frames} in {report['seconds']:.2f} s" in run.stdout
-    assert f"efficiency (end-to-end / inference-only): {report['efficiency']:.3f}" in run.stdout
+    assert f"efficiency (end-to-end / network alone): {report['efficiency']:.3f}" in run.stdout
+    # On the CPU frames are fitted here, which costs the producer's thread some CPU.
+    assert report["fit"] == "host" and "frames fitted to the network here (OpenCV)" in run.stdout
+    assert report["host_cpu_ms"]["preprocess"] > 0
 
 
 @pytest.mark.slow
 def test_time_limit_runs_at_least_that_long(models, clip, tmp_path):
-    report, _ = benchmark(models, clip, tmp_path, "--time", "1.5", "--hint", "latency")
+    report, run = benchmark(models, clip, tmp_path, "--time", "1.5", "--hint", "latency", "--preprocess", "model")
 
     check_consistent(report)
     assert report["seconds"] >= 1.5
     assert report["frames"] >= 1
     assert report["config"]["PERFORMANCE_HINT"] == "LATENCY"
+    assert report["fit"] == "model" and "frames fitted to the network in the model's graph" in run.stdout
 
 
 def test_background_mode_is_measured_the_same_way(models, clip, tmp_path):

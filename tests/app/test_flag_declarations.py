@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Each flagged field of Settings: a value other than its default, as typed and as the field holds it.
 MODEL_SAMPLES = {
     "threshold": ("0.25", 0.25), "iou_threshold": ("0.4", 0.4), "max_det": ("7", 7),
-    "classes": ("person,2", ("person", "2")), "resize": ("letterbox", "letterbox"),
+    "classes": ("person,2", ("person", "2")), "resize": ("letterbox", "letterbox"), "preprocess": ("model", "model"),
     "labels": ("names.txt", Path("names.txt")), "model_type": ("yolact", "yolact"), "hint": ("latency", "latency"),
     "streams": ("auto", "AUTO"), "threads": ("3", 3), "requests": ("5", 5),
     "cache_dir": ("/tmp/compiled", Path("/tmp/compiled")), "precision": ("FP32", "FP32"),

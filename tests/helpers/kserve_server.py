@@ -10,7 +10,8 @@ Run in a process of its own: importing kserve and tritonclient.grpc in one inter
 the throughput hint; requests run on a thread pool, one infer request per thread, so that several
 requests in flight keep several streams busy, as OpenVINO Model Server does. Like OVMS, the REST
 model metadata carries the model's rt_info (KServe's own response has no such field: added here), and
-binary REST inputs stay binary (see keep_binary_inputs_binary).
+binary REST inputs stay binary (see keep_binary_inputs_binary). Each request's inputs are logged, one line
+each (``NAME received INPUT DATATYPE [shape]``), so that a test sees what a client sent.
 """
 from __future__ import annotations
 
@@ -84,6 +85,8 @@ class OpenVINOModel(Model):
     async def predict(self, payload: InferRequest, headers: dict | None = None,
                       response_headers: dict | None = None) -> InferResponse:
         inputs = {tensor.name: tensor.as_numpy() for tensor in payload.inputs}
+        for tensor in payload.inputs:
+            print(f"{self.name} received {tensor.name} {tensor.datatype} {list(tensor.shape)}", flush=True)
         outputs = await asyncio.get_running_loop().run_in_executor(self.pool, self._infer, inputs)
         answers = []
         for index, (port, array) in enumerate(zip(self.compiled.outputs, outputs)):

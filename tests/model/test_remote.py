@@ -125,6 +125,30 @@ def test_a_served_model_keeps_several_requests_in_flight_and_its_order(served, t
     assert got == want
 
 
+def received(server: KServe, name: str) -> list[str]:
+    """What the server logged of each request to the model ``name``: 'INPUT DATATYPE [shape]'."""
+    prefix = f"{name} received "
+    return [line[len(prefix):] for line in server.log.read_text().splitlines() if line.startswith(prefix)]
+
+
+@pytest.mark.slow
+def test_the_client_sends_the_network_sized_input_not_the_frame(served, scene, tmp_path):
+    """The 800x600 scene fitted here to yolo's 640x640: an exported model gets that u8 picture (its graph's fit
+    leaves it as it is), a raw one its f32 input prepared from it; with --preprocess model the exported
+    model gets the whole frame. The answers are the local model's either way."""
+    server, local = served
+    expected = results_of(local["yolo"], scene, tmp_path)
+    for place, exported_gets in (("host", "UINT8 [1, 640, 640, 3]"), ("model", "UINT8 [1, 600, 800, 3]")):
+        for protocol in ("http", "grpc"):
+            before = len(received(server, "yolo-raw"))
+            assert_same_within_tolerance(results_of(server.url("yolo-raw", protocol), scene, tmp_path,
+                                                    "--preprocess", place), expected, SYNTHETIC_TOLERANCE)
+            assert received(server, "yolo-raw")[before:] == ["images FP32 [1, 3, 640, 640]"]
+        before = len(received(server, "yolo-served"))
+        assert results_of(server.url("yolo-served"), scene, tmp_path, "--preprocess", place) == expected
+        assert received(server, "yolo-served")[before:] == [f"images {exported_gets}"]
+
+
 def test_the_python_api_opens_a_served_model(served, scene):
     server, local = served
     frame = cv2.imread(str(scene))
