@@ -68,7 +68,7 @@ class LoadedModel:
     stated_iou: float | None = None  # the NMS threshold the model's metadata gives
     plate: np.ndarray | None = None  # a two-image matting model's clean background, BGR u8 as read
     fit_here: bool = False  # frames are fitted to the input on the host (OpenCV), not in the graph
-    pad_value: int = 0  # what the host pads with (u8), when it fits frames
+    pad_value: float = 0.0  # what the network's input is padded with: a whole u8 level where the host fits frames
     # The network alone, without pre-processing, compiled anew (the benchmark's reference); None: not known.
     network: Callable[[], Network] | None = field(default=None, compare=False, repr=False)
     _plates: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
@@ -90,7 +90,7 @@ class LoadedModel:
     def image(self, picture: np.ndarray) -> np.ndarray:
         """A BGR u8 picture as the model takes it, [1, h, w, 3]: fitted here, or whole for the graph to fit."""
         if self.fit_here:
-            return self.geometry(picture).fit(picture, self.pad_value)
+            return self.geometry(picture).fit(picture, int(self.pad_value))
         return picture[np.newaxis]
 
     def _plate_for(self, frame: np.ndarray) -> np.ndarray:
@@ -360,7 +360,7 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
     compiled = compile_for(core, model, config, path)
     return LoadedModel(LocalEngine(compiled), contract, prepared.input_size, prepared.preprocessing.policy, path.stem,
                        info.labels or resolved.facts.labels, info.iou_threshold, plate, fit_here,
-                       int(preprocessing.pad_value) if fit_here else 0,
+                       preprocessing.pad_value,
                        partial(load_network, resolved, config, options))
 
 
@@ -422,7 +422,7 @@ def load_network(resolved: ResolvedModel, config: DeviceConfig, options: LoadOpt
                                      fit_in_graph=not exact)
     preparing = LoadedModel(LocalEngine(core.compile_model(preparation, "CPU")), contract, input_size,
                             preprocessing.policy, path.stem, plate=plate, fit_here=exact,
-                            pad_value=int(preprocessing.pad_value) if exact else 0)
+                            pad_value=preprocessing.pad_value)
     return Network(LocalEngine(compile_for(core, model, config, path)), preparing)
 
 

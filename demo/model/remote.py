@@ -840,14 +840,15 @@ def load_served(core: ov.Core, url: str, options: LoadOptions, reconnect: int | 
     pad_value = info.preprocessing(contract.preprocessing).pad_value
     fit_here = fits_on_host(options.fit, "CPU", (), pad_value, label)  # this machine's CPU
     again = partial(served_network, url, options, reconnect)
-    if size is not None:
-        return LoadedModel(engine, contract, size, served_policy(options.resize, info, label), endpoint.name,
-                           info.labels, info.iou_threshold, plate, fit_here, int(pad_value) if fit_here else 0, again)
-    preparation = identity_of(signature)
-    prepared = prepare(preparation, contract, info, label, options.resize, fit_in_graph=not fit_here)
-    engine.prepare = core.compile_model(preparation, "CPU")
-    return LoadedModel(engine, contract, prepared.input_size, prepared.preprocessing.policy, endpoint.name, info.labels,
-                       info.iou_threshold, plate, fit_here, int(pad_value) if fit_here else 0, again)
+    if size is not None:  # exported with its own pre-processing, whose fit the served graph does
+        input_size, policy = size, served_policy(options.resize, info, label)
+    else:
+        preparation = identity_of(signature)
+        prepared = prepare(preparation, contract, info, label, options.resize, fit_in_graph=not fit_here)
+        engine.prepare = core.compile_model(preparation, "CPU")
+        input_size, policy = prepared.input_size, prepared.preprocessing.policy
+    return LoadedModel(engine, contract, input_size, policy, endpoint.name, info.labels, info.iou_threshold, plate,
+                       fit_here, pad_value, again)
 
 
 def served_network(url: str, options: LoadOptions, reconnect: int | None) -> Network:
