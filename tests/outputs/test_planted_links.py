@@ -46,6 +46,12 @@ def victim(tmp_path: Path) -> Path:
     return home / "notes.txt"
 
 
+def refusal(what: str, link: Path) -> str:
+    """The one line that refuses a link another user planted at the name given for ``what``."""
+    return (f"error: {what} '{link}' is a symlink of another user (uid {NOBODY}) in a shared folder; "
+            "it is not followed: remove it or choose another name")
+
+
 def entries(folder: Path) -> dict[str, object]:
     """Every name under ``folder``: a link as where it points, a file as its bytes."""
     return {str(p.relative_to(folder)): os.readlink(p) if p.is_symlink() else p.read_bytes() if p.is_file() else "dir"
@@ -68,8 +74,7 @@ def test_a_link_another_user_planted_in_a_sticky_shared_folder_is_refused(models
     run = run_demo(*demo_args(models, flag, link), timeout=120)
 
     assert run.returncode == 1, run.stderr
-    assert one_error_line(run.stderr) == (f"error: {flag} '{link}' is a symlink of another user (uid {NOBODY}) "
-                                          "in a shared folder; it is not followed: remove it or choose another name")
+    assert one_error_line(run.stderr) == refusal(flag, link)
     assert entries(tmp_path) == before
     assert target.read_bytes() == PREVIOUS
 
@@ -142,8 +147,7 @@ def test_export_refuses_a_model_folder_link_planted_in_a_shared_folder(tmp_path)
     run = run_demo("export", YOLO11, shared, timeout=120)
 
     assert run.returncode == 1, run.stderr
-    assert one_error_line(run.stderr) == (f"error: export '{link}' is a symlink of another user (uid {NOBODY}) in a "
-                                          "shared folder; it is not followed: remove it or choose another name")
+    assert one_error_line(run.stderr) == refusal("export", link)
     assert entries(tmp_path) == before
 
 
@@ -158,8 +162,7 @@ def test_an_export_folder_link_planted_in_a_sticky_shared_folder_is_refused(mode
     run = run_demo(*demo_args(models, flag, link), timeout=120)
 
     assert run.returncode == 1, run.stderr
-    assert one_error_line(run.stderr) == (f"error: {flag} '{link}' is a symlink of another user (uid {NOBODY}) "
-                                          "in a shared folder; it is not followed: remove it or choose another name")
+    assert one_error_line(run.stderr) == refusal(flag, link)
     assert entries(tmp_path) == before
 
 
@@ -174,7 +177,6 @@ def test_a_model_folder_link_planted_in_a_shared_models_folder_is_refused(world,
     run = run_demo("download", SECURITY, "--precision", "FP32", "--output_dir", out, env=world.env)
 
     assert run.returncode == 1, run.stderr
-    assert one_error_line(run.stderr) == (f"error: models folder '{link}' is a symlink of another user (uid {NOBODY}) "
-                                          "in a shared folder; it is not followed: remove it or choose another name")
+    assert one_error_line(run.stderr) == refusal("models folder", link)
     assert entries(tmp_path) == before
     assert world.server.state.requests == []
