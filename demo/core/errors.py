@@ -11,6 +11,8 @@ import threading
 from collections.abc import Iterator
 from typing import IO
 
+from demo.core.stopping import STOP
+
 
 class DemoError(Exception):
     """A runtime problem with the user's files, devices or data (exit code 1)."""
@@ -129,8 +131,15 @@ def native_stderr_captured() -> Iterator[list[str]]:
     gets what was captured until it left), and the demo's own log lines wait until it ends.
     """
     lines: list[str] = []
-    _CAPTURE.begin()
+    began = False
     try:
+        # A stop raised inside begin() or end(), between moving fd 2 and counting its user, would leave fd 2 on
+        # the capture for good, and the run's last line ("interrupted") with it: each runs whole, the stop after.
+        with STOP.shielded():
+            _CAPTURE.begin()
+            began = True
         yield lines
     finally:
-        lines += _CAPTURE.end()
+        if began:
+            with STOP.shielded():
+                lines += _CAPTURE.end()
