@@ -72,6 +72,9 @@ class BenchmarkSettings:
     frames: int | None  # stop after this many frames...
     seconds: float | None  # ...or after this many seconds, whichever comes first
     report: Path | None
+    # Each frame drawn as the window a run would open draws it (none opens); --no_show measures the run
+    # without one, where only -o and the live views take drawn frames.
+    drawn: bool = True
 
     def next_round(self, done: Throughput) -> tuple[int | None, float] | None:
         """The frames (None: no limit) and seconds of the next pipeline round; None when done."""
@@ -351,6 +354,21 @@ def measure_model_alone(requests: RequestQueue, inputs: list[Inputs], seconds: f
     return Throughput(count, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
+@dataclass
+class ForWindow:
+    """The window a benchmark does not open, as watching: frames are drawn for it as a run draws them for its
+    window, and shown on ``screen`` (which has no window, but may have live views)."""
+
+    screen: app.Shows
+    viewed: bool = True
+
+    def show(self, name: str, picture: np.ndarray, fps: float) -> bool:
+        return self.screen.show(name, picture, fps)
+
+    def idle(self) -> bool:
+        return self.screen.idle()
+
+
 def run(segmenter: Segmenter, source: FrameSource, lanes: Mapping[str, app.Lane], screen: app.Shows,
         settings: BenchmarkSettings, device: str) -> BenchmarkReport:
     """Warm up, then measure the pipeline and the network alone in turns; print and maybe write the report.
@@ -370,7 +388,8 @@ def run(segmenter: Segmenter, source: FrameSource, lanes: Mapping[str, app.Lane]
         requests = network.engine.requests(segmenter.requests)
         measure_pipeline(segmenter, warmup, many.unwritten(lanes), app.Screen(None), RunMetrics())
         measure_model_alone(requests, prepared)
-        rounds, metrics, other_load = measure_rounds(segmenter, frames, lanes, screen, settings, requests, prepared)
+        watched = screen if screen.viewed or not settings.drawn else ForWindow(screen)
+        rounds, metrics, other_load = measure_rounds(segmenter, frames, lanes, watched, settings, requests, prepared)
     report = BenchmarkReport.build(device, segmenter.model.engine.config(), segmenter.requests, rounds,
                                    metrics, other_load, source.live, "host" if segmenter.model.fit_here else "model")
     if several(lanes):

@@ -389,7 +389,7 @@ def benchmark_settings(args: argparse.Namespace) -> BenchmarkSettings | None:
     if args.report and not args.report.parent.is_dir():
         raise UsageError(f"--report {shown(args.report)}: folder '{shown(args.report.parent)}' does not exist")
     seconds = args.time if args.time or args.number_iterations else DEFAULT_SECONDS
-    return BenchmarkSettings(args.number_iterations, seconds, args.report)
+    return BenchmarkSettings(args.number_iterations, seconds, args.report, drawn=not args.no_show)
 
 
 RUN = Command("python -m demo", "OpenVINO instance segmentation demo", (

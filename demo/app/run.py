@@ -49,6 +49,11 @@ class Outputs:
         """Someone watches the run as it goes: a window, or a live view (--serve, --virtual_camera)."""
         return self.window is not None or bool(self.live)
 
+    @property
+    def takes_pictures(self) -> bool:
+        """A file output (-o) still takes drawn frames: none does once the output limit is reached."""
+        return bool(self.sinks) and (not self.limit or self.delivered < self.limit)
+
     def close(self) -> None:
         """Close every output, even after one fails to finish, so none is left half-done.
 
@@ -168,7 +173,12 @@ def deliver(results: Iterator[FrameResult], lanes: Mapping[str, Lane], screen: S
 def deliver_one(result: FrameResult, lane: Lane, screen: Shows, total: RunMetrics, progress: Progress | None) -> bool:
     """One result through its lane and onto the screen; False once the user has asked to stop."""
     clock = StageClock(result.timings_ms, result.cpu_ms)
-    picture, status = drawn(result, lane, clock)
+    if lane.tracker:
+        result.instances = lane.tracker.update(result.instances)
+        clock.lap("postprocess")
+    # With only results, exports or figures asked for, nobody sees the picture: drawing it would only take time.
+    seen = screen.viewed or lane.outputs.takes_pictures
+    picture, status = drawn(result, lane, clock) if seen else (None, [])
     # A stop comes between frames: each reaches every file output and the figures, or none, so the summary's
     # frames are the frames the files hold. Counted here, not after the window: a signal between the two
     # steps would leave a written frame uncounted.
@@ -176,6 +186,8 @@ def deliver_one(result: FrameResult, lane: Lane, screen: Shows, total: RunMetric
         _write(result, picture, lane.outputs)
         clock.lap("write")
         count(result, lane, total, progress)
+    if picture is None:
+        return True
     # Drawn after the files took the picture, rather than on a copy for them; the live views
     # take it after, as the window does, since a server may encode it later on its own thread.
     if screen.viewed and status:
@@ -184,12 +196,9 @@ def deliver_one(result: FrameResult, lane: Lane, screen: Shows, total: RunMetric
 
 
 def drawn(result: FrameResult, lane: Lane, clock: StageClock) -> tuple[np.ndarray, list[str]]:
-    """The result tracked and drawn at the output size, and the status lines left to draw for whoever watches
-    (none when they are in the picture already, or drawn nowhere)."""
+    """The result drawn at the output size, and the status lines left to draw for whoever watches (none when
+    they are in the picture already, or drawn nowhere)."""
     outputs, metrics = lane.outputs, lane.metrics
-    if lane.tracker:
-        result.instances = lane.tracker.update(result.instances)
-        clock.lap("postprocess")
     picture = lane.render(result)
     if outputs.size:
         picture = cv2.resize(picture, outputs.size)
@@ -210,7 +219,7 @@ def count(result: FrameResult, lane: Lane, total: RunMetrics, progress: Progress
         progress.advance(total.live_fps)
 
 
-def _write(result: FrameResult, picture: np.ndarray, outputs: Outputs) -> None:
+def _write(result: FrameResult, picture: np.ndarray | None, outputs: Outputs) -> None:
     """Hand the frame to stdout, and the results and the file sinks (with when the frame was captured) up to
     the output limit."""
     if outputs.print_raw:

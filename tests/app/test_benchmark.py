@@ -118,6 +118,18 @@ def test_time_limit_runs_at_least_that_long(models, clip, tmp_path):
     assert report["fit"] == "model" and "frames fitted to the network in the model's graph" in run.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("flags", "drawn"), [((), True), (("--no_show",), False), (("--no_show", "-o", "{out}"), True)])
+def test_frames_are_drawn_for_the_window_unless_nobody_would_see_them(models, clip, tmp_path, flags, drawn):
+    """As for the window a run would open; with --no_show only what takes pictures (-o here) has them drawn."""
+    flags = [flag.format(out=tmp_path / "out.avi") for flag in flags]
+    report, _ = benchmark(models, clip, tmp_path, "-niter", "6", "--hint", "latency", *flags)
+
+    check_consistent(report)
+    assert (report["stages_ms"]["render"] > 0) is drawn
+    assert (report["host_cpu_ms"]["render"] > 0) is drawn
+
+
 def test_background_mode_is_measured_the_same_way(models, clip, tmp_path):
     pattern = tmp_path / "out_%02d.png"
 

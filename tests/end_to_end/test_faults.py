@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from helpers import heavy_model, synthetic
 from helpers.results import count_frames
@@ -74,6 +75,16 @@ def rss_mb() -> float:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+class PicturesDropped:
+    """An output that takes every drawn picture and keeps none (-o to /dev/null)."""
+
+    def write(self, picture: np.ndarray, captured: float | None = None) -> None:
+        assert picture.ndim == 3
+
+    def close(self) -> None:
+        pass
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs /proc to read the resident memory")
 def test_memory_stays_flat_over_ten_thousand_looped_frames(tmp_path):
@@ -94,7 +105,8 @@ def test_memory_stays_flat_over_ten_thousand_looped_frames(tmp_path):
             samples[result.index] = rss_mb()
         return renderer(result)
 
-    outputs = app.Outputs(results=ResultsWriter(Path(os.devnull)))
+    # Pictures are drawn only for an output that takes them, as -o does.
+    outputs = app.Outputs(sinks=[PicturesDropped()], results=ResultsWriter(Path(os.devnull)))
     try:
         app.run(segmenter, itertools.islice(source, 10_000), render_and_sample, outputs, MaskTracker(), RunMetrics())
     finally:
