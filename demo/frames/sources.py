@@ -21,6 +21,7 @@ from demo.core.errors import DemoError, native_stderr_captured
 from demo.core.files import FRAME_NUMBER_FIELD, shown
 from demo.core.wording import counted
 from demo.frames.live import STREAM_SCHEMES, Capture, LiveReader, LiveSettings, is_stream_url
+from demo.frames.motion_jpeg import is_motion_jpeg, packets_of
 
 logger = logging.getLogger(__name__)
 
@@ -480,14 +481,27 @@ def _open_capture(target: str | int, api: int = cv2.CAP_ANY, parameters: Sequenc
     ``parameters`` are given at opening (OpenCV's time-outs), ``properties`` set once open
     (a camera's format, size and rate).
     """
-    capture = cv2.VideoCapture(target, api, list(parameters))
-    for name, value in properties:
-        capture.set(name, value)
+    capture = _new_capture(target, api, parameters, properties)
+    if _plays_pictures(capture) and is_motion_jpeg(capture):
+        jpeg = packets_of(capture, f"input '{shown(str(target))}'")
+        first_image = jpeg.first() if jpeg else None
+        if jpeg and first_image is not None:
+            return jpeg, first_image
+        capture.release()  # its frames left to FFmpeg after all, read from the start again
+        capture = _new_capture(target, api, parameters, properties)
     ok, first_image = capture.read() if _plays_pictures(capture) else (False, None)
     if not ok:
         capture.release()
         return None
     return capture, first_image
+
+
+def _new_capture(target: str | int, api: int, parameters: Sequence[int],
+                 properties: Sequence[tuple[int, float]]) -> cv2.VideoCapture:
+    capture = cv2.VideoCapture(target, api, list(parameters))
+    for name, value in properties:
+        capture.set(name, value)
+    return capture
 
 
 def _plays_pictures(capture: cv2.VideoCapture) -> bool:
