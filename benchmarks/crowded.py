@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from unittest import mock
 
-# As `python -m demo` runs: NumPy's OpenBLAS with one thread (see demo/__main__.py), set before it loads.
+# As while a segmenter is open (demo/core/blas.py): NumPy's OpenBLAS with one thread, set before it loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import crowd  # noqa: E402

@@ -10,7 +10,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-# As `python -m demo` runs: NumPy's OpenBLAS with one thread (see demo/__main__.py), set before it loads.
+# As while a segmenter is open (demo/core/blas.py): NumPy's OpenBLAS with one thread, set before it loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# As `python -m demo` runs: NumPy's OpenBLAS with one thread (see demo/__main__.py), set before it loads.
+# As while a segmenter is open (demo/core/blas.py): NumPy's OpenBLAS with one thread, set before it loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402

@@ -1,14 +1,7 @@
 """``python -m demo``: the stop handlers and the log format come first, before OpenVINO and OpenCV load,
 so that a signal during the load stops cleanly and what they log on import looks like the demo's own."""
 import contextlib
-import os
 import sys
-
-# NumPy's OpenBLAS keeps a thread per core spinning after every matrix product: YOLO-seg's mask
-# products and the paste's made that ~10 ms of CPU a frame taken from inference, and the demo's
-# stages run in parallel already. OpenBLAS reads this when NumPy first loads, so it is set before
-# anything imports NumPy; a library user who wants the same sets it themselves.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def share_malloc_arenas() -> None:

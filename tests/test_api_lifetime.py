@@ -138,3 +138,38 @@ def test_a_with_block_that_fails_closes_the_segmenter_and_keeps_the_error(yolo_m
 
     with pytest.raises(DemoError, match="closed"):
         segmenter(frame)
+
+
+BLAS_SCRIPT = r"""
+import gc, json, sys
+from threadpoolctl import threadpool_info
+import demo.api  # NumPy and OpenCV loaded, each with its OpenBLAS
+
+def threads():
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+seen = {"before": threads()}
+first = demo.open(sys.argv[1], cache_dir=None)
+second = demo.open(sys.argv[1], cache_dir=None)
+seen["two open"] = threads()
+first.close()
+seen["one open"] = threads()
+del second  # dropped unclosed: collected, it lets go as close() does
+gc.collect()
+seen["none open"] = threads()
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: BLAS has one thread anyway")
+def test_blas_runs_one_thread_while_a_segmenter_is_open(yolo_model):
+    """Its threads would spin on the cores inference needs after every mask product; a script's own NumPy
+    work before and after has the threads it had."""
+    environment = {name: value for name, value in os.environ.items() if not name.endswith("_NUM_THREADS")}
+    run = subprocess.run([sys.executable, "-c", BLAS_SCRIPT, str(yolo_model)], capture_output=True, text=True,
+                         timeout=120, env={**environment, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["before"] and all(threads > 1 for threads in seen["before"]), seen  # a thread a core
+    assert seen["two open"] == seen["one open"] == [1] * len(seen["before"])
+    assert seen["none open"] == seen["before"]

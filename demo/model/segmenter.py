@@ -23,6 +23,7 @@ import numpy as np
 import openvino as ov
 
 from demo.core import values
+from demo.core.blas import OneBlasThread
 from demo.core.errors import DemoError, UsageError
 from demo.core.flag import Flag, setting
 from demo.core.metrics import StageClock
@@ -32,6 +33,7 @@ from demo.model.catalogue import DEFAULT_PRECISION, PRECISIONS, ResolvedModel
 from demo.model.contracts import MODEL_TYPES, YOLACT_IOU_THRESHOLD, YOLO_IOU_THRESHOLD, DecodeLimits, Detections
 from demo.model.download import Fetcher, default_models_dir, resolve_model
 from demo.model.geometry import FitPlace, Geometry, ResizePolicy
+from demo.model.inference import Engine
 from demo.model.loading import (
     DeviceConfig,
     LoadedModel,
@@ -147,7 +149,8 @@ class Segmenter:
     """A loaded model that turns BGR frames into :class:`~demo.results.instances.FrameResult` objects.
 
     It holds the compiled model, its infer requests and the device's threads for them (a served model: its
-    connections) until :meth:`close`, or the end of a ``with`` block.
+    connections) until :meth:`close`, or the end of a ``with`` block; meanwhile NumPy's BLAS runs on one
+    thread (:mod:`demo.core.blas`).
     """
 
     def __init__(self, model: LoadedModel, labels: list[str], limits: DecodeLimits, requests: int = 0,
@@ -160,7 +163,7 @@ class Segmenter:
         self._request_lock = threading.Lock()
         # One dropped without close() is closed when it is collected: a served model's worker threads hold their
         # queue, and would outlive it. Not at the interpreter's exit, which ends them anyway.
-        self._closer = weakref.finalize(self, model.engine.close)
+        self._closer = weakref.finalize(self, _let_go, model.engine, OneBlasThread())
         self._closer.atexit = False
 
     @classmethod
@@ -287,6 +290,14 @@ class Segmenter:
         if self.classes is not None:
             detections = detections.of_classes(self.classes)
         return to_instances(detections, self.model.geometry(image), image.shape, self.labels)
+
+
+def _let_go(engine: Engine, blas: OneBlasThread) -> None:
+    """What an open segmenter holds, given back: its engine, and its hold on NumPy's BLAS threads."""
+    try:
+        engine.close()
+    finally:
+        blas.release()
 
 
 def result_of(item: InferredFrame, instances: list) -> FrameResult:
