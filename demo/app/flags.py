@@ -221,7 +221,8 @@ INPUT_OUTPUT = Group("input and output", (
     Flag(("-limit", "--output_limit"), "frames to write to -o, --results and the exports (0: all)", non_negative,
          default=0),
     Flag(("--output_resolution",), "size of shown and written frames, WxH", values.resolution),
-    Flag(("--no_show",), "do not open a window", action="store_true"),
+    Flag(("--no_show",), "do not open a window; with nothing else taking pictures (-o, --serve, "
+         "--virtual_camera) frames are not drawn", action="store_true"),
     Flag(("--results",), "write each frame's instances as JSON Lines", Path),
     Flag(("-r", "--raw_output_message"), "print each frame's detections", action="store_true")))
 
