@@ -21,7 +21,7 @@ from demo.core.errors import DemoError, native_stderr_captured
 from demo.core.files import FRAME_NUMBER_FIELD, shown
 from demo.core.wording import counted
 from demo.frames.live import STREAM_SCHEMES, Capture, LiveReader, LiveSettings, is_stream_url
-from demo.frames.motion_jpeg import is_motion_jpeg, packets_of
+from demo.frames.motion_jpeg import MotionJpeg, is_motion_jpeg, packets_of
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class _Capture(_FileSource):
         self,
         kind: SourceKind,
         target: str,
-        opened: tuple[cv2.VideoCapture, np.ndarray],
+        opened: tuple[cv2.VideoCapture | MotionJpeg, np.ndarray],
         loop: bool,
     ) -> None:
         super().__init__(loop)
@@ -475,8 +475,10 @@ def _sequence_run(pattern: str) -> list[Path]:
 
 
 def _open_capture(target: str | int, api: int = cv2.CAP_ANY, parameters: Sequence[int] = (),
-                  properties: Sequence[tuple[int, float]] = ()) -> tuple[cv2.VideoCapture, np.ndarray] | None:
-    """A capture that has already delivered its first frame, with that frame; None if it cannot.
+                  properties: Sequence[tuple[int, float]] = ()
+                  ) -> tuple[cv2.VideoCapture | MotionJpeg, np.ndarray] | None:
+    """A capture that has already delivered its first frame, with that frame; None if it cannot. Motion JPEG's
+    frames are decoded here (:mod:`demo.frames.motion_jpeg`), the rest by OpenCV's backend.
 
     ``parameters`` are given at opening (OpenCV's time-outs), ``properties`` set once open
     (a camera's format, size and rate).
