@@ -312,14 +312,6 @@ def first_stated(*choices: T | None) -> T | None:
     return next((choice for choice in choices if choice is not None), None)
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """How frames are prepared for a model, as :func:`prepare` embedded it."""
-
-    preprocessing: Preprocessing  # its policy resolved
-    input_size: tuple[int, int]  # (width, height) the network sees
-
-
 def preprocessing_of(contract: Contract, info: ModelInfo, resize: ResizePolicy | None,
                      catalogue_resize: ResizePolicy | None = None) -> Preprocessing:
     """How frames are prepared for the network, its resize policy resolved in :func:`first_stated`'s order."""
@@ -327,15 +319,13 @@ def preprocessing_of(contract: Contract, info: ModelInfo, resize: ResizePolicy |
     return replace(info.preprocessing(contract.preprocessing), policy=policy)
 
 
-def prepare(model: ov.Model, contract: Contract, info: ModelInfo, label: Path | str, resize: ResizePolicy | None,
-            catalogue_resize: ResizePolicy | None = None, fit_in_graph: bool = True) -> Prepared:
-    """Shape ``model`` as ``contract`` runs it, resolve how frames are prepared and embed that into it (the fit
-    too, with ``fit_in_graph``). The one preparation of a model run here, one exported for a model server,
-    and the model that prepares frames here for a served network."""
+def prepare(model: ov.Model, contract: Contract, preprocessing: Preprocessing, label: Path | str,
+            fit_in_graph: bool = True) -> tuple[int, int]:
+    """Shape ``model`` as ``contract`` runs it and embed ``preprocessing`` (from :func:`preprocessing_of`) into it,
+    the fit too with ``fit_in_graph``; return the network's (w, h). The one preparation of a model run here, one
+    exported for a model server, and the model that prepares frames here for a served network."""
     contract.prepare(model)
-    preprocessing = preprocessing_of(contract, info, resize, catalogue_resize)
-    return Prepared(preprocessing, embed_preprocessing(model, contract, preprocessing, label,
-                                                       contract.extra_image_inputs, fit_in_graph))
+    return embed_preprocessing(model, contract, preprocessing, label, contract.extra_image_inputs, fit_in_graph)
 
 
 def read_local(core: ov.Core, path: Path) -> tuple[ov.Model, ModelInfo]:
@@ -356,9 +346,9 @@ def load_model(core: ov.Core, resolved: ResolvedModel, config: DeviceConfig,
     contract, plate = recognised(model, str(path), info, options)
     preprocessing = preprocessing_of(contract, info, options.resize, resolved.facts.resize)
     fit_here = fits_on_host(options.fit, config.device, core.available_devices, preprocessing.pad_value, path)
-    prepared = prepare(model, contract, info, path, options.resize, resolved.facts.resize, not fit_here)
+    input_size = prepare(model, contract, preprocessing, path, fit_in_graph=not fit_here)
     compiled = compile_for(core, model, config, path)
-    return LoadedModel(LocalEngine(compiled), contract, prepared.input_size, prepared.preprocessing.policy, path.stem,
+    return LoadedModel(LocalEngine(compiled), contract, input_size, preprocessing.policy, path.stem,
                        info.labels or resolved.facts.labels, info.iou_threshold, plate, fit_here,
                        preprocessing.pad_value,
                        partial(load_network, resolved, config, options))

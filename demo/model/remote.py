@@ -47,7 +47,16 @@ from demo.core.wording import counted
 from demo.frames.live import BACKOFF_FIRST_S, BACKOFF_MAX_S
 from demo.model.geometry import FitPlace, ResizePolicy
 from demo.model.inference import Callback, Inputs, LocalEngine
-from demo.model.loading import LoadedModel, LoadOptions, Network, fits_on_host, identity_of, prepare, recognised
+from demo.model.loading import (
+    LoadedModel,
+    LoadOptions,
+    Network,
+    fits_on_host,
+    identity_of,
+    prepare,
+    preprocessing_of,
+    recognised,
+)
 from demo.model.model_info import SECTION, ModelInfo, model_info_of
 from demo.model.remote_rest import Answer, AnswerTooLarge, Cancelled, RestConnection
 
@@ -837,18 +846,18 @@ def load_served(core: ov.Core, url: str, options: LoadOptions, reconnect: int | 
         raise DemoError(f"{label}: a recurrent matting model keeps its states in the infer request, which a "
                         "served model does not; run it locally")
     engine = RemoteEngine(endpoint, access, metadata, None, reconnect)
-    pad_value = info.preprocessing(contract.preprocessing).pad_value
-    fit_here = fits_on_host(options.fit, "CPU", (), pad_value, label)  # this machine's CPU
+    preprocessing = preprocessing_of(contract, info, options.resize)
+    fit_here = fits_on_host(options.fit, "CPU", (), preprocessing.pad_value, label)  # this machine's CPU
     again = partial(served_network, url, options, reconnect)
     if size is not None:  # exported with its own pre-processing, whose fit the served graph does
         input_size, policy = size, served_policy(options.resize, info, label)
     else:
         preparation = identity_of(signature)
-        prepared = prepare(preparation, contract, info, label, options.resize, fit_in_graph=not fit_here)
+        input_size = prepare(preparation, contract, preprocessing, label, fit_in_graph=not fit_here)
         engine.prepare = core.compile_model(preparation, "CPU")
-        input_size, policy = prepared.input_size, prepared.preprocessing.policy
+        policy = preprocessing.policy
     return LoadedModel(engine, contract, input_size, policy, endpoint.name, info.labels, info.iou_threshold, plate,
-                       fit_here, pad_value, again)
+                       fit_here, preprocessing.pad_value, again)
 
 
 def served_network(url: str, options: LoadOptions, reconnect: int | None) -> Network:

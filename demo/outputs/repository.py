@@ -22,7 +22,7 @@ from demo.core import files
 from demo.core.errors import DemoError, UsageError
 from demo.core.stopping import STOP
 from demo.model.contracts import recognise
-from demo.model.loading import prepare, read_local
+from demo.model.loading import prepare, preprocessing_of, read_local
 from demo.model.model_info import RESIZE_TYPES, SECTION
 from demo.model.segmenter import Settings, resolve
 from demo.outputs.sinks import write_json
@@ -102,8 +102,8 @@ def export(request: RepositoryRequest) -> Repository:
     if contract.stateful:
         raise DemoError(f"{resolved.path}: a recurrent matting model keeps its states in the infer request; a "
                         "model server does not keep them between requests")
-    prepared = prepare(model, contract, info, resolved.path, options.resize, resolved.facts.resize)
-    preprocessing, (width, height) = prepared.preprocessing, prepared.input_size
+    preprocessing = preprocessing_of(contract, info, options.resize, resolved.facts.resize)
+    width, height = prepare(model, contract, preprocessing, resolved.path)
     stated = {"embedded_processing": "YES", "orig_width": width, "orig_height": height,
               "resize_type": next(key for key, value in RESIZE_TYPES.items() if value == preprocessing.policy),
               "reverse_input_channels": "YES" if preprocessing.reverse_channels else "NO",
