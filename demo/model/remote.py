@@ -8,11 +8,11 @@ u8 NHWC frames of any size (``python -m demo export``; its rt_info says ``embedd
 fitted frame (``--preprocess model``: the whole frame), which its graph's fit leaves as it is; one with
 the raw network input gets its input prepared here by a small local OpenVINO model made of the demo's
 own pre-processing steps (:func:`demo.model.loading.prepare`; the fit too with ``--preprocess model``),
-so the geometry is the same code as a local model's. Requests carry binary tensors, each worker thread of a :class:`RemoteQueue`
-with its own client, ``-nireq`` of them in flight: over gRPC through ``tritonclient``, over REST on the
-demo's own transport (:mod:`demo.model.remote_rest`) with ``tritonclient``'s bodies. Every wait has a
-deadline on the whole of it and yields to a stop; every answer is checked against the metadata, and
-against a byte ceiling derived from it, before it is decoded.
+so the geometry is the same code as a local model's. Requests carry binary tensors, each worker thread
+of a :class:`RemoteQueue` with its own client, ``-nireq`` of them in flight: over gRPC through
+``tritonclient``, over REST on the demo's own transport (:mod:`demo.model.remote_rest`) with
+``tritonclient``'s bodies. Every wait has a deadline on the whole of it and yields to a stop; every
+answer is checked against the metadata, and against a byte ceiling derived from it, before it is decoded.
 
 Credentials and certificates come from the environment, never from a flag that ``ps`` shows.
 """

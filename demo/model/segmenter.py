@@ -127,7 +127,8 @@ class Settings:
 
 def resolve(model: str | Path | None, settings: Settings = Settings()) -> ResolvedModel:
     """The model file ``model`` names (fetched and verified on first use for a catalogue name; the one .xml of a
-    folder), with its facts; or a served model's address (http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N])."""
+    folder), with its facts; or a served model's address
+    (http|https|grpc|grpcs://HOST:PORT/v2/models/NAME[/versions/N])."""
     if is_remote(model):
         return ResolvedModel(None, url=str(model))
     return resolve_model(model, settings.precision, settings.models_dir or default_models_dir(),
